@@ -1,0 +1,21 @@
+"""The few exceptions cfposture raises on purpose.
+
+Every message is one line that says what went wrong *and* what to do next, because the command
+line prints it as-is (exit code 2, no traceback) and notebooks show it to analysts.
+"""
+
+from __future__ import annotations
+
+
+class CfPostureError(Exception):
+    """Base class: an expected failure with a message a person can act on."""
+
+    exit_code = 2
+
+
+class SnapshotError(CfPostureError):
+    """A snapshot folder is missing, incomplete, corrupted or from a newer cfposture."""
+
+
+class NormalizeError(CfPostureError):
+    """The API JSON in a snapshot has a shape cfposture cannot turn into frames."""

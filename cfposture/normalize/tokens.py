@@ -1,0 +1,141 @@
+"""tokens frame (and the token half of grants).
+
+Token *format* is never in the API: list and get responses have no value. It is ``observed``
+when a scan or a roll recorded it (``observed/token_formats``), else ``inferred`` from dates
+around the scannable rollout (see ``infer_format``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..rawsnapshot import RawSnapshot
+from ..schemas import Tokens, columns, validate
+from ._util import dig, frame, joined, text, to_ts
+from .grants import GrantBuilder
+
+SCANNABLE_ROLLOUT = pd.Timestamp("2026-04-10", tz="UTC")
+"""Every token issued or rolled from this day on has the scannable cfut_/cfat_ format."""
+
+TS_FIELDS = ("issued_on", "modified_on", "last_used_on", "expires_on", "not_before")
+
+
+def infer_format(issued_on: pd.Series, modified_on: pd.Series) -> pd.Series:
+    """legacy: issued and last modified before the rollout; scannable: issued on/after it;
+    unknown: issued before but modified after (a roll or a policy edit look the same), or no
+    dates at all."""
+    out = pd.Series("unknown", index=issued_on.index, dtype=object)
+    modified = modified_on.fillna(issued_on)
+    out[(issued_on < SCANNABLE_ROLLOUT) & (modified < SCANNABLE_ROLLOUT)] = "legacy"
+    out[issued_on >= SCANNABLE_ROLLOUT] = "scannable"
+    return out
+
+
+def _ip_list(token: dict[str, Any], key: str) -> str | None:
+    cond = token.get("condition")
+    # The create-via-API how-to spells it "request.ip"; the API reference says "request_ip".
+    ip = dig(cond, "request_ip") or dig(cond, "request.ip")
+    return joined(dig(ip, key))
+
+
+def _row(token: dict[str, Any], **owner: str | None) -> dict[str, Any]:
+    policies = token.get("policies")
+    return {
+        "token_id": str(token["id"]),
+        **owner,
+        "name": text(token.get("name")),
+        "status": text(token.get("status")) or "unknown",
+        **{f: text(token.get(f)) for f in TS_FIELDS},
+        "ip_allow": _ip_list(token, "in"),
+        "ip_deny": _ip_list(token, "not_in"),
+        "inventoried": True,
+        "policy_count": len(policies) if isinstance(policies, list) else 0,
+    }
+
+
+def tokens(
+    raw: RawSnapshot, account_ids: list[str], audit: pd.DataFrame, grants: GrantBuilder
+) -> pd.DataFrame:
+    user = next(iter(raw.items("user")), {})
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(token: dict[str, Any], principal_type: str, account: str | None, **owner: Any) -> None:
+        if not text(token.get("id")) or str(token["id"]) in seen:
+            return
+        seen.add(str(token["id"]))
+        rows.append(_row(token, **owner))
+        grants.add_token_policies(token, principal_type, account)
+
+    for t in raw.items("user_tokens"):
+        add(
+            t,
+            "user_token",
+            None,
+            owner_type="user",
+            owner_id=text(user.get("id")),
+            owner_email=text(user.get("email")),
+            account_id=None,
+        )
+    for aid in account_ids:
+        for t in raw.items("account_tokens", account_id=aid):
+            add(
+                t,
+                "account_token",
+                aid,
+                owner_type="account",
+                owner_id=aid,
+                owner_email=None,
+                account_id=aid,
+            )
+
+    rows.extend(_seen_in_audit(audit, seen))
+    df = frame(rows, columns(Tokens))
+    for f in TS_FIELDS:
+        df[f] = to_ts(df[f], f"tokens.{f}")
+    df["status"] = df["status"].where(
+        df["status"].isin(["active", "disabled", "expired"]), "unknown"
+    )
+    df["format"] = infer_format(df["issued_on"], df["modified_on"])
+    df["format_source"] = "inferred"
+    observed = {
+        str(o["token_id"]): str(o["format"])
+        for o in raw.items("observed_token_formats")
+        if o.get("token_id") and o.get("format") in ("legacy", "scannable")
+    }
+    hit = df["token_id"].isin(list(observed))
+    df.loc[hit, "format"] = df.loc[hit, "token_id"].map(observed)
+    df.loc[hit, "format_source"] = "observed"
+    df["inventoried"] = df["inventoried"].astype(bool)
+    df["policy_count"] = df["policy_count"].astype("Int64")
+    return validate(Tokens, df)
+
+
+def _seen_in_audit(audit: pd.DataFrame, inventoried: set[str]) -> list[dict[str, Any]]:
+    """Tokens that acted on an account but were not listed: other members' user tokens
+    (only their owners can list them), or tokens of accounts we could not list."""
+    acted = audit[(audit["actor_context"] == "api_token") & audit["token_id"].notna()]
+    acted = acted[~acted["token_id"].isin(list(inventoried))]
+    if acted.empty:
+        return []
+    last = acted.sort_values("when").groupby("token_id", sort=True).last()
+    rows = []
+    for token_id, ev in last.iterrows():
+        account_owned = ev["actor_type"] == "account"
+        rows.append(
+            {
+                "token_id": str(token_id),
+                "owner_type": "account" if account_owned else "user",
+                "owner_id": ev["account_id"] if account_owned else ev["actor_id"],
+                "owner_email": None if account_owned else ev["actor_email"],
+                "account_id": ev["account_id"],
+                "name": ev["token_name"],
+                "status": "unknown",
+                "last_used_on": ev["when"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "inventoried": False,
+                "policy_count": None,
+            }
+        )
+    return rows

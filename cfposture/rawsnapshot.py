@@ -1,0 +1,326 @@
+"""Raw snapshots: the API's JSON as received, one folder per pull, written atomically.
+
+Layout (see the README's "Snapshot format")::
+
+    SNAP/manifest.json                       what was fetched, denied, counted; written last
+    SNAP/accounts.ndjson.gz                  one API result item per line, as received
+    SNAP/accounts/<account_id>/tokens.ndjson.gz
+    ...
+
+Every endpoint is stored as gzip NDJSON of its ``result`` items. The page envelopes are
+transport, not data: their counts go to the manifest. NDJSON lets a pull append page by page and
+lets pyarrow read millions of audit events in C++ without building one giant JSON document.
+
+A folder counts as a snapshot only once ``manifest.json`` is in it, and the writer puts it there
+only inside a temporary sibling folder that is renamed into place at the very end, so a crash or
+Ctrl-C never leaves a folder that loads as valid.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .__about__ import __version__
+from .endpoints import ENDPOINTS, Endpoint
+from .errors import SnapshotError
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+PARTIAL_SUFFIX = ".partial"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def isoformat(when: datetime) -> str:
+    """RFC 3339 with a ``Z``, the way the Cloudflare API writes timestamps."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _endpoint(key: str) -> Endpoint:
+    try:
+        return ENDPOINTS[key]
+    except KeyError:
+        raise SnapshotError(f"unknown endpoint {key!r}; known: {', '.join(ENDPOINTS)}") from None
+
+
+class SnapshotWriter:
+    """Write one raw snapshot folder atomically.
+
+    Use as a context manager: files go to ``DEST.partial-XXXX`` beside ``DEST``; on a clean exit
+    the manifest is written and the folder renamed to ``DEST``; on an exception the partial
+    folder is removed, so nothing half-written is ever found under ``DEST``.
+    """
+
+    def __init__(
+        self,
+        dest: str | os.PathLike[str],
+        source: dict[str, Any],
+        created_at: datetime | None = None,
+    ) -> None:
+        self.dest = Path(dest)
+        if self.dest.exists() and (not self.dest.is_dir() or any(self.dest.iterdir())):
+            raise SnapshotError(
+                f"{self.dest} already exists; write the snapshot to a new folder or remove it first"
+            )
+        self.source = source
+        self.created_at = created_at or utcnow()
+        self.audit_window: dict[str, str] | None = None
+        self.entries: list[dict[str, Any]] = []
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> SnapshotWriter:
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(
+            tempfile.mkdtemp(
+                prefix=f".{self.dest.name}.", suffix=PARTIAL_SUFFIX, dir=self.dest.parent
+            )
+        )
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        assert self._tmp is not None
+        if exc_type is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            return
+        try:
+            self._finish()
+        except BaseException:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
+
+    def write(self, key: str, items: Iterable[dict[str, Any]], **ids: str) -> int:
+        """Store the result items of one endpoint (for one account / group); returns the count."""
+        lines = (
+            json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() for item in items
+        )
+        return self.write_lines(key, lines, **ids)
+
+    def write_lines(
+        self, key: str, lines: Iterable[bytes], compresslevel: int = 6, **ids: str
+    ) -> int:
+        """Store already-serialised JSON lines (one item each, no newline); returns the count."""
+        assert self._tmp is not None, "use SnapshotWriter as a context manager"
+        rel = _endpoint(key).file(**ids)
+        target = self._tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        count = 0
+        # mtime=0 keeps the bytes a pure function of the content (deterministic samples).
+        with (
+            open(target, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=compresslevel) as gz,
+        ):
+            for line in lines:
+                gz.write(line)
+                gz.write(b"\n")
+                count += 1
+        self._record(key, rel, count, ids)
+        return count
+
+    def _record(self, key: str, rel: str, count: int, ids: dict[str, str]) -> None:
+        assert self._tmp is not None
+        data = (self._tmp / rel).read_bytes()
+        self.entries.append(
+            {
+                "endpoint": key,
+                "path": _endpoint(key).api_path(**ids),
+                "ids": ids,
+                "status": "ok",
+                "file": rel,
+                "count": count,
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
+
+    def deny(
+        self,
+        key: str,
+        *,
+        http_status: int,
+        message: str,
+        code: int | None = None,
+        documentation_url: str | None = None,
+        **ids: str,
+    ) -> None:
+        """Record that the API refused an endpoint: a coverage gap, not a failure."""
+        ep = _endpoint(key)
+        self.entries.append(
+            {
+                "endpoint": key,
+                "path": ep.api_path(**ids),
+                "ids": ids,
+                "status": "denied",
+                "http_status": http_status,
+                "code": code,
+                "message": message,
+                "documentation_url": documentation_url,
+                "needs": ep.needs,
+            }
+        )
+
+    def _finish(self) -> None:
+        assert self._tmp is not None
+        counts: dict[str, int] = {}
+        for e in self.entries:
+            if e["status"] == "ok":
+                counts[e["endpoint"]] = counts.get(e["endpoint"], 0) + e["count"]
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "cfposture_version": __version__,
+            "created_at": isoformat(self.created_at),
+            "source": self.source,
+            "audit_window": self.audit_window,
+            "counts": counts,
+            "endpoints": self.entries,
+        }
+        _write_json_durably(self._tmp / MANIFEST, manifest)
+        if self.dest.exists():  # an empty folder the caller made for us
+            self.dest.rmdir()
+        os.replace(self._tmp, self.dest)
+
+
+def _write_json_durably(path: Path, obj: Any) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, sort_keys=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@dataclass
+class RawSnapshot:
+    """A snapshot folder opened for reading; checks the manifest before anything else."""
+
+    path: Path
+    manifest: dict[str, Any]
+    _by_file: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> RawSnapshot:
+        p = Path(path)
+        if p.name.endswith(PARTIAL_SUFFIX):
+            raise SnapshotError(
+                f"{p} is an unfinished snapshot (interrupted write); pull again or resume the pull"
+            )
+        mpath = p / MANIFEST
+        if not p.is_dir():
+            raise SnapshotError(
+                f"{p} is not a folder; give a snapshot folder (cfposture pull / cfposture sample)"
+                " or 'sample' for the embedded sample"
+            )
+        if not mpath.is_file():
+            raise SnapshotError(
+                f"{p} has no {MANIFEST}, so it is not a complete cfposture snapshot;"
+                " pull it again (cfposture pull) or use 'sample'"
+            )
+        try:
+            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SnapshotError(f"{mpath} is unreadable ({e}); pull the snapshot again") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("schema_version"), int):
+            raise SnapshotError(f"{mpath} has no schema_version; pull the snapshot again")
+        version = manifest["schema_version"]
+        if version > SCHEMA_VERSION:
+            raise SnapshotError(
+                f"{p} was written by cfposture {manifest.get('cfposture_version', '?')} "
+                f"(snapshot schema {version}); this is cfposture {__version__} (schema "
+                f"{SCHEMA_VERSION}): upgrade with pip install -U cfposture"
+            )
+        if version < 1:
+            raise SnapshotError(f"{mpath} has an invalid schema_version {version}; pull again")
+        entries = manifest.get("endpoints")
+        if not isinstance(entries, list):
+            raise SnapshotError(f"{mpath} lists no endpoints; pull the snapshot again")
+        snap = cls(p, manifest)
+        for e in entries:
+            if e.get("status") != "ok":
+                continue
+            f = p / e["file"]
+            if not f.is_file():
+                raise SnapshotError(
+                    f"{p} is missing {e['file']} listed in its manifest; pull the snapshot again"
+                )
+            if f.stat().st_size != e["bytes"]:
+                raise SnapshotError(
+                    f"{f} has {f.stat().st_size} bytes but the manifest says {e['bytes']}:"
+                    " the snapshot was changed or truncated; pull it again"
+                )
+            snap._by_file[e["file"]] = e
+        return snap
+
+    # -- what is in it -------------------------------------------------------------------
+
+    @property
+    def created_at(self) -> str:
+        return str(self.manifest.get("created_at", ""))
+
+    def entries(self, key: str, status: str = "ok") -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.manifest["endpoints"]
+            if e.get("endpoint") == key and e.get("status") == status
+        ]
+
+    def denied(self) -> list[dict[str, Any]]:
+        return [e for e in self.manifest["endpoints"] if e.get("status") == "denied"]
+
+    def has(self, key: str, **ids: str) -> bool:
+        return _endpoint(key).file(**ids) in self._by_file
+
+    # -- reading -------------------------------------------------------------------------
+
+    def read_bytes(self, key: str, **ids: str) -> bytes:
+        """The decompressed NDJSON of one endpoint, checked against the manifest's sha256."""
+        rel = _endpoint(key).file(**ids)
+        entry = self._by_file.get(rel)
+        if entry is None:
+            return b""
+        f = self.path / rel
+        try:
+            data = f.read_bytes()
+        except OSError as e:
+            raise SnapshotError(f"cannot read {f} ({e.strerror}); check permissions") from None
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise SnapshotError(
+                f"{f} does not match the checksum in the manifest: the file was changed or"
+                " corrupted; pull the snapshot again"
+            )
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise SnapshotError(f"{f} is not valid gzip ({e}); pull the snapshot again") from None
+
+    def items(self, key: str, **ids: str) -> list[dict[str, Any]]:
+        """The stored result items of one endpoint; an endpoint not fetched gives ``[]``."""
+        return list(self.iter_items(key, **ids))
+
+    def iter_items(self, key: str, **ids: str) -> Iterator[dict[str, Any]]:
+        rel = _endpoint(key).file(**ids)
+        for n, line in enumerate(self.read_bytes(key, **ids).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SnapshotError(
+                    f"{self.path / rel} line {n} is not JSON ({e.msg}); pull the snapshot again"
+                ) from None
+            if not isinstance(item, dict):
+                raise SnapshotError(
+                    f"{self.path / rel} line {n} is a {type(item).__name__}, expected an object;"
+                    " the API answered in an unexpected shape"
+                )
+            yield item

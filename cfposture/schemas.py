@@ -1,0 +1,168 @@
+"""The frames' contract: one pandera model per frame.
+
+The model attributes double as column-name constants (``Tokens.token_id == "token_id"``), so code
+refers to columns through the schema and there is no second list to drift. ``strict`` rejects a
+column nobody declared; ``coerce`` turns API strings into real dtypes.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaError, SchemaErrors
+from pandera.typing import Series
+
+from .errors import NormalizeError
+
+UTC_TS = {"dtype_kwargs": {"unit": "us", "tz": "UTC"}}
+
+PRINCIPAL_TYPES = ["user_token", "account_token", "member", "user_group", "oauth_app"]
+SCOPE_TYPES = ["all_accounts", "account", "all_zones", "zone", "resource", "user"]
+ACCESS_LEVELS = ["read", "edit", "admin"]
+TOKEN_FORMATS = ["legacy", "scannable", "unknown"]
+
+
+class _Frame(pa.DataFrameModel):
+    class Config:
+        strict = True
+        coerce = True
+
+
+class Accounts(_Frame):
+    account_id: Series[str] = pa.Field(unique=True)
+    name: Series[str] = pa.Field(nullable=True)
+    enforce_twofactor: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    oauth_app_access_enabled: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+
+
+class Zones(_Frame):
+    zone_id: Series[str] = pa.Field(unique=True)
+    account_id: Series[str] = pa.Field(nullable=True)
+    name: Series[str]
+    status: Series[str] = pa.Field(nullable=True)
+
+
+class Tokens(_Frame):
+    token_id: Series[str] = pa.Field(unique=True)
+    owner_type: Series[str] = pa.Field(isin=["user", "account"])
+    owner_id: Series[str] = pa.Field(nullable=True)
+    owner_email: Series[str] = pa.Field(nullable=True)
+    account_id: Series[str] = pa.Field(nullable=True)
+    name: Series[str] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(isin=["active", "disabled", "expired", "unknown"])
+    issued_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
+    modified_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
+    last_used_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
+    expires_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
+    not_before: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
+    ip_allow: Series[str] = pa.Field(nullable=True)
+    ip_deny: Series[str] = pa.Field(nullable=True)
+    format: Series[str] = pa.Field(isin=TOKEN_FORMATS)
+    format_source: Series[str] = pa.Field(isin=["observed", "inferred"])
+    inventoried: Series[bool]
+    policy_count: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+
+
+class Grants(_Frame):
+    principal_type: Series[str] = pa.Field(isin=PRINCIPAL_TYPES)
+    principal_id: Series[str]
+    principal_name: Series[str] = pa.Field(nullable=True)
+    account_id: Series[str] = pa.Field(nullable=True)
+    policy_id: Series[str] = pa.Field(nullable=True)
+    effect: Series[str] = pa.Field(isin=["allow", "deny"])
+    permission_group_id: Series[str] = pa.Field(nullable=True)
+    permission_group_name: Series[str]
+    access_level: Series[str] = pa.Field(isin=ACCESS_LEVELS)
+    scope_type: Series[str] = pa.Field(isin=SCOPE_TYPES)
+    scope_id: Series[str] = pa.Field(nullable=True)
+    via_group_id: Series[str] = pa.Field(nullable=True)
+
+
+class Members(_Frame):
+    member_id: Series[str] = pa.Field(unique=True)
+    account_id: Series[str]
+    user_id: Series[str] = pa.Field(nullable=True)
+    email: Series[str] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(nullable=True)
+    two_factor: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    is_super_admin: Series[bool]
+    roles: Series[str] = pa.Field(nullable=True)
+
+
+class OAuthApps(_Frame):
+    app_id: Series[str]
+    app_name: Series[str] = pa.Field(nullable=True)
+    publisher: Series[str] = pa.Field(nullable=True)
+    verified: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    account_id: Series[str] = pa.Field(nullable=True)
+    user_email: Series[str] = pa.Field(nullable=True)
+    scopes: Series[str] = pa.Field(nullable=True)
+    granted_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
+    last_seen_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
+    source: Series[str] = pa.Field(isin=["export", "audit", "published_client"])
+
+
+class AuditEvents(_Frame):
+    event_id: Series[str]
+    when: Series[pd.DatetimeTZDtype] = pa.Field(**UTC_TS)
+    account_id: Series[str] = pa.Field(nullable=True)
+    actor_type: Series[str] = pa.Field(nullable=True)
+    actor_context: Series[str] = pa.Field(nullable=True)
+    actor_id: Series[str] = pa.Field(nullable=True)
+    actor_email: Series[str] = pa.Field(nullable=True)
+    actor_ip: Series[str] = pa.Field(nullable=True)
+    token_id: Series[str] = pa.Field(nullable=True)
+    token_name: Series[str] = pa.Field(nullable=True)
+    action_type: Series[str] = pa.Field(nullable=True)
+    result: Series[str] = pa.Field(nullable=True)
+    product: Series[str] = pa.Field(nullable=True)
+    resource_type: Series[str] = pa.Field(nullable=True)
+    resource_id: Series[str] = pa.Field(nullable=True)
+    zone_id: Series[str] = pa.Field(nullable=True)
+    method: Series[str] = pa.Field(nullable=True)
+    uri: Series[str] = pa.Field(nullable=True)
+
+
+class PermissionCatalog(_Frame):
+    permission_group_id: Series[str] = pa.Field(unique=True)
+    name: Series[str] = pa.Field(unique=True)
+    kind: Series[str] = pa.Field(isin=["token", "role"])
+    scopes: Series[str]
+    access_level: Series[str] = pa.Field(isin=ACCESS_LEVELS)
+    product: Series[str]
+    product_risk: Series[int] = pa.Field(ge=1, le=4)
+    risk_weight: Series[float] = pa.Field(ge=0)
+
+
+FRAMES: dict[str, type[_Frame]] = {
+    "accounts": Accounts,
+    "zones": Zones,
+    "tokens": Tokens,
+    "grants": Grants,
+    "members": Members,
+    "oauth_apps": OAuthApps,
+    "audit_events": AuditEvents,
+    "permission_catalog": PermissionCatalog,
+}
+
+
+def columns(model: type[_Frame]) -> list[str]:
+    """The model's columns in declaration order."""
+    return list(model.to_schema().columns)
+
+
+def empty(model: type[_Frame]) -> pd.DataFrame:
+    """A valid zero-row frame, for endpoints the snapshot does not have."""
+    return validate(model, pd.DataFrame({c: [] for c in columns(model)}))
+
+
+def validate(model: type[_Frame], df: pd.DataFrame) -> pd.DataFrame:
+    """Validate ``df`` against ``model``; a failure becomes one line naming frame and column."""
+    try:
+        return model.validate(df[columns(model)] if set(columns(model)) <= set(df) else df)
+    except (SchemaError, SchemaErrors) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise NormalizeError(
+            f"{model.__name__} frame failed its schema: {first[:300]}; the API returned a shape"
+            " cfposture does not understand: report it with the snapshot's manifest.json"
+        ) from None

@@ -1,0 +1,1 @@
+"""Where raw snapshots come from: the embedded sample, the live API, export files."""

@@ -1,0 +1,53 @@
+"""Shared fixtures: the embedded sample, a freshly generated one, hand-written snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cfposture
+from cfposture.rawsnapshot import SnapshotWriter
+from cfposture.sample import generate
+
+Payload = dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def sample_snap() -> cfposture.Snapshot:
+    return cfposture.load("sample")
+
+
+@pytest.fixture(scope="session")
+def fresh_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("fresh") / "sample")
+
+
+@pytest.fixture
+def write_snapshot(tmp_path: Path) -> Callable[..., Path]:
+    """Write a raw snapshot from ``{"endpoint": items}``; per-account endpoints are keyed
+    ``"endpoint:ACCOUNT_ID"`` (``"user_group_members:ACCOUNT_ID:GROUP_ID"`` for group members)."""
+    counter = iter(range(1000))
+
+    def _write(payloads: dict[str, list[Payload]], denied: list[tuple[str, dict]] = ()) -> Path:
+        dest = tmp_path / f"snap{next(counter)}"
+        with SnapshotWriter(dest, source={"kind": "test"}) as w:
+            for key, items in payloads.items():
+                name, *parts = key.split(":")
+                ids = dict(zip(("account_id", "group_id"), parts, strict=False))
+                w.write(name, items, **ids)
+            for name, ids in denied:
+                w.deny(name, http_status=403, message="Forbidden", code=10000, **ids)
+        return dest
+
+    return _write
+
+
+@pytest.fixture
+def load_payloads(write_snapshot: Callable[..., Path]) -> Callable[..., cfposture.Snapshot]:
+    def _load(payloads: dict[str, list[Payload]], **kw: Any) -> cfposture.Snapshot:
+        return cfposture.load(write_snapshot(payloads, **kw))
+
+    return _load

@@ -1,0 +1,188 @@
+"""Raw snapshot folders: atomic writes, manifest checks, integrity checks, histories."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import cfposture
+from cfposture.errors import SnapshotError
+from cfposture.rawsnapshot import SCHEMA_VERSION, RawSnapshot, SnapshotWriter
+
+ACCOUNT = "a" * 32
+TOKENS = [{"id": "t1", "name": "one", "status": "active", "extra": {"x": 1}}]
+
+
+def test_roundtrip_keeps_items_as_received(write_snapshot):
+    path = write_snapshot({"accounts": [{"id": ACCOUNT}], f"account_tokens:{ACCOUNT}": TOKENS})
+    raw = RawSnapshot.open(path)
+    assert raw.items("account_tokens", account_id=ACCOUNT) == TOKENS
+    assert raw.items("members", account_id=ACCOUNT) == []  # not fetched: empty, not an error
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["schema_version"] == SCHEMA_VERSION
+    assert manifest["cfposture_version"] == cfposture.__version__
+    assert manifest["counts"] == {"accounts": 1, "account_tokens": 1}
+    entry = raw.entries("account_tokens")[0]
+    assert entry["file"] == f"accounts/{ACCOUNT}/tokens.ndjson.gz"
+    assert entry["path"] == f"/accounts/{ACCOUNT}/tokens"
+    assert gzip.decompress((path / entry["file"]).read_bytes()).count(b"\n") == 1
+
+
+def test_denied_endpoint_is_recorded_as_coverage_gap(load_payloads):
+    snap = load_payloads(
+        {"accounts": [{"id": ACCOUNT}]}, denied=[("members", {"account_id": ACCOUNT})]
+    )
+    gaps = snap.coverage_gaps
+    assert gaps[["endpoint", "account_id", "http_status", "needs"]].values.tolist() == [
+        ["members", ACCOUNT, 403, "Account Settings Read"]
+    ]
+    assert snap.members.empty
+
+
+def test_exception_inside_writer_leaves_nothing(tmp_path):
+    dest = tmp_path / "snap"
+    with pytest.raises(RuntimeError), SnapshotWriter(dest, source={"kind": "test"}) as w:
+        w.write("accounts", [{"id": ACCOUNT}])
+        raise RuntimeError("network went away")
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from cfposture.rawsnapshot import SnapshotWriter
+
+def slow():
+    yield {"id": "a" * 32}
+    Path(sys.argv[2]).write_text("started")
+    while True:
+        time.sleep(0.05)
+        yield {"id": "b" * 32}
+
+with SnapshotWriter(sys.argv[1], source={"kind": "test"}) as w:
+    w.write("accounts", [{"id": "a" * 32}])
+    w.write("account_tokens", slow(), account_id="a" * 32)
+"""
+
+
+def test_crash_mid_write_leaves_nothing_loadable(tmp_path):
+    """A process killed (SIGKILL: no cleanup runs) while writing leaves no valid snapshot."""
+    dest, marker = tmp_path / "snap", tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(dest), str(marker)])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert proc.poll() is None, "writer exited early"
+            assert time.monotonic() < deadline, "writer never started"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not dest.exists()
+    leftovers = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    assert len(leftovers) == 1
+    with pytest.raises(SnapshotError, match="unfinished"):
+        cfposture.load(leftovers[0])
+    with pytest.raises(SnapshotError, match="holds no snapshot"):
+        cfposture.load(tmp_path)  # the history scan ignores the partial folder
+
+
+def test_writer_refuses_to_overwrite(write_snapshot):
+    path = write_snapshot({"accounts": []})
+    with pytest.raises(SnapshotError, match="already exists"):
+        SnapshotWriter(path, source={"kind": "test"})
+
+
+def _edit_manifest(path: Path, **changes) -> None:
+    m = json.loads((path / "manifest.json").read_text())
+    m.update(changes)
+    (path / "manifest.json").write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda p: (p / "manifest.json").unlink(), "holds no snapshot"),
+        (lambda p: (p / "manifest.json").write_text("{not json"), "unreadable"),
+        (lambda p: _edit_manifest(p, schema_version=SCHEMA_VERSION + 1), "upgrade"),
+        (lambda p: _edit_manifest(p, schema_version=0), "invalid schema_version"),
+        (lambda p: _edit_manifest(p, schema_version="1"), "no schema_version"),
+        (lambda p: (p / "accounts.ndjson.gz").unlink(), "missing accounts.ndjson.gz"),
+        (
+            lambda p: (p / "accounts.ndjson.gz").write_bytes(
+                (p / "accounts.ndjson.gz").read_bytes()[:-5]
+            ),
+            "truncated",
+        ),
+        (
+            lambda p: (p / "accounts.ndjson.gz").write_bytes(
+                bytes(reversed((p / "accounts.ndjson.gz").read_bytes()))
+            ),
+            "checksum",
+        ),
+    ],
+    ids=[
+        "no-manifest",
+        "bad-json",
+        "newer",
+        "zero",
+        "string-version",
+        "missing-file",
+        "truncated",
+        "changed",
+    ],
+)
+def test_broken_snapshots_fail_with_one_line_reason(write_snapshot, breakage, message):
+    path = write_snapshot({"accounts": [{"id": ACCOUNT, "name": "x"}]})
+    breakage(path)
+    with pytest.raises(SnapshotError, match=message) as info:
+        cfposture.load(path)
+    assert "\n" not in str(info.value)
+
+
+def test_non_json_line_is_a_clear_error(write_snapshot):
+    path = write_snapshot({"accounts": [{"id": ACCOUNT}]})
+    f = path / "accounts.ndjson.gz"
+    f.write_bytes(gzip.compress(b'{"id": "x"}\nnot json\n', mtime=0))
+    _fix_checksum(path, "accounts.ndjson.gz")
+    with pytest.raises(SnapshotError, match="line 2 is not JSON"):
+        cfposture.load(path)
+
+
+def _fix_checksum(path: Path, rel: str) -> None:
+    import hashlib
+
+    m = json.loads((path / "manifest.json").read_text())
+    data = (path / rel).read_bytes()
+    for e in m["endpoints"]:
+        if e.get("file") == rel:
+            e["bytes"], e["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(m))
+
+
+def test_history_loads_latest_and_lists_oldest_first(tmp_path):
+    from datetime import UTC, datetime
+
+    for day in (3, 1, 2):
+        with SnapshotWriter(
+            tmp_path / f"s{day}",
+            source={"kind": "test"},
+            created_at=datetime(2026, 1, day, tzinfo=UTC),
+        ) as w:
+            w.write("accounts", [{"id": f"{day:032d}"}])
+    assert [p.name for p in cfposture.history(tmp_path)] == ["s1", "s2", "s3"]
+    assert cfposture.load(tmp_path).accounts["account_id"].tolist() == [f"{3:032d}"]
+
+
+def test_missing_path_says_what_to_do(tmp_path):
+    with pytest.raises(SnapshotError, match=r"does not exist.*'sample'"):
+        cfposture.load(tmp_path / "nope")
