@@ -47,12 +47,14 @@ def _group_policies(raw: RawSnapshot, aid: str, grants: GrantBuilder) -> tuple[d
 
 def members(raw: RawSnapshot, account_ids: list[str], grants: GrantBuilder) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
+    seen: set[str] = set()  # pages can overlap when the list changes mid-pull
     for aid in account_ids:
         policy_group, groups = _group_policies(raw, aid, grants)
         for m in raw.items("members", account_id=aid):
             mid = text(m.get("id"))
-            if not mid:
+            if not mid or mid in seen:
                 continue
+            seen.add(mid)
             email = text(m.get("email")) or text(dig(m, "user", "email"))
             names: list[str] = []
             start = len(grants.rows)
