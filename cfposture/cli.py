@@ -33,6 +33,69 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _cmd_findings(args: argparse.Namespace) -> int:
+    from .baseline import load_baseline, unknown_ids
+    from .export import render
+    from .findings import at_or_above, findings
+    from .load import load
+
+    snap = load(args.snapshot)
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    df = findings(
+        snap,
+        stale_days=args.stale_days,
+        usage_days=args.usage_days,
+        rotate_days=args.rotate_days,
+        max_super_admins=args.max_super_admins,
+        rules=args.rules,
+        baseline=baseline,
+    )
+    if baseline:
+        gone = unknown_ids(df, baseline)
+        if gone:
+            print(
+                f"cfposture: warning: {len(gone)} baseline id(s) match no current finding "
+                f"(fixed, or a typo): {', '.join(gone[:5])}{' …' if len(gone) > 5 else ''}",
+                file=sys.stderr,
+            )
+    meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
+    _write(render(df, args.format, meta), args.output)
+    if args.fail_on and not at_or_above(df, args.fail_on).empty:
+        n = len(at_or_above(df, args.fail_on))
+        print(f"cfposture: {n} open finding(s) at or above {args.fail_on}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_scores(args: argparse.Namespace) -> int:
+    from .load import load
+    from .scoring import scores
+
+    df = scores(load(args.snapshot), usage_days=args.usage_days)
+    if args.format == "json":
+        text = df.to_json(orient="records", indent=1, date_format="iso") + "\n"
+    elif args.format == "csv":
+        text = df.to_csv(index=False)
+    else:
+        text = df.drop(columns=["principal_id", "account_id"]).to_string(index=False) + "\n"
+    _write(text, args.output)
+    return 0
+
+
+def _days(value: str) -> int:
+    n = int(value)
+    if not 1 <= n <= 3650:
+        raise argparse.ArgumentTypeError("must be between 1 and 3650 days")
+    return n
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
@@ -60,6 +123,29 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="print a snapshot's headline counts as JSON")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
     s.set_defaults(func=_cmd_summary)
+
+    from .rules import RULES
+    from .schemas import SEVERITIES
+
+    s = sub.add_parser("findings", help="run the rules; table, JSON, CSV or SARIF")
+    s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
+    s.add_argument("--format", choices=["table", "json", "csv", "sarif"], default="table")
+    s.add_argument("-o", "--output", help="write to this file instead of standard output")
+    s.add_argument("--baseline", help="YAML/JSON file of accepted finding ids")
+    s.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if an open finding is at or above")
+    s.add_argument("--stale-days", type=_days, default=90, help="CFP-T04 window (default 90)")
+    s.add_argument("--usage-days", type=_days, default=90, help="usage window (default 90)")
+    s.add_argument("--rotate-days", type=_days, default=365, help="CFP-T05 period (default 365)")
+    s.add_argument("--max-super-admins", type=int, default=3, help="CFP-M03 threshold")
+    s.add_argument("--rules", nargs="+", metavar="ID", choices=list(RULES), help="only these")
+    s.set_defaults(func=_cmd_findings)
+
+    s = sub.add_parser("scores", help="least-privilege gap and exposure per principal")
+    s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    s.add_argument("-o", "--output", help="write to this file instead of standard output")
+    s.add_argument("--usage-days", type=_days, default=90, help="usage window (default 90)")
+    s.set_defaults(func=_cmd_scores)
 
     s = sub.add_parser("report", help="write the posture report for a snapshot")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")

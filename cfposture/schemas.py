@@ -134,6 +134,40 @@ class PermissionCatalog(_Frame):
     risk_weight: Series[float] = pa.Field(ge=0)
 
 
+SEVERITIES = ["info", "low", "medium", "high", "critical"]
+
+
+class Findings(_Frame):
+    finding_id: Series[str] = pa.Field(unique=True)
+    rule_id: Series[str] = pa.Field(str_matches=r"^CFP-[TMO]\d\d$")
+    severity: Series[str] = pa.Field(isin=SEVERITIES)
+    checklist_step: Series[int] = pa.Field(isin=[1, 2, 3])
+    account_id: Series[str] = pa.Field(nullable=True)
+    principal_type: Series[str] = pa.Field(isin=[*PRINCIPAL_TYPES, "account"])
+    principal_id: Series[str]
+    principal_name: Series[str] = pa.Field(nullable=True)
+    scope: Series[str]
+    title: Series[str]
+    evidence: Series[str]
+    recommendation: Series[str]
+    remedy: Series[str] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(isin=["open", "accepted"])
+
+
+class Scores(_Frame):
+    principal_type: Series[str] = pa.Field(isin=PRINCIPAL_TYPES)
+    principal_id: Series[str]
+    principal_name: Series[str] = pa.Field(nullable=True)
+    account_id: Series[str] = pa.Field(nullable=True)
+    lp_gap: Series[float] = pa.Field(ge=0, le=100)
+    reach: Series[int] = pa.Field(ge=0)
+    granted_weight: Series[float] = pa.Field(ge=0)
+    used_weight: Series[float] = pa.Field(ge=0)
+    exposure: Series[float] = pa.Field(ge=0, nullable=True)
+    basis: Series[str] = pa.Field(isin=["usage", "static"])
+    window_days: Series[int] = pa.Field(ge=0)
+
+
 FRAMES: dict[str, type[_Frame]] = {
     "accounts": Accounts,
     "zones": Zones,

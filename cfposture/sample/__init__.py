@@ -16,6 +16,7 @@ from ..errors import CfPostureError
 from ..rawsnapshot import PARTIAL_SUFFIX, SnapshotWriter
 from ..sources.oauth_export import write_export_csv
 from .timeline import SnapshotData, build
+from .truth import write_truth
 
 DEFAULT_SEED = 2026
 SCALES = ("small", "enterprise")
@@ -57,6 +58,8 @@ def generate(out: str | os.PathLike[str], scale: str = "small", seed: int = DEFA
                 write_snapshot(data, tmp / data.created_at.strftime("%Y-%m-%d"), source)
             latest = snaps[-1].items[("connected_apps", ())]
             write_export_csv(latest, tmp / "connected-apps.csv")
+            if seed == DEFAULT_SEED:  # the truth is about the default organisation's timings
+                write_truth(tmp / "ground-truth.csv")
         else:
             from .enterprise import write_enterprise
 

@@ -1,0 +1,152 @@
+"""Findings as a terminal table, JSON, CSV and SARIF 2.1.0.
+
+Every machine-readable output is stamped with the cfposture version, the snapshot and the
+rules that produced it, so a stored result can always be traced back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pandas as pd
+
+from .__about__ import __version__
+from .rules import RULES
+
+SARIF_LEVEL = {
+    "critical": "error",
+    "high": "error",
+    "medium": "warning",
+    "low": "note",
+    "info": "note",
+}
+SARIF_SCORE = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
+INFO_URI = "https://github.com/cfposture/cfposture#rules"
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for r in df.to_dict("records"):
+        r["evidence"] = json.loads(r["evidence"])
+        r["remedy"] = json.loads(r["remedy"]) if isinstance(r["remedy"], str) else None
+        out.append({k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()})
+    return out
+
+
+def to_json(df: pd.DataFrame, snapshot: dict[str, Any]) -> str:
+    doc = {
+        "cfposture_version": __version__,
+        "snapshot": snapshot,
+        "rules": sorted(df["rule_id"].unique()) if not df.empty else [],
+        "findings": _records(df),
+    }
+    return json.dumps(doc, indent=1, default=str) + "\n"
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def to_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "No findings.\n"
+    view = df.assign(
+        principal=df["principal_name"].fillna(df["principal_id"]).str.slice(0, 36),
+        status=df["status"].where(df["status"] != "open", ""),
+    )[["severity", "rule_id", "principal_type", "principal", "title", "status"]]
+    counts = df.groupby("severity").size()
+    head = ", ".join(
+        f"{counts[s]} {s}" for s in ["critical", "high", "medium", "low", "info"] if s in counts
+    )
+    return view.to_string(index=False, max_colwidth=60) + f"\n\n{len(df)} findings: {head}\n"
+
+
+def to_sarif(df: pd.DataFrame, snapshot: dict[str, Any]) -> str:
+    """SARIF 2.1.0: one rule per cfposture rule id, one result per finding. Findings are about
+    cloud principals, not files, so results carry logical locations; ``partialFingerprints``
+    carry the stable finding id so code-scanning UIs track them across runs."""
+    rules = [
+        {
+            "id": r.rule_id,
+            "name": r.title.replace(" ", ""),
+            "shortDescription": {"text": r.title},
+            "fullDescription": {"text": r.description or r.title},
+            "helpUri": INFO_URI,
+            "properties": {"checklist_step": r.checklist_step, "tags": ["security", "cloudflare"]},
+        }
+        for r in RULES.values()
+    ]
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = []
+    for f in _records(df):
+        name = f["principal_name"] or f["principal_id"]
+        results.append(
+            {
+                "ruleId": f["rule_id"],
+                "ruleIndex": index[f["rule_id"]],
+                "level": SARIF_LEVEL[f["severity"]],
+                "message": {"text": f"{f['title']}: {name}. {f['recommendation']}"},
+                "locations": [
+                    {
+                        "logicalLocations": [
+                            {
+                                "name": str(name),
+                                "fullyQualifiedName": "/".join(
+                                    str(x)
+                                    for x in (
+                                        f["account_id"] or "*",
+                                        f["principal_type"],
+                                        f["principal_id"],
+                                        f["scope"],
+                                    )
+                                ),
+                                "kind": "resource",
+                            }
+                        ]
+                    }
+                ],
+                "partialFingerprints": {"cfpostureFindingId/v1": f["finding_id"]},
+                "suppressions": [{"kind": "external", "status": "accepted"}]
+                if f["status"] == "accepted"
+                else [],
+                "properties": {
+                    "severity": f["severity"],
+                    "security-severity": SARIF_SCORE[f["severity"]],
+                    "checklist_step": f["checklist_step"],
+                    "evidence": f["evidence"],
+                },
+            }
+        )
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "cfposture",
+                        "version": __version__,
+                        "informationUri": INFO_URI,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+                "properties": {"snapshot": snapshot},
+            }
+        ],
+    }
+    return json.dumps(doc, indent=1, default=str) + "\n"
+
+
+def render(df: pd.DataFrame, fmt: str, snapshot: dict[str, Any]) -> str:
+    if fmt == "json":
+        return to_json(df, snapshot)
+    if fmt == "csv":
+        return to_csv(df)
+    if fmt == "sarif":
+        return to_sarif(df, snapshot)
+    return to_table(df)

@@ -1,0 +1,86 @@
+"""Run the rules over a snapshot: the findings frame.
+
+``finding_id`` is a stable hash of (rule, principal type, principal id, scope), so the same
+problem keeps its id across runs and snapshots: baselines and trends key on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+import pandas as pd
+
+from .baseline import Baseline, apply_baseline
+from .errors import CfPostureError
+from .load import Snapshot
+from .rules import RULES, Context, Params
+from .schemas import SEVERITIES, Findings, validate
+
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def finding_id(rule_id: str, principal_type: str, principal_id: str, scope: str) -> str:
+    key = "\x1f".join((rule_id, principal_type, principal_id, scope))
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def _wanted(rules: Iterable[str] | None) -> list[str]:
+    wanted = list(RULES) if rules is None else list(rules)
+    unknown = [r for r in wanted if r not in RULES]
+    if unknown:
+        raise CfPostureError(f"unknown rule id(s) {', '.join(unknown)}; known: {', '.join(RULES)}")
+    return wanted
+
+
+def run_rules(ctx: Context, rules: Iterable[str] | None = None) -> pd.DataFrame:
+    """The findings of ``rules`` (default: all) in ``ctx``, most severe first."""
+    wanted = _wanted(rules)
+    rows = []
+    for rid in wanted:
+        r = RULES[rid]
+        for f in r.check(ctx):
+            f["rule_id"] = rid
+            f["checklist_step"] = r.checklist_step
+            f["title"] = f["title"] or r.title
+            f["finding_id"] = finding_id(rid, f["principal_type"], f["principal_id"], f["scope"])
+            f["evidence"] = json.dumps(f["evidence"], sort_keys=True, default=str)
+            f["remedy"] = json.dumps(f["remedy"], sort_keys=True) if f["remedy"] else None
+            f["status"] = "open"
+            rows.append(f)
+    df = pd.DataFrame(rows, columns=list(Findings.to_schema().columns))
+    if not df.empty:
+        df = df.sort_values(
+            ["severity", "checklist_step", "rule_id", "principal_name"],
+            key=lambda s: s.map(SEVERITY_RANK).mul(-1) if s.name == "severity" else s,
+        ).reset_index(drop=True)
+    return validate(Findings, df)
+
+
+def findings(
+    snap: Snapshot,
+    *,
+    stale_days: int = 90,
+    usage_days: int = 90,
+    rotate_days: int = 365,
+    max_super_admins: int = 3,
+    rules: Iterable[str] | None = None,
+    baseline: Baseline | None = None,
+    leaks: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Findings for one snapshot. Usage-based rules (CFP-T07, M04, M05) read audit events
+    of the snapshot's history folder too and only judge when they cover ``usage_days``."""
+    try:
+        params = Params(stale_days, usage_days, rotate_days, max_super_admins)
+    except ValueError as e:
+        raise CfPostureError(str(e)) from None
+    wanted = _wanted(rules)
+    df = run_rules(Context(snap, params, leaks), wanted)
+    return apply_baseline(df, baseline, snap.created_at) if baseline else df
+
+
+def at_or_above(df: pd.DataFrame, severity: str) -> pd.DataFrame:
+    """Open findings at or above a severity (for --fail-on)."""
+    rank = SEVERITY_RANK[severity]
+    return df[(df["status"] == "open") & (df["severity"].map(SEVERITY_RANK) >= rank)]

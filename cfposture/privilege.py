@@ -1,0 +1,91 @@
+"""How much a grant, and a principal, can do: weight × reach, tiers, and severity.
+
+``weight`` is the permission group's ``risk_weight`` from the catalog (access level × product
+risk). ``reach_factor`` follows the design: resource or user 1 < zone 2 < all zones of one account
+4 = account 4 < all zones of every account 8 = all accounts 8. ``min_reach`` is the narrowest
+scope that kind of permission can have (zone-level groups 2, account-level 4, resource roles
+1): the static-breadth fallback measures how far a grant is above it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .catalog import LEVEL_FACTOR
+from .schemas import SEVERITIES
+
+REACH = {"resource": 1, "user": 1, "zone": 2, "all_zones": 4, "account": 4, "all_accounts": 8}
+
+
+def weighted_grants(grants: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
+    """``grants`` plus weight, reach_factor and min_reach columns."""
+    cat = catalog.set_index("name")
+    g = grants.copy()
+    fallback = g["access_level"].map(LEVEL_FACTOR).astype(float) * 3
+    g["weight"] = g["permission_group_name"].map(cat["risk_weight"]).fillna(fallback)
+    reach = g["scope_type"].map(REACH)
+    reach = reach.where(~((g["scope_type"] == "all_zones") & (g["scope_id"] == "*")), 8)
+    g["reach_factor"] = reach.astype(float)
+    scopes = g["permission_group_name"].map(cat["scopes"]).fillna("")
+    g["min_reach"] = 4.0
+    g.loc[scopes.str.contains("account.zone"), "min_reach"] = 2.0
+    g.loc[scopes.str.contains("resource|r2.bucket|api.user"), "min_reach"] = 1.0
+    g["min_reach"] = g[["min_reach", "reach_factor"]].min(axis=1)
+    return g
+
+
+def zones_reached(grants: pd.DataFrame, zones: pd.DataFrame) -> pd.Series:
+    """Distinct zones each principal's allow grants reach, indexed by (type, id)."""
+    key = ["principal_type", "principal_id"]
+    g = grants[grants["effect"] == "allow"]
+    total = len(zones)
+    per_account = zones.groupby("account_id").size()
+    wide = g[
+        (g["scope_type"] == "all_accounts")
+        | ((g["scope_type"] == "all_zones") & (g["scope_id"] == "*"))
+    ]
+    acct = g[g["scope_type"].isin(["account", "all_zones"]) & (g["scope_id"] != "*")]
+    acct = acct[[*key, "scope_id"]].drop_duplicates().rename(columns={"scope_id": "acct"})
+    n = pd.to_numeric(acct["acct"].map(per_account), errors="coerce").fillna(0)
+    acct_sum = acct.assign(n=n.astype(float)).groupby(key)["n"].sum()
+    single = g[g["scope_type"] == "zone"][[*key, "scope_id"]].drop_duplicates()
+    single = single.assign(acct=single["scope_id"].map(zones.set_index("zone_id")["account_id"]))
+    single = single.merge(acct, on=[*key, "acct"], how="left", indicator=True)
+    single = single[single["_merge"] == "left_only"].groupby(key).size().astype(float)
+    everyone = g[key].drop_duplicates().set_index(key).index
+    out = pd.Series(0.0, index=everyone)
+    out = out.add(acct_sum, fill_value=0).add(single, fill_value=0)
+    wide_idx = wide[key].drop_duplicates().set_index(key).index
+    out[out.index.isin(wide_idx)] = total
+    return out.astype(int)
+
+
+def principal_privilege(weighted: pd.DataFrame) -> pd.DataFrame:
+    """Per principal: tier (admin / write / read), max weight, max reach factor."""
+    g = weighted[weighted["effect"] == "allow"]
+    g = g.assign(is_admin=g["access_level"] == "admin", is_edit=g["access_level"] == "edit")
+    key = ["principal_type", "principal_id"]
+    agg = g.groupby(key).agg(
+        max_weight=("weight", "max"),
+        max_reach=("reach_factor", "max"),
+        has_admin=("is_admin", "max"),
+        has_edit=("is_edit", "max"),
+    )
+    agg["tier"] = "read"
+    agg.loc[agg["has_edit"], "tier"] = "write"
+    agg.loc[agg["has_admin"] | (agg["max_weight"] >= 15), "tier"] = "admin"
+    agg["privileged"] = (agg["tier"] == "admin") | (
+        (agg["tier"] == "write") & (agg["max_reach"] >= 4)
+    )
+    return agg[["tier", "max_weight", "max_reach", "privileged"]]
+
+
+def severity(base: str, *, privileged: bool = False, read_only: bool = False) -> str:
+    """Shift a rule's base severity one step up for privileged principals, one down for
+    read-only ones: the same gap on a token that can edit DNS on every zone is worse."""
+    i = SEVERITIES.index(base)
+    if privileged:
+        i += 1
+    elif read_only:
+        i -= 1
+    return SEVERITIES[max(0, min(i, len(SEVERITIES) - 1))]

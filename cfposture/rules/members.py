@@ -1,0 +1,233 @@
+"""Member and account rules, CFP-M01 … CFP-M05 (checklist step 3)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..narrow import member_policies
+from ..usage import _default_covers
+from ._base import Context, finding, rule, ts
+
+MEMBERS_PAGE = "Manage Account › Members"
+
+
+def _accepted(ctx: Context) -> pd.DataFrame:
+    m = ctx.snap.members
+    return m[m["status"] == "accepted"]
+
+
+@rule("CFP-M01", 3, "Accepted member without two-factor authentication")
+def no_2fa(ctx: Context) -> list[dict]:
+    """A password alone guards everything this member can do in the dashboard."""
+    m = _accepted(ctx)
+    out = []
+    for _, r in m[(m["two_factor"] == False).fillna(False)].iterrows():  # noqa: E712
+        out.append(
+            finding(
+                severity=ctx.sev("medium", "member", r["member_id"]),
+                principal_type="member",
+                principal_id=r["member_id"],
+                principal_name=r["email"],
+                account_id=r["account_id"],
+                scope=f"account:{r['account_id']}",
+                evidence={"two_factor": False, "roles": r["roles"]},
+                recommendation="Ask the member to enable 2FA (My Profile › Authentication), "
+                f"or enforce it for the account ({MEMBERS_PAGE} › Settings › Two-factor "
+                "authentication)",
+            )
+        )
+    return out
+
+
+@rule("CFP-M02", 3, "Account does not enforce two-factor authentication")
+def no_2fa_enforcement(ctx: Context) -> list[dict]:
+    """Without enforcement every new member can join with a password only."""
+    a = ctx.snap.accounts
+    out = []
+    for _, r in a[(a["enforce_twofactor"] == False).fillna(False)].iterrows():  # noqa: E712
+        out.append(
+            finding(
+                severity="medium",
+                principal_type="account",
+                principal_id=r["account_id"],
+                principal_name=r["name"],
+                account_id=r["account_id"],
+                scope=f"account:{r['account_id']}",
+                evidence={"enforce_twofactor": False},
+                recommendation=f"Enforce 2FA: {MEMBERS_PAGE} › Settings › Enforce two-factor "
+                f"authentication. API: PATCH /accounts/{r['account_id']} with "
+                "settings.enforce_twofactor = true",
+            )
+        )
+    return out
+
+
+@rule("CFP-M03", 3, "Too many super administrators, or a single one")
+def super_admin_count(ctx: Context) -> list[dict]:
+    """More than max_super_admins widens who can do everything (and revoke other admins);
+    exactly one is a single point of failure for account recovery."""
+    m = _accepted(ctx)
+    names = ctx.snap.accounts.set_index("account_id")["name"]
+    counts = m[m["is_super_admin"]].groupby("account_id")["email"].agg(list)
+    out = []
+    for aid, emails in counts.items():
+        n = len(emails)
+        if n > ctx.params.max_super_admins:
+            sev, rec = (
+                "high",
+                (
+                    f"Reduce super administrators to at most "
+                    f"{ctx.params.max_super_admins}: give the others Administrator or "
+                    f"narrower roles ({MEMBERS_PAGE} › Edit)"
+                ),
+            )
+        elif n == 1:
+            sev, rec = (
+                "medium",
+                (
+                    f"Add a second super administrator as a break-glass backup "
+                    f"({MEMBERS_PAGE} › Invite)"
+                ),
+            )
+        else:
+            continue
+        out.append(
+            finding(
+                severity=sev,
+                principal_type="account",
+                principal_id=aid,
+                principal_name=names.get(aid),
+                account_id=aid,
+                scope=f"account:{aid}",
+                evidence={
+                    "super_admins": n,
+                    "members": sorted(emails),
+                    "threshold": ctx.params.max_super_admins,
+                },
+                recommendation=rec,
+            )
+        )
+    return out
+
+
+def _zone_roles(catalog: pd.DataFrame) -> dict[str, str]:
+    """Token group → the cheapest zone-scoped role that covers it."""
+    cov = _default_covers()
+    roles = catalog[(catalog["kind"] == "role") & catalog["scopes"].str.contains("account.zone")]
+    pairs = cov.merge(roles[["name", "risk_weight"]], left_on="group", right_on="name")
+    best = pairs.sort_values(["risk_weight", "group"]).drop_duplicates("covered")
+    return dict(zip(best["covered"], best["group"], strict=True))
+
+
+@rule("CFP-M04", 3, "Account-wide role where the member's activity fits zone scope")
+def account_wide_member(ctx: Context) -> list[dict]:
+    """A member holding an account-wide edit/admin role whose every action in the window was on
+    specific zones: the remedy gives zone-scoped roles for exactly those zones."""
+    if not ctx.window.sufficient:
+        return []
+    g = ctx.grants
+    wide = g[
+        (g["principal_type"] == "member")
+        & (g["effect"] == "allow")
+        & (g["scope_type"] == "account")
+        & g["access_level"].isin(["edit", "admin"])
+    ]
+    pairs = ctx.covered_pairs
+    pairs = pairs[pairs["principal_type"] == "member"]
+    zone_roles = _zone_roles(ctx.snap.permission_catalog)
+    ids = dict(
+        zip(
+            ctx.snap.permission_catalog["name"],
+            ctx.snap.permission_catalog["permission_group_id"],
+            strict=True,
+        )
+    )
+    members = ctx.snap.members.set_index("member_id")
+    out = []
+    for mid, rows in wide.groupby("principal_id"):
+        used = pairs[pairs["principal_id"] == mid][["covered", "ev_account", "zone_id"]]
+        used = used.drop_duplicates()
+        if used.empty or used["zone_id"].isna().any():
+            continue
+        if not used["covered"].isin(list(zone_roles)).all():
+            continue
+        m = members.loc[mid]
+        policies = member_policies(used, m["account_id"], zone_roles, ids)
+        kept = [
+            pid
+            for pid in g[(g["principal_id"] == mid)]["policy_id"].dropna().unique()
+            if pid not in set(rows["policy_id"])
+        ]
+        api = f"/accounts/{m['account_id']}/members/{mid}"
+        out.append(
+            finding(
+                severity=ctx.sev("medium", "member", mid),
+                principal_type="member",
+                principal_id=mid,
+                principal_name=m["email"],
+                account_id=m["account_id"],
+                scope=f"account:{m['account_id']}",
+                evidence={
+                    "account_wide_roles": sorted(rows["permission_group_name"].unique()),
+                    "zones_used": sorted(used["zone_id"].unique()),
+                    "groups_used": sorted(used["covered"].unique()),
+                    "window_days": ctx.params.usage_days,
+                },
+                recommendation="Replace the account-wide role with zone-scoped roles for the zones "
+                f"the member works on (remedy). Dashboard: {MEMBERS_PAGE} › {m['email']} › Edit "
+                "› Scope. API: create the resource groups, then PUT the member's policies",
+                remedy={
+                    "steps": [
+                        {
+                            "method": "POST",
+                            "path": f"/accounts/{m['account_id']}/iam/resource_groups",
+                            "body": rg,
+                        }
+                        for p in policies
+                        for rg in p["resource_groups"]
+                    ]
+                    + [
+                        {
+                            "method": "PUT",
+                            "path": api,
+                            "body": {"policies": policies},
+                            "keep_policy_ids": kept,
+                            "note": "replace each inline resource group by its POST's id",
+                        }
+                    ],
+                },
+            )
+        )
+    return out
+
+
+@rule("CFP-M05", 3, "Member with no activity in the window")
+def inactive_member(ctx: Context) -> list[dict]:
+    """No audit-log activity by this member in the usage window (dashboard page views are not
+    always logged, so this asks a question rather than proving disuse)."""
+    if not ctx.window.sufficient:
+        return []
+    active = set(ctx.exercised.loc[ctx.exercised["principal_type"] == "member", "principal_id"])
+    out = []
+    for _, r in _accepted(ctx).iterrows():
+        if r["member_id"] in active:
+            continue
+        out.append(
+            finding(
+                severity=ctx.sev("low", "member", r["member_id"]),
+                principal_type="member",
+                principal_id=r["member_id"],
+                principal_name=r["email"],
+                account_id=r["account_id"],
+                scope=f"account:{r['account_id']}",
+                evidence={
+                    "window_days": ctx.params.usage_days,
+                    "roles": r["roles"],
+                    "since": ts(ctx.window.start),
+                },
+                recommendation=f"Confirm the member still needs access; remove or reduce it "
+                f"({MEMBERS_PAGE} › {r['email']} › Remove). API: DELETE "
+                f"/accounts/{r['account_id']}/members/{r['member_id']}",
+            )
+        )
+    return out

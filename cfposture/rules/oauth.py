@@ -1,0 +1,107 @@
+"""OAuth app rules, CFP-O01 … CFP-O03 (checklist step 2).
+
+They judge grants the organisation *gave* (connected-apps export, apps seen acting in audit
+logs), not the OAuth clients it publishes. Revoking a connected app has no public API: the
+recommendation is the dashboard path.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from ._base import Context, finding, rule, ts
+
+REVOKE = (
+    "Revoke it: My Profile › Access Management › Connected Applications › Revoke "
+    "(no API exists for this)"
+)
+WRITE = re.compile(r"(write|edit|admin|create|purge|delete)", re.IGNORECASE)
+
+
+def _granted(ctx: Context) -> pd.DataFrame:
+    o = ctx.snap.oauth_apps
+    return o[o["source"].isin(["export", "audit"])]
+
+
+def _app(ctx: Context, r: pd.Series, base: str, evidence: dict, rec: str) -> dict:
+    account = None if r["account_id"] == "*" else r["account_id"]
+    return finding(
+        severity=base,
+        principal_type="oauth_app",
+        principal_id=r["app_id"],
+        principal_name=r["app_name"],
+        account_id=account,
+        scope=f"account:{r['account_id']}",
+        evidence=evidence,
+        recommendation=rec,
+    )
+
+
+def _writes(scopes: object) -> list[str]:
+    return [s for s in str(scopes or "").split() if WRITE.search(s)]
+
+
+@rule("CFP-O01", 2, "OAuth app with no activity in the window")
+def unused_app(ctx: Context) -> list[dict]:
+    """An authorized app that has not acted for usage_days (and was granted before that)."""
+    cutoff = ctx.as_of - pd.Timedelta(days=ctx.params.usage_days)
+    o = _granted(ctx)
+    old = o["granted_on"].isna() | (o["granted_on"] <= cutoff)
+    idle = o["last_seen_on"].isna() | (o["last_seen_on"] < cutoff)
+    return [
+        _app(
+            ctx,
+            r,
+            "high" if _writes(r["scopes"]) else "medium",
+            {
+                "last_seen_on": ts(r["last_seen_on"]),
+                "granted_on": ts(r["granted_on"]),
+                "window_days": ctx.params.usage_days,
+                "user_email": r["user_email"],
+            },
+            REVOKE,
+        )
+        for _, r in o[old & idle].iterrows()
+    ]
+
+
+@rule("CFP-O02", 2, "OAuth app with write scopes on all accounts")
+def all_accounts_write(ctx: Context) -> list[dict]:
+    """Consent for "All accounts" extends the app's write scopes to every account the user
+    joins later, too."""
+    o = _granted(ctx)
+    return [
+        _app(
+            ctx,
+            r,
+            "high",
+            {
+                "accounts": "all",
+                "write_scopes": _writes(r["scopes"]),
+                "user_email": r["user_email"],
+            },
+            "Re-authorize the app for only the accounts it needs, or revoke it: My Profile › "
+            "Access Management › Connected Applications",
+        )
+        for _, r in o[(o["account_id"] == "*")].iterrows()
+        if _writes(r["scopes"])
+    ]
+
+
+@rule("CFP-O03", 2, "OAuth app from an unverified publisher")
+def unverified_publisher(ctx: Context) -> list[dict]:
+    """The consent screen showed an amber badge: the publisher's domain is not verified."""
+    o = _granted(ctx)
+    o = o[(o["verified"] == False).fillna(False)]  # noqa: E712
+    return [
+        _app(
+            ctx,
+            r,
+            "high" if _writes(r["scopes"]) else "medium",
+            {"publisher": r["publisher"], "verified": False, "scopes": r["scopes"]},
+            f"Check who operates {r['publisher']}; if unknown or unneeded: {REVOKE}",
+        )
+        for _, r in o.iterrows()
+    ]

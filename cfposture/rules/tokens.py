@@ -1,0 +1,337 @@
+"""Token rules, CFP-T01 … CFP-T09 (checklist steps 1 and 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..narrow import terraform, token_policies, token_update_body
+from ._base import Context, finding, rule, ts
+
+
+def _ptype(t: pd.Series) -> str:
+    return "account_token" if t["owner_type"] == "account" else "user_token"
+
+
+def _where(t: pd.Series) -> tuple[str, str]:
+    """(dashboard path, API path) of a token."""
+    if t["owner_type"] == "account":
+        return (
+            "Manage Account › Account API Tokens",
+            f"/accounts/{t['account_id']}/tokens/{t['token_id']}",
+        )
+    return "My Profile › API Tokens", f"/user/tokens/{t['token_id']}"
+
+
+def _active(ctx: Context) -> pd.DataFrame:
+    t = ctx.snap.tokens
+    return t[(t["status"] == "active") & t["inventoried"]]
+
+
+def _token_finding(
+    ctx: Context, t: pd.Series, base: str, evidence: dict, rec: str, **kw: Any
+) -> dict:
+    ptype = _ptype(t)
+    return finding(
+        severity=kw.pop("severity", None) or ctx.sev(base, ptype, t["token_id"]),
+        principal_type=ptype,
+        principal_id=t["token_id"],
+        principal_name=t["name"],
+        account_id=t["account_id"],
+        scope=kw.pop("scope", "token"),
+        evidence=evidence,
+        recommendation=rec,
+        **kw,
+    )
+
+
+@rule("CFP-T01", 1, "Active API token in the legacy (non-scannable) format")
+def legacy_format(ctx: Context) -> list[dict]:
+    """Legacy tokens have no prefix or checksum, so secret scanners only find them next to a
+    keyword; rolling reissues them as cfut_/cfat_ tokens that GitHub and Cloudflare catch."""
+    out = []
+    for _, t in _active(ctx)[lambda d: d["format"] == "legacy"].iterrows():
+        dash, api = _where(t)
+        out.append(
+            _token_finding(
+                ctx,
+                t,
+                "medium",
+                {
+                    "format": "legacy",
+                    "format_source": t["format_source"],
+                    "issued_on": ts(t["issued_on"]),
+                    "modified_on": ts(t["modified_on"]),
+                },
+                "Roll the token to reissue it in the scannable format, then replace the "
+                f"stored value. Dashboard: {dash} › {t['name']} › Roll. API: PUT {api}/value",
+            )
+        )
+    return out
+
+
+@rule("CFP-T02", 3, "API token never expires")
+def no_expiry(ctx: Context) -> list[dict]:
+    """A token without expires_on stays valid forever after it leaks."""
+    out = []
+    for _, t in _active(ctx)[lambda d: d["expires_on"].isna()].iterrows():
+        dash, api = _where(t)
+        out.append(
+            _token_finding(
+                ctx,
+                t,
+                "low",
+                {"expires_on": None, "issued_on": ts(t["issued_on"])},
+                f"Set an expiry date (e.g. 12 months) and roll before it. Dashboard: {dash} › "
+                f"{t['name']} › Edit › TTL. API: PUT {api} with expires_on",
+            )
+        )
+    return out
+
+
+@rule("CFP-T03", 3, "API token has no client IP restriction")
+def no_ip_restriction(ctx: Context) -> list[dict]:
+    """Without condition.request_ip a stolen token works from anywhere."""
+    out = []
+    for _, t in _active(ctx)[lambda d: d["ip_allow"].isna()].iterrows():
+        dash, api = _where(t)
+        out.append(
+            _token_finding(
+                ctx,
+                t,
+                "low",
+                {"ip_allow": None},
+                f"Restrict it to the addresses that use it (the audit log shows them). Dashboard: "
+                f"{dash} › {t['name']} › Edit › Client IP Address Filtering. API: PUT {api} with "
+                "condition.request_ip.in",
+            )
+        )
+    return out
+
+
+@rule("CFP-T04", 1, "Active API token unused for the stale window")
+def unused_token(ctx: Context) -> list[dict]:
+    """A token nobody used for stale_days (never used counts, once it is that old) is attack
+    surface with no benefit."""
+    cutoff = ctx.as_of - pd.Timedelta(days=ctx.params.stale_days)
+    t = _active(ctx)
+    old = t["issued_on"].isna() | (t["issued_on"] <= cutoff)
+    stale = t["last_used_on"].isna() | (t["last_used_on"] < cutoff)
+    out = []
+    for _, row in t[old & stale].iterrows():
+        dash, api = _where(row)
+        out.append(
+            _token_finding(
+                ctx,
+                row,
+                "medium",
+                {
+                    "last_used_on": ts(row["last_used_on"]),
+                    "stale_days": ctx.params.stale_days,
+                    "issued_on": ts(row["issued_on"]),
+                },
+                f"Delete the token if nothing depends on it. Dashboard: {dash} › {row['name']} › "
+                f"Delete. API: DELETE {api}",
+            )
+        )
+    return out
+
+
+@rule("CFP-T05", 1, "API token not rolled for more than the rotation period")
+def not_rolled(ctx: Context) -> list[dict]:
+    """The last change (a roll or an edit) is older than rotate_days."""
+    t = _active(ctx)
+    changed = t["modified_on"].fillna(t["issued_on"])
+    cutoff = ctx.as_of - pd.Timedelta(days=ctx.params.rotate_days)
+    out = []
+    for (_, row), when in zip(
+        t[changed < cutoff].iterrows(), changed[changed < cutoff], strict=True
+    ):
+        dash, api = _where(row)
+        out.append(
+            _token_finding(
+                ctx,
+                row,
+                "medium",
+                {
+                    "last_changed": ts(when),
+                    "age_days": int((ctx.as_of - when).days),
+                    "rotate_days": ctx.params.rotate_days,
+                },
+                f"Roll the token and update where it is stored. Dashboard: {dash} › "
+                f"{row['name']} › Roll. API: PUT {api}/value",
+            )
+        )
+    return out
+
+
+@rule("CFP-T06", 3, "API token scope is a wildcard")
+def wildcard_scope(ctx: Context) -> list[dict]:
+    """All accounts, all zones, or all zones of an account: every new zone or account joins
+    the token's reach without anyone deciding it."""
+    g = ctx.grants
+    wild = g[
+        (g["effect"] == "allow")
+        & g["principal_type"].isin(["user_token", "account_token"])
+        & g["scope_type"].isin(["all_accounts", "all_zones"])
+    ]
+    tokens = _active(ctx).set_index("token_id")
+    out = []
+    for (pid, stype, sid), rows in wild.groupby(["principal_id", "scope_type", "scope_id"]):
+        if pid not in tokens.index:
+            continue
+        t = tokens.loc[pid].copy()
+        t["token_id"] = pid
+        edit = rows["access_level"].isin(["edit", "admin"]).any()
+        dash, api = _where(t)
+        out.append(
+            _token_finding(
+                ctx,
+                t,
+                "medium",
+                {
+                    "scope_type": stype,
+                    "scope_id": sid,
+                    "permission_groups": sorted(rows["permission_group_name"].unique()),
+                },
+                "Replace the wildcard with the accounts or zones the token needs (CFP-T07 "
+                f"lists the ones it used). Dashboard: {dash} › {t['name']} › Edit › "
+                f"Zone/Account Resources. API: PUT {api} with narrower policies[].resources",
+                scope=f"{stype}:{sid}",
+                severity=ctx.sev("medium" if edit else "low", _ptype(t), pid),
+            )
+        )
+    return out
+
+
+@rule("CFP-T07", 3, "API token holds permission groups it did not use in the window")
+def unused_permissions(ctx: Context) -> list[dict]:
+    """Grants with no audit-log use in the usage window; the remedy is the narrowed policy
+    (only the used groups, at the narrowest scope that covers the use) as an API request
+    body and as Terraform. Only judged when audit history covers the whole window."""
+    if not ctx.window.sufficient:
+        return []
+    g = ctx.grants
+    g = g[g["principal_type"].isin(["user_token", "account_token"]) & (g["effect"] == "allow")]
+    tokens = _active(ctx).set_index("token_id")
+    ids = dict(
+        zip(
+            ctx.snap.permission_catalog["name"],
+            ctx.snap.permission_catalog["permission_group_id"],
+            strict=True,
+        )
+    )
+    pairs = ctx.covered_pairs
+    out = []
+    for pid, rows in g.groupby("principal_id"):
+        if pid not in tokens.index or rows["used"].all() or not rows["used"].any():
+            continue
+        t = tokens.loc[pid].copy()
+        t["token_id"] = pid
+        used_pairs = pairs[pairs["principal_id"] == pid][["covered", "ev_account", "zone_id"]]
+        user_groups = sorted(
+            rows[(rows["scope_type"] == "user") & rows["used"]]["permission_group_name"].unique()
+        )
+        policies = token_policies(used_pairs.drop_duplicates(), ids, user_groups, t["owner_id"])
+        body = token_update_body(t, policies)
+        unused = rows[~rows["used"]]
+        _, api = _where(t)
+        weight = (unused["weight"] * unused["reach_factor"]).sum()
+        total = (rows["weight"] * rows["reach_factor"]).sum()
+        out.append(
+            _token_finding(
+                ctx,
+                t,
+                "medium",
+                {
+                    "unused": sorted(
+                        {
+                            f"{r.permission_group_name} @ {r.scope_type}:{r.scope_id}"
+                            for r in unused.itertuples()
+                        }
+                    ),
+                    "used": sorted(used_pairs["covered"].unique()),
+                    "window_days": ctx.params.usage_days,
+                    "unused_share": round(float(weight / total), 3) if total else 0.0,
+                },
+                f"Replace the token's policies with the narrowed policy (remedy): it keeps only "
+                f"what the token used in {ctx.params.usage_days} days. API: PUT {api}",
+                remedy={
+                    "method": "PUT",
+                    "path": api,
+                    "body": body,
+                    "terraform": terraform(t, body),
+                },
+                severity=ctx.sev(
+                    "medium" if weight / max(total, 1e-9) >= 0.5 else "low", _ptype(t), pid
+                ),
+            )
+        )
+    return out
+
+
+@rule("CFP-T08", 3, "User-owned API token acting on the account")
+def user_token_on_account(ctx: Context) -> list[dict]:
+    """A personal token automating an account leaves with its owner and cannot be seen or
+    revoked by the account's admins; account-owned tokens belong to the account."""
+    ev = ctx.events
+    owner = ctx.snap.tokens.set_index("token_id")["owner_type"]
+    acting = ev[(ev["actor_context"] == "api_token") & ev["token_id"].notna()]
+    acting = acting[acting["token_id"].map(owner) == "user"]
+    tokens = ctx.snap.tokens.set_index("token_id")
+    out = []
+    for (tid, aid), rows in acting.groupby(["token_id", "account_id"]):
+        t = tokens.loc[tid].copy()
+        t["token_id"] = tid
+        out.append(
+            finding(
+                severity=ctx.sev("medium", "user_token", tid),
+                principal_type="user_token",
+                principal_id=tid,
+                principal_name=t["name"],
+                account_id=aid,
+                scope=f"account:{aid}",
+                evidence={
+                    "events": len(rows),
+                    "last_seen": ts(rows["when"].max()),
+                    "owner_email": None if pd.isna(t["owner_email"]) else t["owner_email"],
+                    "inventoried": bool(t["inventoried"]),
+                },
+                recommendation="Create an account-owned token with the same (narrowed) "
+                "permissions, switch the automation to it, then delete the user token. "
+                "Dashboard: Manage Account › Account API Tokens › Create Token. "
+                f"API: POST /accounts/{aid}/tokens",
+            )
+        )
+    return out
+
+
+@rule("CFP-T09", 1, "API token value found in scanned content")
+def leaked_token(ctx: Context) -> list[dict]:
+    """A scan found the token's value (verified to this token id); critical while active."""
+    if ctx.leaks is None or ctx.leaks.empty:
+        return []
+    tokens = ctx.snap.tokens.set_index("token_id")
+    out = []
+    for tid, rows in ctx.leaks.groupby("token_id"):
+        if tid not in tokens.index:
+            continue
+        t = tokens.loc[tid].copy()
+        t["token_id"] = tid
+        dash, api = _where(t)
+        out.append(
+            _token_finding(
+                ctx,
+                t,
+                "high",
+                {
+                    "locations": sorted(rows["location"].astype(str).unique())[:20],
+                    "status": t["status"],
+                },
+                "Roll the token now, then remove the value from where it was found (and "
+                f"from history). Dashboard: {dash} › {t['name']} › Roll. API: PUT {api}/value",
+                severity="critical" if t["status"] == "active" else "high",
+            )
+        )
+    return out

@@ -1,0 +1,109 @@
+"""The published least-privilege gap, and legacy-token exposure.
+
+lp_gap = 100 × Σ w(g)·r(g)·unused(g) / Σ w(g)·r(g) over a principal's allow grants g, with
+w the catalog's risk weight and r the reach factor (see ``privilege``). With usage data
+(audit history covering the whole window) unused(g) is 1 when no event exercised g, else 0;
+without it the score falls back to *static breadth*, unused(g) = 1 − min_reach(g)/r(g): the share
+of reach above the narrowest scope that permission could have. ``basis`` says which was used.
+
+Token exposure (0–100) combines privilege, reach, format, expiry, IP restriction, age and recent
+use; see ``EXPOSURE`` and the README.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .load import Snapshot, history, load
+from .privilege import principal_privilege, weighted_grants, zones_reached
+from .rules import Context, Params
+from .schemas import Scores, validate
+
+EXPOSURE = {
+    "format": {"legacy": 1.0, "unknown": 0.5, "scannable": 0.0},  # × (1 + this)
+    "no_expiry": 0.5,  # × (1 + this) when expires_on is empty
+    "no_ip": 0.5,  # × (1 + this) without condition.request_ip
+    "age_years_cap": 4,  # × (1 + min(age, cap)/cap)
+    "unused_factor": 0.75,  # × this when not used in the last 90 days
+}
+EXPOSURE_MAX = 20 * 8 * 2 * 1.5 * 1.5 * 2  # the largest raw value: scales exposure to 0–100
+
+
+def token_exposure(snap: Snapshot, privilege: pd.DataFrame) -> pd.Series:
+    """Exposure index per token id (0 for tokens that are not active)."""
+    t = snap.tokens.set_index("token_id")
+    ptype = t["owner_type"].map({"user": "user_token", "account": "account_token"})
+    key = pd.MultiIndex.from_arrays([ptype, t.index])
+    priv = privilege.reindex(key)
+    weight = pd.Series(priv["max_weight"].to_numpy(), index=t.index).fillna(0)
+    reach = pd.Series(priv["max_reach"].to_numpy(), index=t.index).fillna(0)
+    age = ((snap.created_at - t["issued_on"]).dt.days / 365.25).fillna(0).clip(lower=0)
+    cap = EXPOSURE["age_years_cap"]
+    recent = t["last_used_on"] >= snap.created_at - pd.Timedelta(days=90)
+    raw = (
+        weight
+        * reach
+        * (1 + t["format"].map(EXPOSURE["format"]))
+        * (1 + EXPOSURE["no_expiry"] * t["expires_on"].isna())
+        * (1 + EXPOSURE["no_ip"] * t["ip_allow"].isna())
+        * (1 + age.clip(upper=cap) / cap)
+        * recent.fillna(False).map({True: 1.0, False: EXPOSURE["unused_factor"]})
+    )
+    raw = raw.where(t["status"] == "active", 0.0)
+    return (100 * raw / EXPOSURE_MAX).round(2)
+
+
+def scores_from(ctx: Context) -> pd.DataFrame:
+    g = ctx.grants[ctx.grants["effect"] == "allow"].copy()
+    key = ["principal_type", "principal_id"]
+    usage = ctx.window.sufficient
+    unused = (~g["used"]).astype(float) if usage else 1 - g["min_reach"] / g["reach_factor"]
+    wr = g["weight"] * g["reach_factor"]
+    g = g.assign(granted=wr, used_w=wr * (1 - unused))
+    agg = g.groupby(key).agg(
+        principal_name=("principal_name", "first"),
+        account_id=("account_id", "first"),
+        granted_weight=("granted", "sum"),
+        used_weight=("used_w", "sum"),
+    )
+    agg["lp_gap"] = (100 * (1 - agg["used_weight"] / agg["granted_weight"])).fillna(0).clip(0, 100)
+    agg["reach"] = zones_reached(ctx.grants, ctx.snap.zones).reindex(agg.index).fillna(0)
+    exp = token_exposure(ctx.snap, ctx.privilege)
+    pid = agg.index.get_level_values("principal_id")
+    is_token = agg.index.get_level_values("principal_type").isin(["user_token", "account_token"])
+    agg["exposure"] = pd.Series(pid, index=agg.index).map(exp).where(is_token)
+    agg["basis"] = "usage" if usage else "static"
+    agg["window_days"] = ctx.window.covered_days if usage else 0
+    out = agg.reset_index()
+    out["reach"] = out["reach"].astype(int)
+    out["lp_gap"] = out["lp_gap"].round(1)
+    out = out.sort_values(["lp_gap", "granted_weight"], ascending=False, ignore_index=True)
+    return validate(Scores, out)
+
+
+def scores(snap: Snapshot, *, usage_days: int = 90) -> pd.DataFrame:
+    """The scores frame: one row per principal with grants."""
+    return scores_from(Context(snap, Params(usage_days=usage_days)))
+
+
+def exposure_summary(snap: Snapshot) -> pd.DataFrame:
+    """Active tokens by format and privilege tier: count and summed exposure (one snapshot)."""
+    g = weighted_grants(snap.grants, snap.permission_catalog)
+    priv = principal_privilege(g)
+    t = snap.tokens[snap.tokens["status"] == "active"].copy()
+    ptype = t["owner_type"].map({"user": "user_token", "account": "account_token"})
+    tiers = priv["tier"].reindex(pd.MultiIndex.from_arrays([ptype, t["token_id"]]))
+    t["tier"] = pd.Series(tiers.to_numpy(), index=t.index).fillna("unknown")
+    t["exposure"] = t["token_id"].map(token_exposure(snap, priv))
+    out = (
+        t.groupby(["format", "tier"])
+        .agg(tokens=("token_id", "size"), exposure=("exposure", "sum"))
+        .reset_index()
+    )
+    out.insert(0, "snapshot", snap.created_at)
+    return out
+
+
+def exposure_trend(path: str = "sample") -> pd.DataFrame:
+    """``exposure_summary`` for every snapshot of a history, oldest first (for the charts)."""
+    return pd.concat([exposure_summary(load(p)) for p in history(path)], ignore_index=True)

@@ -1,0 +1,205 @@
+"""Usage from audit logs v2: which permission group, at which scope, each principal exercised.
+
+Each event's ``(product, resource_type)`` is looked up in ``data/audit_permission_map.csv``:
+``view`` actions exercise the row's ``read_group``, anything else its ``write_group``. The event's
+scope is its zone (zone-level products) or its account. A grant counts as *used* when some
+event of the same principal exercised a permission group the grant's group covers (see
+``covers``) inside the grant's scope. Everything is joins and group-bys: no Python loop runs per
+event, because enterprise audit logs hold millions of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import pandas as pd
+
+from .catalog import load_audit_map, load_catalog
+from .errors import SnapshotError
+from .load import Snapshot, history
+from .normalize.audit import audit_events
+from .rawsnapshot import RawSnapshot
+
+LEVEL_ORDER = {"read": 1, "edit": 2, "admin": 3}
+WIDE_PRODUCTS = {"all_products", "all_privileges"}
+
+
+@cache
+def _default_covers() -> pd.DataFrame:
+    return covers_table(load_catalog())
+
+
+def covers_table(catalog: pd.DataFrame) -> pd.DataFrame:
+    """(group, covered) pairs: which token permission groups a group or role allows.
+
+    A group covers the token groups of the same product (any product for ``all_products`` and
+    ``all_privileges``) at the same or a lower access level; zone-scoped roles cover only
+    zone-level groups. Every group covers itself.
+    """
+    tokens = catalog[catalog["kind"] == "token"]
+    rows = []
+    for g in catalog.itertuples():
+        lvl = LEVEL_ORDER[g.access_level]
+        for t in tokens.itertuples():
+            if g.name == t.name:
+                continue
+            if LEVEL_ORDER[t.access_level] > lvl:
+                continue
+            if g.product not in WIDE_PRODUCTS and g.product != t.product:
+                continue
+            if g.product not in WIDE_PRODUCTS and g.kind == "token" and g.scopes != t.scopes:
+                continue
+            if "account.zone" in g.scopes and g.kind == "role" and "zone" not in t.scopes:
+                continue
+            rows.append((g.name, t.name))
+    pairs = pd.DataFrame(rows, columns=["group", "covered"])
+    self_pairs = pd.DataFrame({"group": catalog["name"], "covered": catalog["name"]})
+    return pd.concat([self_pairs, pairs], ignore_index=True).drop_duplicates()
+
+
+@dataclass(frozen=True)
+class Window:
+    """The usage window asked for and the audit history that actually covers it."""
+
+    as_of: pd.Timestamp
+    days: int
+    covered_since: pd.Timestamp | None
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return self.as_of - pd.Timedelta(days=self.days)
+
+    @property
+    def covered_days(self) -> int:
+        if self.covered_since is None:
+            return 0
+        return max(0, (self.as_of - max(self.covered_since, self.start)).days)
+
+    @property
+    def sufficient(self) -> bool:
+        """True when audit history covers the whole window (AWS Access Analyzer's rule too)."""
+        return self.covered_since is not None and self.covered_since <= self.start + pd.Timedelta(
+            hours=12
+        )
+
+
+def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
+    """Audit events of the window ending at the snapshot, from it and the older snapshots of
+    its history folder (deduplicated by event id), plus the window they cover."""
+    as_of = snap.created_at
+    start = as_of - pd.Timedelta(days=days)
+    parts = [snap.audit_events]
+    since = [_since(snap.manifest)]
+    parent = snap.path.parent
+    try:
+        siblings = history(parent) if parent != snap.path else []
+    except SnapshotError:  # a lone snapshot: its folder holds no other snapshots
+        siblings = []
+    for p in siblings:
+        if p == snap.path:
+            continue
+        raw = RawSnapshot.open(p)
+        created = pd.Timestamp(raw.created_at)
+        if created >= as_of or created < start:
+            continue
+        parts.append(audit_events(raw, [e["ids"]["account_id"] for e in raw.entries("audit_logs")]))
+        since.append(_since(raw.manifest))
+    events = pd.concat(parts, ignore_index=True).drop_duplicates("event_id")
+    events = events[(events["when"] > start) & (events["when"] <= as_of)]
+    covered = min((s for s in since if s is not None), default=None)
+    if covered is None and not events.empty:
+        covered = events["when"].min()
+    return events.reset_index(drop=True), Window(as_of, days, covered)
+
+
+def _since(manifest: dict) -> pd.Timestamp | None:
+    window = manifest.get("audit_window") or {}
+    return pd.Timestamp(window["since"]) if window.get("since") else None
+
+
+def exercised(snap: Snapshot, events: pd.DataFrame) -> pd.DataFrame:
+    """One row per (principal, account, zone, permission group) exercised, with counts.
+
+    Principals: API tokens by ``token_id``; dashboard users by (account, email) → member.
+    Events whose (product, resource_type) the map does not know are counted as ``unmapped``.
+    """
+    amap = load_audit_map()
+    ev = events.merge(amap, on=["product", "resource_type"], how="left")
+    ev["group"] = ev["read_group"].where(ev["action_type"] == "view", ev["write_group"])
+    ev["level"] = ev["scope_level"]
+    tokens = snap.tokens.set_index("token_id")["owner_type"]
+    is_token = ev["token_id"].notna() & (ev["actor_context"] == "api_token")
+    ev["principal_type"] = None
+    ev["principal_id"] = None
+    ev.loc[is_token, "principal_type"] = (
+        ev.loc[is_token, "token_id"]
+        .map(tokens)
+        .fillna("user")
+        .map({"user": "user_token", "account": "account_token"})
+    )
+    ev.loc[is_token, "principal_id"] = ev.loc[is_token, "token_id"]
+    members = snap.members[["member_id", "account_id", "email"]].rename(
+        columns={"email": "actor_email"}
+    )
+    dash = ~is_token & ev["actor_context"].isin(["dash", "api_key"])
+    merged = ev.loc[dash, ["account_id", "actor_email"]].merge(
+        members, on=["account_id", "actor_email"], how="left"
+    )
+    ev.loc[dash, "principal_id"] = merged["member_id"].to_numpy()
+    ev.loc[dash & ev["principal_id"].notna(), "principal_type"] = "member"
+    ev = ev[ev["principal_id"].notna()]
+    ev = ev.assign(
+        zone_id=ev["zone_id"].where(ev["level"] == "zone"),
+        group=ev["group"].fillna("(unmapped)"),
+    )
+    out = (
+        ev.groupby(
+            ["principal_type", "principal_id", "account_id", "zone_id", "group"], dropna=False
+        )
+        .agg(events=("event_id", "size"), last=("when", "max"))
+        .reset_index()
+    )
+    return out
+
+
+def grant_usage(snap: Snapshot, used: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """For each row of ``snap.grants``, whether observed use falls inside it; and the pairs
+    (grant row ``grant``, exercised ``covered`` group, ``ev_account``, ``zone_id``) that match.
+    Only allow grants count as used."""
+    g = snap.grants.reset_index(names="grant")
+    cols = ["grant", "principal_type", "principal_id", "covered", "ev_account", "zone_id"]
+    if g.empty or used.empty:
+        return pd.Series(False, index=snap.grants.index), pd.DataFrame(columns=cols)
+    pairs = g.merge(_default_covers(), left_on="permission_group_name", right_on="group").merge(
+        used.rename(columns={"group": "covered", "account_id": "ev_account"}),
+        on=["principal_type", "principal_id", "covered"],
+    )
+    pairs = pairs[in_scope(pairs, snap.zones) & (pairs["effect"] == "allow")]
+    # When a grant of exactly the exercised group covers an event, only that grant used it:
+    # a token holding Logs Read and Logs Write that only read logs did not use Logs Write.
+    exact = pairs["permission_group_name"] == pairs["covered"]
+    ev_key = ["principal_type", "principal_id", "covered", "ev_account", "zone_id"]
+    has_exact = exact.groupby([pairs[k].fillna("") for k in ev_key]).transform("max")
+    pairs = pairs[exact | ~has_exact.astype(bool)]
+    flags = pd.Series(snap.grants.index.isin(pairs["grant"].unique()), index=snap.grants.index)
+    return flags, pairs[cols].reset_index(drop=True)
+
+
+def in_scope(pairs: pd.DataFrame, zones: pd.DataFrame) -> pd.Series:
+    """Whether each (grant scope, event account/zone) pair lies inside the grant's scope.
+
+    Resource- and user-scoped grants cannot be matched to events precisely; an event of a
+    covered group in the same account counts (they are the narrowest scopes there are).
+    """
+    st, sid = pairs["scope_type"], pairs["scope_id"]
+    acct, zone = pairs["ev_account"], pairs["zone_id"]
+    zone_account = zone.map(zones.set_index("zone_id")["account_id"]).fillna(acct)
+    return (
+        (st == "all_accounts")
+        | ((st == "account") & (sid == acct))
+        | ((st == "all_zones") & zone.notna() & ((sid == "*") | (sid == zone_account)))
+        | ((st == "zone") & (sid == zone))
+        | ((st == "resource") & (pairs["account_id"] == acct))
+        | (st == "user")
+    ).fillna(False)

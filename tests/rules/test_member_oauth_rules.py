@@ -1,0 +1,169 @@
+"""CFP-M01 … M05 and CFP-O01 … O03: cases that must and must not fire."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Z1, Z2, A, event, member
+
+import cfposture
+
+SA = "Super Administrator - All Privileges"
+
+
+def fired(snap, rule, **params):
+    f = cfposture.findings(snap, rules=[rule], **params)
+    return set(f["principal_name"])
+
+
+def test_m01_accepted_members_without_2fa(org):
+    snap = org(
+        members=[
+            member("no2fa", ["Administrator"], two_factor=False),
+            member("pending", ["Administrator"], two_factor=False, status="pending"),
+            member("ok", ["Administrator"]),
+            member("ro-no2fa", ["Administrator Read Only"], two_factor=False),
+        ]
+    )
+    f = cfposture.findings(snap, rules=["CFP-M01"])
+    assert dict(zip(f["principal_name"], f["severity"], strict=False)) == {
+        "no2fa@example.com": "high",
+        "ro-no2fa@example.com": "low",
+    }
+
+
+@pytest.mark.parametrize("enforce, should_fire", [(False, True), (True, False)])
+def test_m02_account_enforcement(org, enforce, should_fire):
+    assert fired(org(enforce_twofactor=enforce), "CFP-M02") == ({"Acme"} if should_fire else set())
+
+
+@pytest.mark.parametrize(
+    "n_super, limit, should_fire",
+    [(4, 3, True), (3, 3, False), (2, 3, False), (1, 3, True), (3, 2, True)],
+)
+def test_m03_super_admin_count(org, n_super, limit, should_fire):
+    members = [member(f"sa{i}", [SA]) for i in range(n_super)]
+    members.append(member("pending-sa", [SA], status="pending"))  # not counted
+    got = fired(org(members=members), "CFP-M03", max_super_admins=limit)
+    assert got == ({"Acme"} if should_fire else set())
+
+
+def test_m04_account_wide_role_used_on_zones_only(org):
+    members = [
+        member("zoner", ["Administrator"]),  # edits DNS on Z1 and Z2 only -> narrow
+        member("accounter", ["Administrator"]),  # also touches account settings -> keep
+        member("already-zoned", ["Domain DNS"], zones=[Z1]),
+        member("reader", ["Administrator Read Only"]),  # read-only roles are not judged
+    ]
+    events = [
+        event(1, email="zoner@example.com", zone=Z1),
+        event(2, email="zoner@example.com", zone=Z2, action="view"),
+        event(3, email="accounter@example.com", zone=Z1),
+        event(4, email="accounter@example.com", zone=None, product="account", rtype="account"),
+        event(5, email="already-zoned@example.com", zone=Z1),
+        event(6, email="reader@example.com", zone=Z1, action="view"),
+    ]
+    f = cfposture.findings(org(members=members, events=events), rules=["CFP-M04"])
+    assert f["principal_name"].tolist() == ["zoner@example.com"]
+    remedy = json.loads(f.loc[0, "remedy"])
+    put = remedy["steps"][-1]
+    assert put["method"] == "PUT" and put["path"] == f"/accounts/{A}/members/zoner"
+    # DNS edits on Z1 need Domain DNS there; Z2 was only read: a read-only zone role
+    got = {
+        p["permission_groups"][0]["name"]: [
+            o["key"] for o in p["resource_groups"][0]["scope"][0]["objects"]
+        ]
+        for p in put["body"]["policies"]
+    }
+    assert got == {
+        "Domain DNS": [f"com.cloudflare.api.account.zone.{Z1}"],
+        "Domain Administrator Read Only": [f"com.cloudflare.api.account.zone.{Z2}"],
+    }
+    assert remedy["steps"][0]["method"] == "POST"
+
+
+def test_m05_inactive_members_once_history_covers_the_window(org):
+    members = [
+        member("busy", ["Administrator"]),
+        member("idle", ["Administrator"]),
+        member("invited", ["Administrator"], status="pending"),
+    ]
+    events = [event(1, email="busy@example.com")]
+    assert fired(org(members=members, events=events), "CFP-M05") == {"idle@example.com"}
+    short = org(members=members, events=events, history_days=20)
+    assert fired(short, "CFP-M05") == set()
+
+
+APP = {
+    "app_id": "app",
+    "app_name": "App",
+    "publisher": "app.example",
+    "verified": True,
+    "user_email": "me@example.com",
+    "accounts": [A],
+    "scopes": ["zone.read"],
+    "granted_on": "2025-01-01T00:00:00Z",
+    "last_used_on": "2026-11-01T00:00:00Z",
+}
+
+
+def app(**over):
+    return {**APP, "app_id": over.get("app_name", "app"), **over}
+
+
+@pytest.mark.parametrize(
+    "given, should_fire",
+    [
+        (app(app_name="idle", last_used_on="2026-05-01T00:00:00Z"), True),
+        (app(app_name="never", last_used_on=None), True),
+        (app(app_name="new-never", last_used_on=None, granted_on="2026-11-01T00:00:00Z"), False),
+        (app(app_name="busy"), False),
+    ],
+)
+def test_o01_idle_apps(org, given, should_fire):
+    assert fired(org(apps=[given]), "CFP-O01") == ({given["app_name"]} if should_fire else set())
+
+
+def test_o01_audit_activity_counts(org):
+    idle = app(app_name="Seen", last_used_on=None)
+    events = [
+        event(
+            1,
+            token="grant1",
+            context="oauth",
+            actor_type="user",
+            zone=None,
+            product="account",
+            rtype="account",
+            action="view",
+        )
+    ]
+    events[0]["actor"]["token_name"] = "Seen"
+    assert fired(org(apps=[idle], events=events), "CFP-O01") == set()
+
+
+@pytest.mark.parametrize(
+    "given, should_fire",
+    [
+        (app(app_name="all-write", accounts=["all"], scopes=["dns.write", "zone.read"]), True),
+        (app(app_name="all-read", accounts=["all"], scopes=["zone.read"]), False),
+        (app(app_name="one-write", scopes=["dns.write"]), False),
+        (app(app_name="wrangler-style", accounts=["all"], scopes=["workers:write"]), True),
+    ],
+)
+def test_o02_write_scopes_on_all_accounts(org, given, should_fire):
+    assert fired(org(apps=[given]), "CFP-O02") == ({given["app_name"]} if should_fire else set())
+
+
+def test_o03_unverified_publishers_severity_by_scopes(org):
+    apps = [
+        app(app_name="amber-write", verified=False, scopes=["dns.write"]),
+        app(app_name="amber-read", verified=False),
+        app(app_name="blue", verified=True),
+    ]
+    f = cfposture.findings(org(apps=apps), rules=["CFP-O03"])
+    assert dict(zip(f["principal_name"], f["severity"], strict=False)) == {
+        "amber-write": "high",
+        "amber-read": "medium",
+    }

@@ -1,0 +1,77 @@
+"""The least-privilege gap formula and token exposure, on hand-computable cases."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Z1, A, event, pol, tok
+
+import cfposture
+from cfposture.scoring import EXPOSURE_MAX
+
+
+def two_grant_token():
+    return tok(
+        "t",
+        pol(["DNS Write"], zone=Z1),
+        pol(
+            ["Zone Settings Write"],
+            resources={
+                f"com.cloudflare.api.account.{A}": {"com.cloudflare.api.account.zone.*": "*"}
+            },
+        ),
+    )
+
+
+def test_lp_gap_from_usage_worked_example(org):
+    # DNS Write on one zone: w 9 × r 2 = 18, used. Zone Settings Write on all zones of the
+    # account: w 6 × r 4 = 24, unused. gap = 100 × 24 / 42 = 57.1
+    snap = org(account_tokens=[two_grant_token()], events=[event(1, token="t")])
+    row = cfposture.scores(snap).set_index("principal_id").loc["t"]
+    assert row["granted_weight"] == 42 and row["used_weight"] == 18
+    assert row["lp_gap"] == pytest.approx(57.1)
+    assert row["basis"] == "usage" and row["window_days"] == 90
+    assert row["reach"] == 2  # Z1, and every zone of A (Z1, Z2)
+
+
+def test_lp_gap_falls_back_to_static_breadth_without_history(org):
+    # unused = 1 - min_reach / reach: DNS Write on a zone is already narrowest (0);
+    # Zone Settings Write on all zones: 1 - 2/4 = 0.5 -> 100 × 12 / 42 = 28.6
+    snap = org(account_tokens=[two_grant_token()], events=[event(1, token="t")], history_days=10)
+    row = cfposture.scores(snap).set_index("principal_id").loc["t"]
+    assert row["basis"] == "static" and row["window_days"] == 0
+    assert row["lp_gap"] == pytest.approx(28.6)
+
+
+def test_all_used_scores_zero_and_unused_scores_hundred(org):
+    tight = tok("tight", pol(["DNS Write"], zone=Z1))
+    idle = tok("idle", pol(["DNS Write"], zone=Z1))
+    s = cfposture.scores(org(account_tokens=[tight, idle], events=[event(1, token="tight")]))
+    assert s.set_index("principal_id")["lp_gap"].to_dict() == {"idle": 100.0, "tight": 0.0}
+
+
+def test_exposure_orders_tokens_by_risk(org):
+    legacy_wide = tok(
+        "legacy-wide",
+        pol(["DNS Write"], resources={"com.cloudflare.api.account.*": "*"}),
+        issued_on="2022-01-01T00:00:00Z",
+        modified_on="2022-01-01T00:00:00Z",
+        expires_on=None,
+        condition=None,
+    )
+    scannable_tight = tok("tight", pol(["DNS Read"], zone=Z1))
+    disabled = tok("off", status="disabled")
+    s = cfposture.scores(org(account_tokens=[legacy_wide, scannable_tight, disabled]))
+    e = s.set_index("principal_id")["exposure"]
+    # DNS Write 9 × all accounts 8 × legacy (1+1) × no expiry 1.5 × no IP 1.5
+    # × age 4.9 years, capped at 4: (1 + 4/4) × used recently 1.0
+    assert e["legacy-wide"] == pytest.approx(100 * 9 * 8 * 2 * 1.5 * 1.5 * 2 / EXPOSURE_MAX)
+    assert e["legacy-wide"] > e["tight"] > 0
+    assert e["off"] == 0
+    assert s["exposure"].max() <= 100
+
+
+def test_exposure_trend_shows_legacy_going_down():
+    trend = cfposture.exposure_trend("sample")
+    legacy = trend[trend["format"] == "legacy"].groupby("snapshot")["tokens"].sum()
+    assert len(legacy) >= 6 and legacy.iloc[-1] < legacy.iloc[0]
+    assert set(trend["tier"]) <= {"admin", "write", "read", "unknown"}
