@@ -37,7 +37,7 @@ def _wanted(rules: Iterable[str] | None) -> list[str]:
 def run_rules(ctx: Context, rules: Iterable[str] | None = None) -> pd.DataFrame:
     """The findings of ``rules`` (default: all) in ``ctx``, most severe first."""
     wanted = _wanted(rules)
-    rows = []
+    rows: list[dict] = []
     for rid in wanted:
         r = RULES[rid]
         for f in r.check(ctx):
@@ -49,13 +49,14 @@ def run_rules(ctx: Context, rules: Iterable[str] | None = None) -> pd.DataFrame:
             f["remedy"] = json.dumps(f["remedy"], sort_keys=True) if f["remedy"] else None
             f["status"] = "open"
             rows.append(f)
-    df = pd.DataFrame(rows, columns=list(Findings.to_schema().columns))
+    df = pd.DataFrame(rows, columns=[*Findings.to_schema().columns, "adjust"])
     if not df.empty:
+        df["severity"] = ctx.adjust_severity(df)
         df = df.sort_values(
             ["severity", "checklist_step", "rule_id", "principal_name"],
             key=lambda s: s.map(SEVERITY_RANK).mul(-1) if s.name == "severity" else s,
         ).reset_index(drop=True)
-    return validate(Findings, df)
+    return validate(Findings, df.drop(columns=["adjust"]))
 
 
 def findings(

@@ -21,10 +21,10 @@ def no_2fa(ctx: Context) -> list[dict]:
     """A password alone guards everything this member can do in the dashboard."""
     m = _accepted(ctx)
     out = []
-    for _, r in m[(m["two_factor"] == False).fillna(False)].iterrows():  # noqa: E712
+    for r in m[(m["two_factor"] == False).fillna(False)].to_dict("records"):  # noqa: E712
         out.append(
             finding(
-                severity=ctx.sev("medium", "member", r["member_id"]),
+                severity="medium",
                 principal_type="member",
                 principal_id=r["member_id"],
                 principal_name=r["email"],
@@ -44,10 +44,11 @@ def no_2fa_enforcement(ctx: Context) -> list[dict]:
     """Without enforcement every new member can join with a password only."""
     a = ctx.snap.accounts
     out = []
-    for _, r in a[(a["enforce_twofactor"] == False).fillna(False)].iterrows():  # noqa: E712
+    for r in a[(a["enforce_twofactor"] == False).fillna(False)].to_dict("records"):  # noqa: E712
         out.append(
             finding(
                 severity="medium",
+                adjust=False,
                 principal_type="account",
                 principal_id=r["account_id"],
                 principal_name=r["name"],
@@ -94,6 +95,7 @@ def super_admin_count(ctx: Context) -> list[dict]:
         out.append(
             finding(
                 severity=sev,
+                adjust=False,
                 principal_type="account",
                 principal_id=aid,
                 principal_name=names.get(aid),
@@ -142,7 +144,7 @@ def account_wide_member(ctx: Context) -> list[dict]:
             strict=True,
         )
     )
-    members = ctx.snap.members.set_index("member_id")
+    members = {m["member_id"]: m for m in ctx.snap.members.to_dict("records")}
     out = []
     for mid, rows in wide.groupby("principal_id"):
         used = pairs[pairs["principal_id"] == mid][["covered", "ev_account", "zone_id"]]
@@ -151,7 +153,7 @@ def account_wide_member(ctx: Context) -> list[dict]:
             continue
         if not used["covered"].isin(list(zone_roles)).all():
             continue
-        m = members.loc[mid]
+        m = members[mid]
         policies = member_policies(used, m["account_id"], zone_roles, ids)
         kept = [
             pid
@@ -161,7 +163,7 @@ def account_wide_member(ctx: Context) -> list[dict]:
         api = f"/accounts/{m['account_id']}/members/{mid}"
         out.append(
             finding(
-                severity=ctx.sev("medium", "member", mid),
+                severity="medium",
                 principal_type="member",
                 principal_id=mid,
                 principal_name=m["email"],
@@ -209,12 +211,12 @@ def inactive_member(ctx: Context) -> list[dict]:
         return []
     active = set(ctx.exercised.loc[ctx.exercised["principal_type"] == "member", "principal_id"])
     out = []
-    for _, r in _accepted(ctx).iterrows():
+    for r in _accepted(ctx).to_dict("records"):
         if r["member_id"] in active:
             continue
         out.append(
             finding(
-                severity=ctx.sev("low", "member", r["member_id"]),
+                severity="low",
                 principal_type="member",
                 principal_id=r["member_id"],
                 principal_name=r["email"],

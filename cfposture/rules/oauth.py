@@ -25,10 +25,11 @@ def _granted(ctx: Context) -> pd.DataFrame:
     return o[o["source"].isin(["export", "audit"])]
 
 
-def _app(ctx: Context, r: pd.Series, base: str, evidence: dict, rec: str) -> dict:
+def _app(ctx: Context, r: dict, base: str, evidence: dict, rec: str) -> dict:
     account = None if r["account_id"] == "*" else r["account_id"]
     return finding(
         severity=base,
+        adjust=False,
         principal_type="oauth_app",
         principal_id=r["app_id"],
         principal_name=r["app_name"],
@@ -63,7 +64,7 @@ def unused_app(ctx: Context) -> list[dict]:
             },
             REVOKE,
         )
-        for _, r in o[old & idle].iterrows()
+        for r in o[old & idle].to_dict("records")
     ]
 
 
@@ -85,7 +86,7 @@ def all_accounts_write(ctx: Context) -> list[dict]:
             "Re-authorize the app for only the accounts it needs, or revoke it: My Profile › "
             "Access Management › Connected Applications",
         )
-        for _, r in o[(o["account_id"] == "*")].iterrows()
+        for r in o[(o["account_id"] == "*")].to_dict("records")
         if _writes(r["scopes"])
     ]
 
@@ -103,5 +104,5 @@ def unverified_publisher(ctx: Context) -> list[dict]:
             {"publisher": r["publisher"], "verified": False, "scopes": r["scopes"]},
             f"Check who operates {r['publisher']}; if unknown or unneeded: {REVOKE}",
         )
-        for _, r in o.iterrows()
+        for r in o.to_dict("records")
     ]

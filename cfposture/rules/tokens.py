@@ -1,7 +1,12 @@
-"""Token rules, CFP-T01 … CFP-T09 (checklist steps 1 and 3)."""
+"""Token rules, CFP-T01 … CFP-T09 (checklist steps 1 and 3).
+
+Rules filter the tokens frame with pandas and build one dict per finding from plain records:
+no per-row ``.loc`` or ``iterrows``, because an enterprise account yields tens of thousands.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -9,12 +14,14 @@ import pandas as pd
 from ..narrow import terraform, token_policies, token_update_body
 from ._base import Context, finding, rule, ts
 
+Row = dict[str, Any]
 
-def _ptype(t: pd.Series) -> str:
+
+def _ptype(t: Row) -> str:
     return "account_token" if t["owner_type"] == "account" else "user_token"
 
 
-def _where(t: pd.Series) -> tuple[str, str]:
+def _where(t: Row) -> tuple[str, str]:
     """(dashboard path, API path) of a token."""
     if t["owner_type"] == "account":
         return (
@@ -29,13 +36,14 @@ def _active(ctx: Context) -> pd.DataFrame:
     return t[(t["status"] == "active") & t["inventoried"]]
 
 
-def _token_finding(
-    ctx: Context, t: pd.Series, base: str, evidence: dict, rec: str, **kw: Any
-) -> dict:
-    ptype = _ptype(t)
+def _records(df: pd.DataFrame) -> Iterator[Row]:
+    yield from df.to_dict("records")
+
+
+def _token_finding(t: Row, severity: str, evidence: dict, rec: str, **kw: Any) -> dict:
     return finding(
-        severity=kw.pop("severity", None) or ctx.sev(base, ptype, t["token_id"]),
-        principal_type=ptype,
+        severity=severity,
+        principal_type=_ptype(t),
         principal_id=t["token_id"],
         principal_name=t["name"],
         account_id=t["account_id"],
@@ -51,11 +59,10 @@ def legacy_format(ctx: Context) -> list[dict]:
     """Legacy tokens have no prefix or checksum, so secret scanners only find them next to a
     keyword; rolling reissues them as cfut_/cfat_ tokens that GitHub and Cloudflare catch."""
     out = []
-    for _, t in _active(ctx)[lambda d: d["format"] == "legacy"].iterrows():
+    for t in _records(_active(ctx)[lambda d: d["format"] == "legacy"]):
         dash, api = _where(t)
         out.append(
             _token_finding(
-                ctx,
                 t,
                 "medium",
                 {
@@ -64,8 +71,8 @@ def legacy_format(ctx: Context) -> list[dict]:
                     "issued_on": ts(t["issued_on"]),
                     "modified_on": ts(t["modified_on"]),
                 },
-                "Roll the token to reissue it in the scannable format, then replace the "
-                f"stored value. Dashboard: {dash} › {t['name']} › Roll. API: PUT {api}/value",
+                "Roll the token to reissue it in the scannable format, then replace the stored "
+                f"value. Dashboard: {dash} › {t['name']} › Roll. API: PUT {api}/value",
             )
         )
     return out
@@ -75,11 +82,10 @@ def legacy_format(ctx: Context) -> list[dict]:
 def no_expiry(ctx: Context) -> list[dict]:
     """A token without expires_on stays valid forever after it leaks."""
     out = []
-    for _, t in _active(ctx)[lambda d: d["expires_on"].isna()].iterrows():
+    for t in _records(_active(ctx)[lambda d: d["expires_on"].isna()]):
         dash, api = _where(t)
         out.append(
             _token_finding(
-                ctx,
                 t,
                 "low",
                 {"expires_on": None, "issued_on": ts(t["issued_on"])},
@@ -94,11 +100,10 @@ def no_expiry(ctx: Context) -> list[dict]:
 def no_ip_restriction(ctx: Context) -> list[dict]:
     """Without condition.request_ip a stolen token works from anywhere."""
     out = []
-    for _, t in _active(ctx)[lambda d: d["ip_allow"].isna()].iterrows():
+    for t in _records(_active(ctx)[lambda d: d["ip_allow"].isna()]):
         dash, api = _where(t)
         out.append(
             _token_finding(
-                ctx,
                 t,
                 "low",
                 {"ip_allow": None},
@@ -119,11 +124,10 @@ def unused_token(ctx: Context) -> list[dict]:
     old = t["issued_on"].isna() | (t["issued_on"] <= cutoff)
     stale = t["last_used_on"].isna() | (t["last_used_on"] < cutoff)
     out = []
-    for _, row in t[old & stale].iterrows():
+    for row in _records(t[old & stale]):
         dash, api = _where(row)
         out.append(
             _token_finding(
-                ctx,
                 row,
                 "medium",
                 {
@@ -142,21 +146,18 @@ def unused_token(ctx: Context) -> list[dict]:
 def not_rolled(ctx: Context) -> list[dict]:
     """The last change (a roll or an edit) is older than rotate_days."""
     t = _active(ctx)
-    changed = t["modified_on"].fillna(t["issued_on"])
+    t = t.assign(changed=t["modified_on"].fillna(t["issued_on"]))
     cutoff = ctx.as_of - pd.Timedelta(days=ctx.params.rotate_days)
     out = []
-    for (_, row), when in zip(
-        t[changed < cutoff].iterrows(), changed[changed < cutoff], strict=True
-    ):
+    for row in _records(t[t["changed"] < cutoff]):
         dash, api = _where(row)
         out.append(
             _token_finding(
-                ctx,
                 row,
                 "medium",
                 {
-                    "last_changed": ts(when),
-                    "age_days": int((ctx.as_of - when).days),
+                    "last_changed": ts(row["changed"]),
+                    "age_days": int((ctx.as_of - row["changed"]).days),
                     "rotate_days": ctx.params.rotate_days,
                 },
                 f"Roll the token and update where it is stored. Dashboard: {dash} › "
@@ -176,30 +177,29 @@ def wildcard_scope(ctx: Context) -> list[dict]:
         & g["principal_type"].isin(["user_token", "account_token"])
         & g["scope_type"].isin(["all_accounts", "all_zones"])
     ]
-    tokens = _active(ctx).set_index("token_id")
+    wild = wild.assign(edit=wild["access_level"].isin(["edit", "admin"]))
+    per_scope = (
+        wild.groupby(["principal_id", "scope_type", "scope_id"])
+        .agg(groups=("permission_group_name", lambda s: sorted(set(s))), edit=("edit", "max"))
+        .reset_index()
+        .merge(_active(ctx), left_on="principal_id", right_on="token_id")
+    )
     out = []
-    for (pid, stype, sid), rows in wild.groupby(["principal_id", "scope_type", "scope_id"]):
-        if pid not in tokens.index:
-            continue
-        t = tokens.loc[pid].copy()
-        t["token_id"] = pid
-        edit = rows["access_level"].isin(["edit", "admin"]).any()
+    for t in _records(per_scope):
         dash, api = _where(t)
         out.append(
             _token_finding(
-                ctx,
                 t,
-                "medium",
+                "medium" if t["edit"] else "low",
                 {
-                    "scope_type": stype,
-                    "scope_id": sid,
-                    "permission_groups": sorted(rows["permission_group_name"].unique()),
+                    "scope_type": t["scope_type"],
+                    "scope_id": t["scope_id"],
+                    "permission_groups": t["groups"],
                 },
                 "Replace the wildcard with the accounts or zones the token needs (CFP-T07 "
                 f"lists the ones it used). Dashboard: {dash} › {t['name']} › Edit › "
                 f"Zone/Account Resources. API: PUT {api} with narrower policies[].resources",
-                scope=f"{stype}:{sid}",
-                severity=ctx.sev("medium" if edit else "low", _ptype(t), pid),
+                scope=f"{t['scope_type']}:{t['scope_id']}",
             )
         )
     return out
@@ -214,7 +214,12 @@ def unused_permissions(ctx: Context) -> list[dict]:
         return []
     g = ctx.grants
     g = g[g["principal_type"].isin(["user_token", "account_token"]) & (g["effect"] == "allow")]
-    tokens = _active(ctx).set_index("token_id")
+    g = g.assign(wr=g["weight"] * g["reach_factor"])
+    state = g.groupby("principal_id")["used"].agg(["any", "all"])
+    partly = state[state["any"] & ~state["all"]].index
+    tokens = {
+        t["token_id"]: t for t in _records(_active(ctx)[lambda d: d["token_id"].isin(partly)])
+    }
     ids = dict(
         zip(
             ctx.snap.permission_catalog["name"],
@@ -223,13 +228,12 @@ def unused_permissions(ctx: Context) -> list[dict]:
         )
     )
     pairs = ctx.covered_pairs
+    pairs = pairs[pairs["principal_id"].isin(list(tokens))]
+    used_by = {pid: rows for pid, rows in pairs.groupby("principal_id")}
     out = []
-    for pid, rows in g.groupby("principal_id"):
-        if pid not in tokens.index or rows["used"].all() or not rows["used"].any():
-            continue
-        t = tokens.loc[pid].copy()
-        t["token_id"] = pid
-        used_pairs = pairs[pairs["principal_id"] == pid][["covered", "ev_account", "zone_id"]]
+    for pid, rows in g[g["principal_id"].isin(list(tokens))].groupby("principal_id"):
+        t = tokens[pid]
+        used_pairs = used_by.get(pid, pairs.iloc[:0])[["covered", "ev_account", "zone_id"]]
         user_groups = sorted(
             rows[(rows["scope_type"] == "user") & rows["used"]]["permission_group_name"].unique()
         )
@@ -237,13 +241,11 @@ def unused_permissions(ctx: Context) -> list[dict]:
         body = token_update_body(t, policies)
         unused = rows[~rows["used"]]
         _, api = _where(t)
-        weight = (unused["weight"] * unused["reach_factor"]).sum()
-        total = (rows["weight"] * rows["reach_factor"]).sum()
+        share = float(unused["wr"].sum() / rows["wr"].sum()) if rows["wr"].sum() else 0.0
         out.append(
             _token_finding(
-                ctx,
                 t,
-                "medium",
+                "medium" if share >= 0.5 else "low",
                 {
                     "unused": sorted(
                         {
@@ -253,7 +255,7 @@ def unused_permissions(ctx: Context) -> list[dict]:
                     ),
                     "used": sorted(used_pairs["covered"].unique()),
                     "window_days": ctx.params.usage_days,
-                    "unused_share": round(float(weight / total), 3) if total else 0.0,
+                    "unused_share": round(share, 3),
                 },
                 f"Replace the token's policies with the narrowed policy (remedy): it keeps only "
                 f"what the token used in {ctx.params.usage_days} days. API: PUT {api}",
@@ -263,9 +265,6 @@ def unused_permissions(ctx: Context) -> list[dict]:
                     "body": body,
                     "terraform": terraform(t, body),
                 },
-                severity=ctx.sev(
-                    "medium" if weight / max(total, 1e-9) >= 0.5 else "low", _ptype(t), pid
-                ),
             )
         )
     return out
@@ -279,32 +278,33 @@ def user_token_on_account(ctx: Context) -> list[dict]:
     owner = ctx.snap.tokens.set_index("token_id")["owner_type"]
     acting = ev[(ev["actor_context"] == "api_token") & ev["token_id"].notna()]
     acting = acting[acting["token_id"].map(owner) == "user"]
-    tokens = ctx.snap.tokens.set_index("token_id")
-    out = []
-    for (tid, aid), rows in acting.groupby(["token_id", "account_id"]):
-        t = tokens.loc[tid].copy()
-        t["token_id"] = tid
-        out.append(
-            finding(
-                severity=ctx.sev("medium", "user_token", tid),
-                principal_type="user_token",
-                principal_id=tid,
-                principal_name=t["name"],
-                account_id=aid,
-                scope=f"account:{aid}",
-                evidence={
-                    "events": len(rows),
-                    "last_seen": ts(rows["when"].max()),
-                    "owner_email": None if pd.isna(t["owner_email"]) else t["owner_email"],
-                    "inventoried": bool(t["inventoried"]),
-                },
-                recommendation="Create an account-owned token with the same (narrowed) "
-                "permissions, switch the automation to it, then delete the user token. "
-                "Dashboard: Manage Account › Account API Tokens › Create Token. "
-                f"API: POST /accounts/{aid}/tokens",
-            )
+    per = (
+        acting.groupby(["token_id", "account_id"])
+        .agg(events=("event_id", "size"), last=("when", "max"))
+        .reset_index()
+        .merge(ctx.snap.tokens.drop(columns=["account_id"]), on="token_id")
+    )
+    return [
+        finding(
+            severity="medium",
+            principal_type="user_token",
+            principal_id=t["token_id"],
+            principal_name=t["name"],
+            account_id=t["account_id"],
+            scope=f"account:{t['account_id']}",
+            evidence={
+                "events": int(t["events"]),
+                "last_seen": ts(t["last"]),
+                "owner_email": None if pd.isna(t["owner_email"]) else t["owner_email"],
+                "inventoried": bool(t["inventoried"]),
+            },
+            recommendation="Create an account-owned token with the same (narrowed) "
+            "permissions, switch the automation to it, then delete the user token. "
+            "Dashboard: Manage Account › Account API Tokens › Create Token. "
+            f"API: POST /accounts/{t['account_id']}/tokens",
         )
-    return out
+        for t in _records(per)
+    ]
 
 
 @rule("CFP-T09", 1, "API token value found in scanned content")
@@ -312,26 +312,18 @@ def leaked_token(ctx: Context) -> list[dict]:
     """A scan found the token's value (verified to this token id); critical while active."""
     if ctx.leaks is None or ctx.leaks.empty:
         return []
-    tokens = ctx.snap.tokens.set_index("token_id")
+    where = ctx.leaks.groupby("token_id")["location"].agg(lambda s: sorted(set(map(str, s)))[:20])
     out = []
-    for tid, rows in ctx.leaks.groupby("token_id"):
-        if tid not in tokens.index:
-            continue
-        t = tokens.loc[tid].copy()
-        t["token_id"] = tid
+    for t in _records(ctx.snap.tokens[ctx.snap.tokens["token_id"].isin(where.index)]):
         dash, api = _where(t)
         out.append(
             _token_finding(
-                ctx,
                 t,
-                "high",
-                {
-                    "locations": sorted(rows["location"].astype(str).unique())[:20],
-                    "status": t["status"],
-                },
+                "critical" if t["status"] == "active" else "high",
+                {"locations": where[t["token_id"]], "status": t["status"]},
                 "Roll the token now, then remove the value from where it was found (and "
                 f"from history). Dashboard: {dash} › {t['name']} › Roll. API: PUT {api}/value",
-                severity="critical" if t["status"] == "active" else "high",
+                adjust=False,
             )
         )
     return out
