@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .__about__ import __version__
@@ -89,6 +90,78 @@ def _cmd_scores(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pull(args: argparse.Namespace) -> int:
+    import logging
+
+    from .sources.pull import PullOptions, pull
+
+    if not args.quiet:
+        logging.basicConfig(level=logging.WARNING, format="cfposture: %(message)s")
+    result = pull(
+        PullOptions(
+            out=Path(args.out),
+            api_base=args.api_base,
+            accounts=args.account,
+            audit_days=args.audit_days,
+            since=args.since,
+            before=args.before,
+            oauth_export=Path(args.oauth_export) if args.oauth_export else None,
+            rate_limit=args.rate_limit,
+            workers=args.workers,
+            resume=args.resume,
+            quiet=args.quiet,
+        )
+    )
+    if not args.quiet:
+        for d in result.denied:
+            print(
+                f"cfposture: coverage gap: {d['path']} (HTTP {d['http_status']}); the token "
+                f"needs {d['needs']}",
+                file=sys.stderr,
+            )
+        print(
+            f"pulled {result.counts.get('accounts', 0)} account(s) in {result.requests} requests "
+            f"({result.rate_limited} rate-limited, {result.retries} retried) into {result.path}",
+            file=sys.stderr,
+        )
+    print(result.path)
+    return 0
+
+
+def _cmd_fake_api(args: argparse.Namespace) -> int:
+    from .fakeapi import FakeCloudflare, Limits, base_url, make_server
+
+    fake = FakeCloudflare(
+        args.snapshot,
+        Limits(
+            token=args.token,
+            latency_ms=args.latency_ms,
+            rate_limit=args.rate_limit,
+            rate_window=args.rate_window,
+            lockout=args.lockout,
+            fail_rate=args.fail_rate,
+            header_family=args.ratelimit_headers,
+        ),
+    )
+    server = make_server(fake, args.port)
+    print(base_url(server), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _timestamp(value: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("use an RFC 3339 date or timestamp") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
 def _days(value: str) -> int:
     n = int(value)
     if not 1 <= n <= 3650:
@@ -146,6 +219,44 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="write to this file instead of standard output")
     s.add_argument("--usage-days", type=_days, default=90, help="usage window (default 90)")
     s.set_defaults(func=_cmd_scores)
+
+    s = sub.add_parser(
+        "pull", help="pull a raw snapshot from the API (token: CLOUDFLARE_API_TOKEN)"
+    )
+    s.add_argument("out", help="new folder for the snapshot")
+    s.add_argument("--api-base", help="API base URL (default: CLOUDFLARE_BASE_URL or Cloudflare)")
+    s.add_argument("--account", action="append", metavar="ID", help="only this account (repeat)")
+    s.add_argument("--audit-days", type=_days, default=30, help="audit log days (default 30)")
+    s.add_argument("--since", type=_timestamp, help="audit logs from (default: --audit-days ago)")
+    s.add_argument("--before", type=_timestamp, help="audit logs until (default: now)")
+    s.add_argument("--oauth-export", metavar="FILE", help="connected-apps export (CSV or JSON)")
+    s.add_argument(
+        "--rate-limit",
+        type=int,
+        default=1200,
+        help="your API budget per 5 minutes (default 1200; 90%% of it is used)",
+    )
+    s.add_argument("--workers", type=int, default=4, help="concurrent requests (default 4)")
+    s.add_argument("--resume", action="store_true", help="continue an interrupted pull")
+    s.add_argument("--quiet", action="store_true", help="no progress bar (for schedulers)")
+    s.set_defaults(func=_cmd_pull)
+
+    s = sub.add_parser("fake-api", help="serve a snapshot as the Cloudflare API on 127.0.0.1")
+    s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
+    s.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    s.add_argument("--token", help="the only Bearer token accepted (default: any)")
+    s.add_argument("--latency-ms", type=int, default=0)
+    s.add_argument("--rate-limit", type=int, help="requests per window, then 429 + lockout")
+    s.add_argument("--rate-window", type=float, default=300.0, help="seconds (default 300)")
+    s.add_argument("--lockout", type=float, default=300.0, help="seconds refused after a 429")
+    s.add_argument("--fail-rate", type=float, default=0.0, help="share of random 5xx answers")
+    s.add_argument(
+        "--ratelimit-headers",
+        choices=["a", "b"],
+        default="a",
+        help="a: x-ratelimit-*; b: IETF Ratelimit/Ratelimit-Policy",
+    )
+    s.set_defaults(func=_cmd_fake_api)
 
     s = sub.add_parser("report", help="write the posture report for a snapshot")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -56,12 +57,19 @@ def _endpoint(key: str) -> Endpoint:
         raise SnapshotError(f"unknown endpoint {key!r}; known: {', '.join(ENDPOINTS)}") from None
 
 
+JOURNAL = "journal.ndjson"
+RESUME_STATE = "resume.json"
+
+
 class SnapshotWriter:
     """Write one raw snapshot folder atomically.
 
-    Use as a context manager: files go to ``DEST.partial-XXXX`` beside ``DEST``; on a clean exit
-    the manifest is written and the folder renamed to ``DEST``; on an exception the partial
-    folder is removed, so nothing half-written is ever found under ``DEST``.
+    Use as a context manager: files go to a hidden ``.DEST.….partial`` folder beside ``DEST``; on
+    a clean exit the manifest is written and the folder renamed to ``DEST``. On an exception the
+    partial folder is removed, unless the writer is ``resumable``: then it stays (at the fixed
+    path ``.DEST.partial``) with a journal of the endpoints already complete, and a writer opened
+    with ``resume=True`` continues from it. Either way nothing half-written is found under
+    ``DEST``, and a partial folder never loads as a snapshot.
     """
 
     def __init__(
@@ -69,6 +77,9 @@ class SnapshotWriter:
         dest: str | os.PathLike[str],
         source: dict[str, Any],
         created_at: datetime | None = None,
+        *,
+        resumable: bool = False,
+        resume: bool = False,
     ) -> None:
         self.dest = Path(dest)
         if self.dest.exists() and (not self.dest.is_dir() or any(self.dest.iterdir())):
@@ -79,21 +90,68 @@ class SnapshotWriter:
         self.created_at = created_at or utcnow()
         self.audit_window: dict[str, str] | None = None
         self.entries: list[dict[str, Any]] = []
+        self.resumable = resumable or resume
+        self.resume = resume
+        self.state: dict[str, Any] = {}
         self._tmp: Path | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def partial_path(self) -> Path:
+        return self.dest.parent / f".{self.dest.name}{PARTIAL_SUFFIX}"
 
     def __enter__(self) -> SnapshotWriter:
         self.dest.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(
-            tempfile.mkdtemp(
-                prefix=f".{self.dest.name}.", suffix=PARTIAL_SUFFIX, dir=self.dest.parent
+        if not self.resumable:
+            self._tmp = Path(
+                tempfile.mkdtemp(
+                    prefix=f".{self.dest.name}.", suffix=PARTIAL_SUFFIX, dir=self.dest.parent
+                )
             )
-        )
+            return self
+        self._tmp = self.partial_path
+        if self._tmp.exists() and not self.resume:
+            raise SnapshotError(
+                f"an interrupted pull left {self._tmp}; add --resume to continue it, or delete"
+                " that folder to start over"
+            )
+        self._tmp.mkdir(exist_ok=True)
+        journal = self._tmp / JOURNAL
+        if journal.exists():
+            for line in journal.read_text(encoding="utf-8").splitlines():
+                if line.strip():  # a torn last line (crash mid-append) is simply redone
+                    try:
+                        self.entries.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        continue
+        state = self._tmp / RESUME_STATE
+        if state.exists():
+            self.state = json.loads(state.read_text(encoding="utf-8"))
+            self.created_at = datetime.fromisoformat(self.state["created_at"])
+        else:
+            self.state = {"created_at": self.created_at.isoformat()}
+            self.save_state()
         return self
+
+    def save_state(self) -> None:
+        """Persist ``state`` (parameters a resumed run must reuse, e.g. the audit window)."""
+        assert self._tmp is not None
+        if self.resumable:
+            tmp = self._tmp / (RESUME_STATE + ".tmp")
+            tmp.write_text(json.dumps(self.state), encoding="utf-8")
+            os.replace(tmp, self._tmp / RESUME_STATE)
+
+    def done(self, key: str, **ids: str) -> bool:
+        """Whether this endpoint (for these ids) is already complete, e.g. before a resume."""
+        path = _endpoint(key).api_path(**ids)
+        return any(e["path"] == path for e in self.entries)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         assert self._tmp is not None
         if exc_type is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            # keep a resumable partial only when it holds something worth resuming
+            if not self.resumable or not self.entries:
+                shutil.rmtree(self._tmp, ignore_errors=True)
             return
         try:
             self._finish()
@@ -116,23 +174,25 @@ class SnapshotWriter:
         rel = _endpoint(key).file(**ids)
         target = self._tmp / rel
         target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".tmp")
         count = 0
-        # mtime=0 keeps the bytes a pure function of the content (deterministic samples).
+        # no name and mtime=0 in the gzip header: bytes are a pure function of the content.
         with (
-            open(target, "wb") as raw,
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=compresslevel) as gz,
+            open(part, "wb") as raw,
+            gzip.GzipFile("", "wb", compresslevel, raw, mtime=0) as gz,
         ):
             for line in lines:
                 gz.write(line)
                 gz.write(b"\n")
                 count += 1
+        os.replace(part, target)
         self._record(key, rel, count, ids)
         return count
 
     def _record(self, key: str, rel: str, count: int, ids: dict[str, str]) -> None:
         assert self._tmp is not None
         data = (self._tmp / rel).read_bytes()
-        self.entries.append(
+        self._append(
             {
                 "endpoint": key,
                 "path": _endpoint(key).api_path(**ids),
@@ -144,6 +204,18 @@ class SnapshotWriter:
                 "sha256": hashlib.sha256(data).hexdigest(),
             }
         )
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        """Add a manifest entry; a resumable writer also journals it durably."""
+        assert self._tmp is not None
+        with self._lock:
+            self.entries = [e for e in self.entries if e["path"] != entry["path"]]
+            self.entries.append(entry)
+            if self.resumable:
+                with open(self._tmp / JOURNAL, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
 
     def deny(
         self,
@@ -157,7 +229,7 @@ class SnapshotWriter:
     ) -> None:
         """Record that the API refused an endpoint: a coverage gap, not a failure."""
         ep = _endpoint(key)
-        self.entries.append(
+        self._append(
             {
                 "endpoint": key,
                 "path": ep.api_path(**ids),
@@ -186,6 +258,8 @@ class SnapshotWriter:
             "counts": counts,
             "endpoints": self.entries,
         }
+        for leftover in (JOURNAL, RESUME_STATE):
+            (self._tmp / leftover).unlink(missing_ok=True)
         _write_json_durably(self._tmp / MANIFEST, manifest)
         if self.dest.exists():  # an empty folder the caller made for us
             self.dest.rmdir()

@@ -1,0 +1,135 @@
+"""The fake API's data: a raw snapshot's items in memory, and the changes written to it.
+
+Reads go through the endpoint registry, so the fake serves exactly what a pull stored. Writes
+(token update, roll, delete; member policy update) change the in-memory items, so a pull after
+an apply sees the result, and are recorded in ``changes`` without any token value.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from ..load import history
+from ..rawsnapshot import RawSnapshot, isoformat
+
+Key = tuple[str, tuple[tuple[str, str], ...]]
+BASE62 = string.ascii_letters + string.digits
+
+
+def new_token_value(prefix: str) -> str:
+    """A scannable token value: prefix + 40 base62 + CRC32 of the body (8 lowercase hex)."""
+    body = "".join(secrets.choice(BASE62) for _ in range(40))
+    return f"{prefix}{body}{zlib.crc32(body.encode()):08x}"
+
+
+class SnapshotState:
+    def __init__(self, path: str) -> None:
+        self.raw = RawSnapshot.open(history(path)[-1])
+        self._items: dict[Key, list[dict[str, Any]]] = {}
+        self.denied: dict[Key, dict[str, Any]] = {
+            (e["endpoint"], tuple(sorted((e.get("ids") or {}).items()))): e
+            for e in self.raw.denied()
+        }
+        self.changes: list[dict[str, Any]] = []
+        self.lock = threading.RLock()  # writes look items up while holding it
+
+    @staticmethod
+    def key(endpoint: str, **ids: str) -> Key:
+        return endpoint, tuple(sorted(ids.items()))
+
+    def items(self, endpoint: str, **ids: str) -> list[dict[str, Any]]:
+        k = self.key(endpoint, **ids)
+        with self.lock:
+            if k not in self._items:
+                self._items[k] = self.raw.items(endpoint, **ids)
+            return self._items[k]
+
+    def known(self, endpoint: str, **ids: str) -> bool:
+        """Whether the snapshot fetched (or was denied) this endpoint for these ids."""
+        k = self.key(endpoint, **ids)
+        return k in self.denied or self.raw.has(endpoint, **ids)
+
+    def account_ids(self) -> list[str]:
+        return [str(a["id"]) for a in self.items("accounts")]
+
+    # -- writes (remediation) ----------------------------------------------------------
+
+    def _token_list(self, account_id: str | None) -> list[dict[str, Any]]:
+        if account_id:
+            return self.items("account_tokens", account_id=account_id)
+        return self.items("user_tokens")
+
+    def find_token(self, account_id: str | None, token_id: str) -> dict[str, Any] | None:
+        return next((t for t in self._token_list(account_id) if t.get("id") == token_id), None)
+
+    def update_token(self, account_id: str | None, token_id: str, body: dict) -> dict | None:
+        with self.lock:
+            t = self.find_token(account_id, token_id)
+            if t is None:
+                return None
+            for f in ("name", "policies", "condition", "expires_on", "not_before", "status"):
+                if f in body:
+                    t[f] = body[f]
+            t["modified_on"] = isoformat(datetime.now(UTC))
+            self.changes.append(
+                {
+                    "action": "update_token",
+                    "account_id": account_id,
+                    "token_id": token_id,
+                    "fields": sorted(body),
+                }
+            )
+            return t
+
+    def roll_token(self, account_id: str | None, token_id: str) -> str | None:
+        with self.lock:
+            t = self.find_token(account_id, token_id)
+            if t is None:
+                return None
+            t["modified_on"] = isoformat(datetime.now(UTC))
+            self.changes.append(
+                {"action": "roll_token", "account_id": account_id, "token_id": token_id}
+            )
+        return new_token_value("cfat_" if account_id else "cfut_")
+
+    def delete_token(self, account_id: str | None, token_id: str) -> bool:
+        with self.lock:
+            tokens = self._token_list(account_id)
+            t = self.find_token(account_id, token_id)
+            if t is None:
+                return False
+            tokens.remove(t)
+            self.changes.append(
+                {"action": "delete_token", "account_id": account_id, "token_id": token_id}
+            )
+            return True
+
+    def update_member(self, account_id: str, member_id: str, body: dict) -> dict | None:
+        with self.lock:
+            m = next(
+                (
+                    m
+                    for m in self.items("members", account_id=account_id)
+                    if m.get("id") == member_id
+                ),
+                None,
+            )
+            if m is None:
+                return None
+            for f in ("policies", "roles"):
+                if f in body:
+                    m[f] = body[f]
+            self.changes.append(
+                {
+                    "action": "update_member",
+                    "account_id": account_id,
+                    "member_id": member_id,
+                    "fields": sorted(body),
+                }
+            )
+            return m

@@ -1,0 +1,458 @@
+"""``cfposture pull``: a raw snapshot of every account an API token can see, via the official SDK.
+
+* Every call goes through ``with_raw_response`` so the stored JSON is exactly what the API sent.
+* Lists are read page by page (``per_page=50``) and stop on ``result_info.total_pages`` without
+  spending a request on an empty page; audit logs v2 follow ``result_info.cursors.after``.
+* The SDK's own retries are off (``max_retries=0``): this module owns the policy so the request
+  budget counts every attempt. 429: wait what the server says (any header family) and retry;
+  5xx, timeouts and broken bodies: exponential backoff, then a clear error with ``--resume``.
+* 403 / 404 on one endpoint is a coverage gap recorded in the manifest, not a failed pull.
+* The API token is read from ``CLOUDFLARE_API_TOKEN`` and only ever handed to the SDK: it is
+  never written, logged or put in an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import cloudflare
+from tqdm import tqdm
+
+from ..endpoints import ENDPOINTS
+from ..errors import CfPostureError
+from ..rawsnapshot import SnapshotWriter, isoformat
+from .oauth_export import read_export
+from .ratelimit import DEFAULT_LIMIT, DEFAULT_WINDOW, RateBudget, retry_after
+
+log = logging.getLogger("cfposture.pull")
+TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
+PER_PAGE = 50
+AUDIT_LIMIT = 1000
+MAX_PAGES = 100_000  # a pagination that never ends is stopped with an error
+LOCAL_ENDPOINTS = {"connected_apps", "observed_token_formats"}  # files, not API calls
+
+Ids = dict[str, str]
+RawCall = Callable[[cloudflare.Cloudflare, Ids, dict[str, Any]], Any]
+
+CALLS: dict[str, RawCall] = {
+    "user": lambda c, ids, p: c.user.with_raw_response.get(),
+    "accounts": lambda c, ids, p: c.accounts.with_raw_response.list(**p),
+    "user_tokens": lambda c, ids, p: c.user.tokens.with_raw_response.list(
+        include_expired=True, **p
+    ),
+    "user_token_permission_groups": lambda c, ids, p: (
+        c.user.tokens.permission_groups.with_raw_response.list()
+    ),
+    "account": lambda c, ids, p: c.accounts.with_raw_response.get(account_id=ids["account_id"]),
+    "account_tokens": lambda c, ids, p: c.accounts.tokens.with_raw_response.list(
+        account_id=ids["account_id"], include_expired=True, **p
+    ),
+    "account_token_permission_groups": lambda c, ids, p: (
+        c.accounts.tokens.permission_groups.with_raw_response.list(account_id=ids["account_id"])
+    ),
+    "members": lambda c, ids, p: c.accounts.members.with_raw_response.list(
+        account_id=ids["account_id"], **p
+    ),
+    "permission_groups": lambda c, ids, p: c.iam.permission_groups.with_raw_response.list(
+        account_id=ids["account_id"], **p
+    ),
+    "resource_groups": lambda c, ids, p: c.iam.resource_groups.with_raw_response.list(
+        account_id=ids["account_id"]
+    ),
+    "user_groups": lambda c, ids, p: c.iam.user_groups.with_raw_response.list(
+        account_id=ids["account_id"], **p
+    ),
+    "user_group_members": lambda c, ids, p: c.iam.user_groups.members.with_raw_response.list(
+        ids["group_id"], account_id=ids["account_id"], **p
+    ),
+    "zones": lambda c, ids, p: c.zones.with_raw_response.list(
+        account={"id": ids["account_id"]}, **p
+    ),
+    "oauth_clients": lambda c, ids, p: c.iam.oauth_clients.with_raw_response.list(
+        account_id=ids["account_id"]
+    ),
+    "audit_logs": lambda c, ids, p: c.accounts.logs.audit.with_raw_response.list(
+        account_id=ids["account_id"], **p
+    ),
+}
+PER_ACCOUNT = [
+    "account",
+    "account_tokens",
+    "account_token_permission_groups",
+    "members",
+    "permission_groups",
+    "resource_groups",
+    "user_groups",
+    "zones",
+    "oauth_clients",
+    "audit_logs",
+]
+
+
+class PullError(CfPostureError):
+    """The pull cannot go on; what was fetched is kept for ``--resume``."""
+
+
+class Denied(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        err = (body or {}).get("errors", [{}])[0] if isinstance(body, dict) else {}
+        self.code = err.get("code") if isinstance(err, dict) else None
+        self.message = str(err.get("message") or f"HTTP {status}") if isinstance(err, dict) else ""
+        self.documentation_url = err.get("documentation_url") if isinstance(err, dict) else None
+
+
+@dataclass
+class PullOptions:
+    out: Path
+    api_base: str | None = None
+    accounts: list[str] | None = None
+    audit_days: int = 30
+    since: datetime | None = None
+    before: datetime | None = None
+    oauth_export: Path | None = None
+    rate_limit: int = DEFAULT_LIMIT
+    rate_window: float = DEFAULT_WINDOW
+    workers: int = 4
+    resume: bool = False
+    quiet: bool = False
+    max_attempts: int = 6
+    timeout: float = 60.0
+
+
+@dataclass
+class PullResult:
+    path: Path
+    requests: int
+    rate_limited: int
+    retries: int
+    denied: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def redact_url(url: str) -> str:
+    """A URL without user:password (never store credentials someone put in --api-base)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def make_client(api_base: str | None, token: str, timeout: float) -> cloudflare.Cloudflare:
+    base = api_base or os.environ.get("CLOUDFLARE_BASE_URL")
+    client = cloudflare.Cloudflare(
+        api_token=token,
+        # user:password in a URL would be sent as Basic auth and logged by httpx: drop it
+        base_url=redact_url(base) if base else None,
+        max_retries=0,
+        timeout=timeout,
+    )
+    # CLOUDFLARE_EMAIL / CLOUDFLARE_API_KEY in the environment would make the SDK send the
+    # legacy global key instead of the token; cfposture only ever authenticates with a token.
+    client.api_email = None
+    client.api_key = None
+    return client
+
+
+class Puller:
+    def __init__(self, client: cloudflare.Cloudflare, budget: RateBudget, opts: PullOptions):
+        self.client, self.budget, self.opts = client, budget, opts
+        self.stop = threading.Event()
+        self.rate_limited = 0
+        self.retries = 0
+        self._lock = threading.Lock()
+
+    def call(self, key: str, ids: Ids, params: dict[str, Any]) -> dict[str, Any]:
+        """One API request with the pull's retry policy; returns the JSON envelope."""
+        path = ENDPOINTS[key].api_path(**ids)
+        attempt = hits = 0
+        while True:
+            if self.stop.is_set():
+                raise PullError("pull interrupted")
+            self.budget.acquire()
+            try:
+                raw = CALLS[key](self.client, ids, params)
+                self.budget.observe(raw.headers)
+                env = raw.json()
+                if not isinstance(env, dict) or "result" not in env:
+                    raise ValueError("no result in the response envelope")
+                return env
+            except cloudflare.RateLimitError as e:
+                hits += 1
+                with self._lock:
+                    self.rate_limited += 1
+                self.budget.pause(retry_after(e.response.headers, self.budget.window))
+                if hits > 20:
+                    raise PullError(
+                        f"{path}: still rate-limited after {hits} waits; "
+                        "try later or lower --rate-limit"
+                    ) from None
+                continue
+            except (cloudflare.PermissionDeniedError, cloudflare.NotFoundError) as e:
+                raise Denied(e.status_code, e.body) from None
+            except cloudflare.AuthenticationError:
+                raise PullError(
+                    f"the API rejected the token (401) on {path}; check that {TOKEN_ENV} holds "
+                    "a valid API token (not a global API key)"
+                ) from None
+            except (
+                cloudflare.InternalServerError,
+                cloudflare.APIConnectionError,
+                cloudflare.ConflictError,
+                ValueError,
+            ) as e:
+                reason = (
+                    f"HTTP {e.status_code}"
+                    if isinstance(e, cloudflare.APIStatusError)
+                    else type(e).__name__
+                )
+            except cloudflare.APIStatusError as e:
+                raise PullError(f"{path}: HTTP {e.status_code} {_message(e.body)}") from None
+            attempt += 1
+            with self._lock:
+                self.retries += 1
+            if attempt >= self.opts.max_attempts:
+                raise PullError(
+                    f"{path}: {reason} after {attempt} attempts; what was fetched is "
+                    "kept: run the same command with --resume"
+                )
+            delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
+            log.info("%s: %s, retrying in %.1fs", path, reason, delay)
+            time.sleep(delay)
+
+    def fetch(self, key: str, ids: Ids) -> list[dict[str, Any]]:
+        ep = ENDPOINTS[key]
+        path = ep.api_path(**ids)
+        if ep.pagination in ("none", "single"):
+            result = self.call(key, ids, {})["result"]
+            if ep.pagination == "none":
+                return [result] if isinstance(result, dict) else []
+            if not isinstance(result, list):
+                raise PullError(f"{path}: expected a list result, got {type(result).__name__}")
+            return result
+        items: list[dict[str, Any]] = []
+        if ep.pagination == "cursor":
+            params: dict[str, Any] = {
+                **self.audit_params(),
+                "limit": AUDIT_LIMIT,
+                "direction": "asc",
+            }
+            seen: set[str] = set()
+            for _ in range(MAX_PAGES):
+                env = self.call(key, ids, params)
+                items += _list(env, path)
+                info = env.get("result_info") or {}
+                after = (info.get("cursors") or {}).get("after") or info.get("cursor")
+                if not after:
+                    return items
+                if after in seen:
+                    raise PullError(f"{path}: the API repeated cursor {after[:12]}…; stopped")
+                seen.add(after)
+                params["cursor"] = after
+        else:
+            for page in range(1, MAX_PAGES):
+                env = self.call(key, ids, {"page": page, "per_page": PER_PAGE})
+                chunk = _list(env, path)
+                items += chunk
+                info = env.get("result_info") or {}
+                total = info.get("total_pages")
+                if not chunk or (isinstance(total, int) and page >= total):
+                    return items
+                if total is None and len(chunk) < int(info.get("per_page") or PER_PAGE):
+                    return items
+        raise PullError(f"{path}: pagination did not end after {MAX_PAGES} pages; stopped")
+
+    def audit_params(self) -> dict[str, str]:
+        return {"since": self.since, "before": self.before}
+
+
+def minimum_requests(manifest: dict[str, Any]) -> int:
+    """The fewest requests that can fetch what a manifest lists: Σ ceil(items / page size) per
+    list endpoint (at least one), one per unpaginated endpoint and one per refusal."""
+    total = 0
+    for e in manifest["endpoints"]:
+        if e["endpoint"] in LOCAL_ENDPOINTS:
+            continue
+        size = {"page": PER_PAGE, "cursor": AUDIT_LIMIT}.get(ENDPOINTS[e["endpoint"]].pagination)
+        if e["status"] != "ok" or size is None:
+            total += 1
+        else:
+            total += max(1, -(-e["count"] // size))
+    return total
+
+
+def _list(env: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    result = env.get("result")
+    if not isinstance(result, list):
+        raise PullError(f"{path}: expected a list result, got {type(result).__name__}")
+    return result
+
+
+def _message(body: Any) -> str:
+    try:
+        return str(body["errors"][0]["message"])
+    except (TypeError, KeyError, IndexError):
+        return ""
+
+
+def pull(opts: PullOptions) -> PullResult:
+    """Pull a raw snapshot into ``opts.out``; see the module docstring."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise CfPostureError(
+            f"set {TOKEN_ENV} to a read-only API token (see the README's permissions table),"
+            " or try the kit on the embedded sample: cfposture report"
+        )
+    export = read_export(opts.oauth_export) if opts.oauth_export else None
+    client = make_client(opts.api_base, token, opts.timeout)
+    budget = RateBudget(opts.rate_limit, opts.rate_window)
+    puller = Puller(client, budget, opts)
+    source = {"kind": "api", "api_base": redact_url(str(client.base_url))}
+    writer = SnapshotWriter(opts.out, source, resumable=True, resume=opts.resume)
+    try:
+        with writer as w:
+            now = datetime.now(UTC).replace(microsecond=0)
+            if "audit_window" not in w.state:
+                before = opts.before or now
+                since = opts.since or before - timedelta(days=opts.audit_days)
+                w.state["audit_window"] = {"since": isoformat(since), "before": isoformat(before)}
+                w.save_state()
+            w.audit_window = w.state["audit_window"]
+            puller.since, puller.before = w.audit_window["since"], w.audit_window["before"]
+            _run(puller, w, opts, export)
+            source["accounts"] = w.state.get("accounts", [])
+    except KeyboardInterrupt:
+        puller.stop.set()
+        raise PullError(
+            f"interrupted; the endpoints already fetched are kept in {writer.partial_path}: "
+            "run the same command with --resume to continue"
+        ) from None
+    finally:
+        client.close()
+    manifest = json.loads((opts.out / "manifest.json").read_text())
+    return PullResult(
+        opts.out,
+        budget.requests,
+        puller.rate_limited,
+        puller.retries,
+        [e for e in manifest["endpoints"] if e["status"] == "denied"],
+        manifest["counts"],
+    )
+
+
+def _run(puller: Puller, w: SnapshotWriter, opts: PullOptions, export: list | None) -> None:
+    counts: Counter[str] = Counter()
+    bar = tqdm(total=0, unit="endpoint", disable=opts.quiet, desc="pull", leave=False)
+    lock = threading.Lock()
+
+    def task(key: str, ids: Ids) -> tuple[str, Ids, list[dict[str, Any]] | None]:
+        if w.done(key, **ids):
+            return key, ids, _done_items(w, key, ids)
+        try:
+            items = puller.fetch(key, ids)
+        except Denied as d:
+            w.deny(
+                key,
+                http_status=d.status,
+                code=d.code,
+                message=d.message,
+                documentation_url=d.documentation_url,
+                **ids,
+            )
+            log.info(
+                "%s denied (HTTP %s); needs %s",
+                ENDPOINTS[key].api_path(**ids),
+                d.status,
+                ENDPOINTS[key].needs,
+            )
+            return key, ids, None
+        w.write(key, items, **ids)
+        return key, ids, items
+
+    def done(key: str, items: list | None) -> None:
+        with lock:
+            counts[key] += len(items or [])
+            bar.update(1)
+            bar.set_postfix({k: v for k, v in counts.most_common(4)}, refresh=False)
+
+    # identity and accounts first: everything else hangs off them
+    for key in ("user", "accounts"):
+        bar.total += 1
+        k, _, items = task(key, {})
+        done(k, items)
+    if not w.done("accounts") or _done_items(w, "accounts", {}) is None:
+        raise PullError(
+            "the token cannot list accounts (403 on /accounts); it needs "
+            f"{ENDPOINTS['accounts'].needs}: see the README's permissions table"
+        )
+    listed = [str(a["id"]) for a in (_done_items(w, "accounts", {}) or []) if a.get("id")]
+    if "accounts" not in w.state:
+        wanted = opts.accounts or listed
+        missing = sorted(set(wanted) - set(listed))
+        if missing:
+            raise PullError(
+                f"account(s) {', '.join(missing)} are not visible to this token; "
+                "check --account or the token's account resources"
+            )
+        w.state["accounts"] = wanted
+        w.save_state()
+    accounts = w.state["accounts"]
+    if export is not None and not w.done("connected_apps"):
+        w.write("connected_apps", export)
+
+    jobs = [("user_tokens", {}), ("user_token_permission_groups", {})]
+    jobs += [(key, {"account_id": a}) for a in accounts for key in PER_ACCOUNT]
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+        pending: set[Future] = set()
+        for key, ids in jobs:
+            bar.total += 1
+            pending.add(pool.submit(task, key, ids))
+        bar.refresh()
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    key, ids, items = fut.result()
+                    done(key, items)
+                    if key == "user_groups" and items:
+                        for g in items:
+                            if g.get("id"):
+                                bar.total += 1
+                                pending.add(
+                                    pool.submit(
+                                        task,
+                                        "user_group_members",
+                                        {**ids, "group_id": str(g["id"])},
+                                    )
+                                )
+        except BaseException:
+            puller.stop.set()
+            for fut in pending:
+                fut.cancel()
+            raise
+    bar.close()
+
+
+def _done_items(w: SnapshotWriter, key: str, ids: Ids) -> list[dict[str, Any]] | None:
+    """Items of an endpoint this pull (or the run it resumes) already stored."""
+    import gzip
+
+    path = ENDPOINTS[key].api_path(**ids)
+    entry = next((e for e in w.entries if e["path"] == path), None)
+    if entry is None or entry["status"] != "ok":
+        return None
+    data = gzip.decompress((w.partial_path / entry["file"]).read_bytes())
+    return [json.loads(line) for line in data.splitlines() if line.strip()]

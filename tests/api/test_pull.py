@@ -1,0 +1,239 @@
+"""cfposture pull against the fake API over real HTTP on 127.0.0.1, with the official SDK."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import CANARY, serve
+
+import cfposture
+from cfposture.catalog import sample_dir
+from cfposture.cli import main
+from cfposture.errors import CfPostureError
+from cfposture.sources.pull import PullOptions, minimum_requests, pull
+
+LATEST = cfposture.history("sample")[-1]
+MANIFEST = json.loads((LATEST / "manifest.json").read_text())
+SINCE = datetime.fromisoformat(MANIFEST["audit_window"]["since"].replace("Z", "+00:00"))
+BEFORE = datetime.fromisoformat(MANIFEST["audit_window"]["before"].replace("Z", "+00:00"))
+
+
+def opts(out: Path, url: str, **kw) -> PullOptions:
+    base = dict(
+        out=out,
+        api_base=url,
+        since=SINCE,
+        before=BEFORE,
+        quiet=True,
+        oauth_export=sample_dir() / "connected-apps.csv",
+    )
+    base.update(kw)
+    return PullOptions(**base)
+
+
+def assert_same_frames(a: cfposture.Snapshot, b: cfposture.Snapshot) -> None:
+    for name in cfposture.Snapshot.FRAMES:
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), obj=name)
+
+
+def test_round_trip_sample_fake_api_pull_gives_the_same_frames(tmp_path, sample_snap):
+    with serve("sample") as (_fake, url):
+        result = pull(opts(tmp_path / "snap", url))
+    assert_same_frames(cfposture.load(result.path), sample_snap)
+    assert result.rate_limited == 0 and result.retries == 0
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    assert manifest["source"]["kind"] == "api"
+    assert manifest["audit_window"] == MANIFEST["audit_window"]
+
+
+def test_denied_endpoint_is_a_coverage_gap_not_a_failure(tmp_path):
+    with serve("sample") as (_fake, url):
+        result = pull(opts(tmp_path / "snap", url))
+    (gap,) = result.denied
+    assert gap["endpoint"] == "oauth_clients" and gap["http_status"] == 403
+    assert gap["needs"] == "OAuth Client Read"
+    assert gap["documentation_url"].startswith("https://developers.cloudflare.com/")
+    assert not cfposture.load(result.path).coverage_gaps.empty
+
+
+def test_pages_stop_on_result_info_without_an_extra_request(tmp_path, one_account):
+    with serve(one_account) as (fake, url):
+        result = pull(
+            opts(
+                tmp_path / "snap",
+                url,
+                oauth_export=None,
+                since=datetime(2026, 10, 1, tzinfo=UTC),
+                before=datetime(2026, 12, 1, tzinfo=UTC),
+            )
+        )
+        reqs = fake.stats.requests
+    snap = cfposture.load(result.path)
+    (aid,) = snap.accounts["account_id"]
+    assert len(snap.tokens[snap.tokens["owner_type"] == "account"]) == 250
+    assert reqs[f"GET /client/v4/accounts/{aid}/tokens"] == 5  # ceil(250/50), no empty page
+    assert reqs[f"GET /client/v4/accounts/{aid}/members"] == 2
+    assert reqs[f"GET /client/v4/accounts/{aid}/logs/audit"] == 20  # 20,000 / 1,000 per cursor
+    assert len(snap.audit_events) == 20_000
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    assert result.requests == sum(reqs.values()) == minimum_requests(manifest) == 38
+
+
+def test_429_with_retry_after_is_waited_out(tmp_path, sample_snap):
+    # the server allows 10 requests per 2 s, then locks out for 1 s; the pull's budget believes
+    # in 1200, as when the dashboard or another tool spends the same user's budget meanwhile
+    with serve("sample", rate_limit=10, rate_window=2, lockout=1) as (fake, url):
+        result = pull(opts(tmp_path / "snap", url, workers=2, rate_window=2))
+        refused = fake.stats.status[429]
+    assert refused > 0 and result.rate_limited == refused
+    assert_same_frames(cfposture.load(result.path), sample_snap)
+
+
+@pytest.mark.parametrize("family", ["a", "b"])
+def test_budget_keeps_under_the_server_limit(tmp_path, family):
+    # both sides agree on 30 per 3 s: the pull spends at most 90% and never sees a 429
+    with serve("sample", rate_limit=30, rate_window=3, header_family=family) as (fake, url):
+        start = time.monotonic()
+        result = pull(opts(tmp_path / "snap", url, rate_limit=30, rate_window=3))
+        elapsed = time.monotonic() - start
+        assert fake.stats.status[429] == 0
+    assert result.requests > 27 and elapsed >= 3  # it did have to wait for the window
+
+
+def test_random_5xx_are_retried(tmp_path, sample_snap):
+    with serve("sample", fail_rate=0.25, seed=3) as (fake, url):
+        result = pull(opts(tmp_path / "snap", url))
+        failures = sum(n for s, n in fake.stats.status.items() if s >= 500)
+    assert failures > 0 and result.retries == failures
+    assert_same_frames(cfposture.load(result.path), sample_snap)
+
+
+def test_persistent_5xx_fails_cleanly_and_keeps_what_was_fetched(tmp_path):
+    with (
+        serve("sample", fail_rate=0.6, seed=1) as (_fake, url),
+        pytest.raises(CfPostureError, match="--resume") as info,
+    ):
+        pull(opts(tmp_path / "snap", url, max_attempts=2))
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "snap").exists()
+    with pytest.raises(CfPostureError):  # whatever is left never loads as a snapshot
+        cfposture.load(tmp_path / ".snap.partial")
+
+
+def test_bad_token_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "wrong")
+    with (
+        serve("sample", token="right") as (_fake, url),
+        pytest.raises(CfPostureError, match=r"rejected the token \(401\)"),
+    ):
+        pull(opts(tmp_path / "snap", url))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_token_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    with pytest.raises(CfPostureError, match="set CLOUDFLARE_API_TOKEN"):
+        pull(opts(tmp_path / "snap", "http://127.0.0.1:9/client/v4"))
+
+
+def test_unknown_account_is_refused(tmp_path):
+    with serve("sample") as (_fake, url), pytest.raises(CfPostureError, match="not visible"):
+        pull(opts(tmp_path / "snap", url, accounts=["f" * 32]))
+
+
+def test_account_filter(tmp_path, sample_snap):
+    aid = sample_snap.accounts["account_id"].iloc[1]
+    with serve("sample") as (_fake, url):
+        result = pull(opts(tmp_path / "snap", url, accounts=[aid]))
+    snap = cfposture.load(result.path)
+    assert set(snap.zones["account_id"]) == {aid}
+
+
+PULL = [sys.executable, "-m", "cfposture.cli", "pull"]
+
+
+def test_killed_pull_resumes_to_the_same_snapshot(tmp_path, sample_snap):
+    out = tmp_path / "snap"
+    partial = tmp_path / ".snap.partial"
+    with serve("sample", latency_ms=150) as (fake, url):
+        args = [
+            *PULL,
+            str(out),
+            "--api-base",
+            url,
+            "--since",
+            SINCE.isoformat(),
+            "--before",
+            BEFORE.isoformat(),
+            "--workers",
+            "1",
+            "--quiet",
+            "--oauth-export",
+            str(sample_dir() / "connected-apps.csv"),
+        ]
+        proc = subprocess.Popen(args, env=os.environ.copy())
+        deadline = time.monotonic() + 60
+        while (
+            not (partial / "journal.ndjson").exists()
+            or len((partial / "journal.ndjson").read_text().splitlines()) < 8
+        ):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert not out.exists() and partial.exists()
+        first = sum(fake.stats.requests.values())
+
+        again = subprocess.run(args, capture_output=True, text=True, env=os.environ.copy())
+        assert again.returncode == 2 and "--resume" in again.stderr
+
+        resumed = subprocess.run(
+            [*args, "--resume"], capture_output=True, text=True, env=os.environ.copy()
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        second = sum(fake.stats.requests.values()) - first
+    assert not partial.exists()
+    assert_same_frames(cfposture.load(out), sample_snap)
+    assert second < 39  # the endpoints fetched before the kill were not fetched again
+
+
+def test_the_token_is_written_nowhere(tmp_path, capfd, caplog):
+    caplog.set_level(logging.DEBUG)
+    with serve("sample", fail_rate=0.2, seed=5) as (_fake, url):
+        secret_url = url.replace("http://", "http://alice:hunter2@")
+        code = main(
+            [
+                "pull",
+                str(tmp_path / "snap"),
+                "--api-base",
+                secret_url,
+                "--since",
+                SINCE.isoformat(),
+                "--before",
+                BEFORE.isoformat(),
+            ]
+        )
+        assert code == 0
+        main(["pull", str(tmp_path / "snap2"), "--api-base", url])  # a second run, default window
+    out, err = capfd.readouterr()
+    text = out + err + caplog.text
+    blobs = []
+    for p in tmp_path.rglob("*"):
+        if p.is_file():
+            data = p.read_bytes()
+            blobs.append(gzip.decompress(data) if p.suffix == ".gz" else data)
+    for needle in (CANARY, CANARY[5:25], "hunter2"):
+        assert needle not in text
+        assert all(needle.encode() not in b for b in blobs)
+    assert len(blobs) > 30
