@@ -107,6 +107,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
             before=args.before,
             oauth_export=Path(args.oauth_export) if args.oauth_export else None,
             rate_limit=args.rate_limit,
+            rate_window=args.rate_window_seconds,
             workers=args.workers,
             resume=args.resume,
             quiet=args.quiet,
@@ -235,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1200,
         help="your API budget per 5 minutes (default 1200; 90%% of it is used)",
+    )
+    s.add_argument(
+        "--rate-window-seconds",
+        type=float,
+        default=300.0,
+        help="the window --rate-limit counts over (default 300)",
     )
     s.add_argument("--workers", type=int, default=4, help="concurrent requests (default 4)")
     s.add_argument("--resume", action="store_true", help="continue an interrupted pull")
