@@ -170,12 +170,28 @@ def _days(value: str) -> int:
     return n
 
 
+def _param(value: str) -> int | float | bool | str:
+    """A -p value typed the way papermill's command line types it."""
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(value.lower(), value)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
+    from .findings import at_or_above
     from .report import write_report
 
-    index = write_report(args.snapshot, Path(args.out))
+    params = {name: _param(value) for name, value in args.parameter or []}
+    index, _, df = write_report(args.snapshot, Path(args.out), params)
     if not args.quiet:
         print(f"report written to {index}")
+    if args.fail_on and not at_or_above(df, args.fail_on).empty:
+        n = len(at_or_above(df, args.fail_on))
+        print(f"cfposture: {n} open finding(s) at or above {args.fail_on}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -268,6 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="write the posture report for a snapshot")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
     s.add_argument("--out", default="cfposture-report", help="output folder")
+    s.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="notebook parameter (repeat), e.g. -p stale_days 30",
+    )
+    s.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if an open finding is at or above")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_report)
     return p

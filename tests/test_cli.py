@@ -20,17 +20,6 @@ def test_summary_of_the_sample(capsys):
     assert set(out["tokens_by_format"]) == {"legacy", "scannable", "unknown"}
 
 
-def test_report_writes_self_contained_html(tmp_path, capsys):
-    assert main(["report", "--out", str(tmp_path / "r")]) == 0
-    assert "report written to" in capsys.readouterr().out
-    html = (tmp_path / "r" / "index.html").read_text()
-    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
-    assert "API tokens by status and format" in html
-    assert f"<td>API tokens</td>\n      <td>{summary['rows']['tokens']}</td>" in html
-    assert "oauth_clients" in html  # the coverage gap is shown
-    assert "<script" not in html and "<link" not in html  # opens offline, nothing to fetch
-
-
 @pytest.mark.parametrize(
     "argv, message",
     [

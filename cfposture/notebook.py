@@ -1,0 +1,261 @@
+"""What the notebooks call: one ``setup`` that loads and filters, and a few table helpers.
+
+Notebooks stay thin (one call and one table or chart per cell), so everything with logic lives
+here, tested like the rest of the package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.io as pio
+
+from .errors import SnapshotError
+from .findings import SEVERITY_RANK, findings
+from .load import Snapshot, history, load
+from .scoring import exposure_trend, scores
+
+# plotly_mimetype draws live in JupyterLab; +notebook inlines plotly.js once so nbconvert's
+# static HTML renders offline (plotly_mimetype alone is silently dropped from the HTML).
+RENDERER = "plotly_mimetype+notebook"
+
+
+@dataclass
+class View:
+    snap: Snapshot
+    findings: pd.DataFrame
+    scores: pd.DataFrame
+    history: list
+    params: dict
+
+
+def _accounts(value: str) -> list[str]:
+    return [a.strip() for a in value.split(",") if a.strip()]
+
+
+def setup(
+    snapshot: str = "sample",
+    *,
+    history_path: str = "",
+    stale_days: int = 90,
+    usage_days: int = 90,
+    min_severity: str = "info",
+    accounts: str = "",
+) -> View:
+    """Load a snapshot, run findings and scores, keep the chosen accounts and severities."""
+    pio.renderers.default = RENDERER
+    snap = load(snapshot)
+    f = findings(snap, stale_days=stale_days, usage_days=usage_days)
+    s = scores(snap, usage_days=usage_days)
+    keep = _accounts(accounts)
+    if keep:
+        f = f[f["account_id"].isin(keep) | f["account_id"].isna()]
+        s = s[s["account_id"].isin(keep) | s["account_id"].isna()]
+    f = f[f["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[min_severity]]
+    hist = history(history_path or snapshot_history(snap))
+    params = {"stale_days": stale_days, "usage_days": usage_days}
+    return View(snap, f.reset_index(drop=True), s.reset_index(drop=True), hist, params)
+
+
+def snapshot_history(snap: Snapshot) -> str:
+    """The history folder a snapshot sits in (itself when it is alone)."""
+    parent = snap.path.parent
+    try:
+        return str(parent) if len(history(parent)) > 1 else str(snap.path)
+    except SnapshotError:  # the parent is not a folder of snapshots
+        return str(snap.path)
+
+
+def summary_line(view: View) -> str:
+    """A deterministic one-line summary (nbval compares it)."""
+    s = view.snap.summary()
+    sev = view.findings.groupby("severity").size()
+    parts = [
+        f"accounts={s['rows']['accounts']}",
+        f"tokens={s['rows']['tokens']}",
+        f"members={s['rows']['members']}",
+        f"findings={len(view.findings)}",
+    ]
+    parts += [f"{k}={int(sev.get(k, 0))}" for k in ("critical", "high", "medium", "low", "info")]
+    return " ".join(parts)
+
+
+def checklist_per_snapshot(view: View) -> pd.DataFrame:
+    """Open findings per checklist step for every snapshot of the history (for the trend)."""
+    rows = []
+    for path in view.history:
+        snap = load(path)
+        f = findings(snap, **view.params)
+        for step, n in f[f["status"] == "open"].groupby("checklist_step").size().items():
+            rows.append({"snapshot": snap.created_at, "checklist_step": step, "findings": n})
+    return pd.DataFrame(rows, columns=["snapshot", "checklist_step", "findings"])
+
+
+def trend(view: View) -> pd.DataFrame:
+    return exposure_trend(
+        str(view.history[-1].parent) if len(view.history) > 1 else str(view.history[-1])
+    )
+
+
+def table(df: pd.DataFrame, columns: list[str], n: int = 25) -> pd.DataFrame:
+    """The first ``n`` rows of chosen columns, for display."""
+    return df[columns].head(n).reset_index(drop=True)
+
+
+def rule_findings(view: View, *rules: str) -> pd.DataFrame:
+    f = view.findings
+    return f[f["rule_id"].isin(rules)]
+
+
+def tokens_to_roll_first(view: View) -> pd.DataFrame:
+    """Active legacy tokens, most exposed first: the order to work checklist step 1 in."""
+    t = view.snap.tokens
+    t = t[(t["status"] == "active") & (t["format"] == "legacy") & t["inventoried"]]
+    s = view.scores.set_index("principal_id")
+    out = t.assign(exposure=t["token_id"].map(s["exposure"]), lp_gap=t["token_id"].map(s["lp_gap"]))
+    cols = [
+        "name",
+        "owner_type",
+        "account_id",
+        "issued_on",
+        "last_used_on",
+        "expires_on",
+        "ip_allow",
+        "exposure",
+        "lp_gap",
+    ]
+    return out.sort_values("exposure", ascending=False)[cols].reset_index(drop=True)
+
+
+def narrowed_policies(view: View) -> pd.DataFrame:
+    """CFP-T07 remedies: the request to send for each over-privileged token."""
+    import json
+
+    f = rule_findings(view, "CFP-T07")
+    rows = []
+    for r in f.itertuples():
+        remedy = json.loads(r.remedy)
+        rows.append(
+            {
+                "token": r.principal_name,
+                "severity": r.severity,
+                "request": f"{remedy['method']} {remedy['path']}",
+                "unused": ", ".join(json.loads(r.evidence)["unused"]),
+                "body": json.dumps(remedy["body"]["policies"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=["token", "severity", "request", "unused", "body"])
+
+
+def with_scan(view: View, scan_results: str) -> View:
+    """Re-run the findings with scan results (CSV with ``token_id`` and ``location``), so
+    CFP-T09 joins leaked values to the inventory."""
+    if not scan_results:
+        return view
+    leaks = pd.read_csv(scan_results, dtype=str)
+    f = findings(view.snap, leaks=leaks, **view.params)
+    return View(view.snap, f, view.scores, view.history, view.params)
+
+
+def explore_rows(
+    view: View, account: str = "", principal_type: str = "", severity: str = "", rule: str = ""
+) -> pd.DataFrame:
+    """Findings filtered the way the explorer's widgets filter them."""
+    f = view.findings
+    if account:
+        f = f[f["account_id"] == account]
+    if principal_type:
+        f = f[f["principal_type"] == principal_type]
+    if severity:
+        f = f[f["severity"] == severity]
+    if rule:
+        f = f[f["rule_id"] == rule]
+    cols = ["severity", "rule_id", "principal_type", "principal_name", "principal_id", "title"]
+    return f[cols].reset_index(drop=True)
+
+
+def principal_detail(view: View, principal_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A principal's grants (policies and scopes) and its latest audit events."""
+    g = view.snap.grants
+    grants = g[g["principal_id"] == principal_id][
+        [
+            "policy_id",
+            "effect",
+            "permission_group_name",
+            "access_level",
+            "scope_type",
+            "scope_id",
+            "via_group_id",
+        ]
+    ]
+    ev = view.snap.audit_events
+    m = view.snap.members
+    emails = m.loc[m["member_id"] == principal_id, "email"].tolist()
+    mine = ev[(ev["token_id"] == principal_id) | ev["actor_email"].isin(emails)]
+    recent = mine.sort_values("when", ascending=False)[
+        ["when", "action_type", "product", "resource_type", "zone_id", "actor_ip"]
+    ].head(20)
+    return grants.reset_index(drop=True), recent.reset_index(drop=True)
+
+
+def explorer(
+    view: View,
+    *,
+    account: str = "",
+    principal_type: str = "",
+    severity: str = "",
+    rule: str = "",
+    principal: str = "",
+):
+    """ipywidgets explorer (live kernel only): four filters, a findings table, a principal
+    drill-down. Starts from the notebook's parameters."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    f = view.findings
+
+    def options(col: str) -> list[tuple[str, str]]:
+        return [("(all)", "")] + [(str(v), str(v)) for v in sorted(f[col].dropna().unique())]
+
+    acct = w.Dropdown(options=options("account_id"), value=account or "", description="account")
+    ptype = w.Dropdown(
+        options=options("principal_type"), value=principal_type or "", description="principal"
+    )
+    sev = w.Dropdown(options=options("severity"), value=severity or "", description="severity")
+    rul = w.Dropdown(options=options("rule_id"), value=rule or "", description="rule")
+    pick = w.Dropdown(description="drill into", options=[("(none)", "")])
+    table_out, detail_out = w.Output(), w.Output()
+
+    def refresh(_=None) -> None:
+        rows = explore_rows(view, acct.value, ptype.value, sev.value, rul.value)
+        table_out.clear_output()
+        with table_out:
+            display(rows.head(25))
+        names = rows.drop_duplicates("principal_id")
+        pick.options = [
+            ("(none)", ""),
+            *list(
+                zip(
+                    names["principal_name"].fillna(names["principal_id"]),
+                    names["principal_id"],
+                    strict=True,
+                )
+            ),
+        ]
+
+    def drill(_=None) -> None:
+        detail_out.clear_output()
+        if pick.value:
+            grants, recent = principal_detail(view, pick.value)
+            with detail_out:
+                display(grants)
+                display(recent)
+
+    for control in (acct, ptype, sev, rul):
+        control.observe(refresh, names="value")
+    pick.observe(drill, names="value")
+    refresh()
+    if principal:
+        pick.value = principal if principal in [v for _, v in pick.options] else ""
+    return w.VBox([w.HBox([acct, ptype]), w.HBox([sev, rul]), table_out, pick, detail_out])

@@ -1,0 +1,107 @@
+"""Static HTML: each executed notebook as a self-contained page, and the index.
+
+nbconvert's template links require.js, MathJax, jQuery and the widget manager from CDNs; those
+URLs are blanked, and any external ``<script src>`` left is removed, so a report opens
+offline. plotly.js comes inlined once per page by the
+notebook renderer (see ``cfposture.notebook.RENDERER``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+from nbconvert import HTMLExporter
+
+from ..load import Snapshot
+from ..plots import SEVERITY_COLORS
+from ..schemas import SEVERITIES
+
+TITLES = {
+    "00-overview": "Overview",
+    "01-api-tokens": "1 · API tokens",
+    "02-oauth-apps": "2 · OAuth apps",
+    "03-least-privilege": "3 · Least privilege",
+    "04-leaked-credentials": "Leaked credentials",
+    "explore": "Explore",
+}
+
+
+def exporter() -> HTMLExporter:
+    return HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        require_js_url="",
+        mathjax_url="",
+        jquery_url="",
+        widget_renderer_url="",
+    )
+
+
+def notebook_html(ipynb: Path, dest: Path) -> Path:
+    nb = nbformat.read(ipynb, as_version=4)
+    body, _ = exporter().from_notebook_node(nb)
+    # blanked CDN URLs leave <script src=""> behind (it would re-request the page itself), and
+    # plotly's notebook renderer always adds MathJax from a CDN (no chart here uses LaTeX):
+    # drop every external script so the page never reaches out
+    body = re.sub(r'<script src="(https?:)?[^"]*">\s*</script>', "", body)
+    dest.write_text(body, encoding="utf-8")
+    return dest
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:68rem;color:#1d2330;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}.muted{color:#5b6475}
+.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1.2rem 0}
+.card{border:1px solid #d6dae3;border-radius:.5rem;padding:.8rem 1rem;min-width:9rem}
+.card b{display:block;font-size:1.6rem}.sev{color:#fff;border:0}
+ul{line-height:1.9}a{color:#1f5fbf}
+"""
+
+
+def write_index(dest: Path, snap: Snapshot, findings: pd.DataFrame, pages: list[Path]) -> Path:
+    s = snap.summary()
+    open_f = findings[findings["status"] == "open"]
+    sev = open_f.groupby("severity").size()
+    cards = [
+        ("accounts", s["rows"]["accounts"]),
+        ("API tokens", s["rows"]["tokens"]),
+        ("members", s["rows"]["members"]),
+        ("OAuth apps", s["rows"]["oauth_apps"]),
+        ("legacy tokens (active)", s["tokens_by_format"].get("legacy", 0)),
+        ("coverage gaps", s["coverage_gaps"]),
+    ]
+    card_html = "".join(f"<div class='card'><b>{v}</b>{html.escape(k)}</div>" for k, v in cards)
+    sev_html = "".join(
+        f"<div class='card sev' style='background:{SEVERITY_COLORS[k]}'>"
+        f"<b>{int(sev.get(k, 0))}</b>{k}</div>"
+        for k in SEVERITIES[::-1]
+    )
+    links = "".join(
+        f"<li><a href='{p.name}'>{html.escape(TITLES.get(p.stem, p.stem))}</a></li>" for p in pages
+    )
+    title = f"cfposture report — {html.escape(str(s['created_at']))}"
+    dest.write_text(
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style></head>
+<body><h1>{title}</h1>
+<p class="muted">Snapshot {html.escape(s["snapshot"])} · source {html.escape(str(s["source"]))}
+ · {len(open_f)} open findings</p>
+<div class="cards">{card_html}</div>
+<h2>Open findings by severity</h2><div class="cards">{sev_html}</div>
+<h2>Notebooks</h2><ul>{links}</ul>
+<h2>Machine-readable</h2><ul>
+<li><a href="findings.json">findings.json</a></li><li><a href="findings.csv">findings.csv</a></li>
+<li><a href="findings.sarif">findings.sarif</a> (SARIF 2.1.0)</li>
+<li><a href="summary.json">summary.json</a></li>
+<li>executed notebooks: <code>notebooks/</code></li></ul>
+</body></html>
+""",
+        encoding="utf-8",
+    )
+    return dest

@@ -1,0 +1,58 @@
+"""The notebooks: parameter names, and a papermill run of each with non-default parameters."""
+
+from __future__ import annotations
+
+import papermill as pm
+import pytest
+
+import cfposture
+from cfposture.report.run import NOTEBOOKS, notebooks_dir
+
+COMMON = {"snapshot", "history_path", "stale_days", "usage_days", "min_severity", "accounts"}
+EXPECTED = {name: COMMON for name in NOTEBOOKS}
+EXPECTED["04-leaked-credentials"] = COMMON | {"scan_results"}
+EXPECTED["explore"] = COMMON | {"account", "principal_type", "severity", "rule", "principal"}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_parameter_names_are_the_documented_ones(name):
+    """papermill only warns about an unknown parameter, so a renamed one would pass silently."""
+    params = pm.inspect_notebook(str(notebooks_dir() / f"{name}.ipynb"))
+    assert set(params) == EXPECTED[name]
+    assert all(p["help"] for p in params.values()), "every parameter needs a help comment"
+
+
+@pytest.fixture(scope="module")
+def other_params(sample_snap):
+    return {
+        "stale_days": 30,
+        "usage_days": 45,
+        "min_severity": "medium",
+        "accounts": sample_snap.accounts["account_id"].iloc[0],
+        "history_path": str(cfposture.history("sample")[-1].parent),
+    }
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_runs_with_non_default_parameters(tmp_path, name, other_params, sample_snap):
+    params = dict(other_params)
+    if name == "explore":
+        params.update(
+            severity="high", rule="CFP-T01", principal=sample_snap.tokens["token_id"].iloc[0]
+        )
+    out = tmp_path / f"{name}.ipynb"
+    nb = pm.execute_notebook(
+        str(notebooks_dir() / f"{name}.ipynb"),
+        str(out),
+        parameters=params,
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    assert nb.metadata.papermill.exception is not True
+    printed = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+    if name == "00-overview":  # the summary reflects the parameters: fewer findings shown
+        default = "findings=197"
+        assert "findings=" in printed and default not in printed
+        assert "info=0" in printed and "low=0" in printed

@@ -1,0 +1,140 @@
+"""cfposture report: the folder it writes, gating, failures, and the HTML in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from cfposture.cli import main
+from cfposture.report.run import NOTEBOOKS
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "r"
+    assert main(["report", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_report_folder_has_everything(report):
+    for name in NOTEBOOKS:
+        assert (report / "notebooks" / f"{name}.ipynb").is_file()
+        assert (report / f"{name}.html").is_file()
+    for f in ("index.html", "findings.json", "findings.csv", "findings.sarif", "summary.json"):
+        assert (report / f).is_file()
+    index = (report / "index.html").read_text()
+    for name in NOTEBOOKS:
+        assert f"href='{name}.html'" in index
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["findings"]["high"] > 0
+    assert f"<b>{summary['findings']['high']}</b>high" in index
+
+
+def test_html_is_self_contained(report):
+    for name in ("00-overview", "01-api-tokens", "02-oauth-apps", "03-least-privilege"):
+        page = (report / f"{name}.html").read_text()
+        assert "Plotly.newPlot" in page, name
+        assert 'src="https://cdn.plot.ly' not in page  # (the library mentions it for maps)
+        assert page.count("plotly.js v") <= 2  # the library inlined once (its banner)
+        assert not re.search(r'<script[^>]+src="(https?:)?//', page)  # no external scripts
+        assert '<script src="">' not in page
+
+
+def test_fail_on_and_parameters(tmp_path, capsys):
+    code = main(
+        [
+            "report",
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+            "--fail-on",
+            "high",
+            "-p",
+            "stale_days",
+            "45",
+        ]
+    )
+    assert code == 1
+    assert "at or above high" in capsys.readouterr().err
+
+
+def test_failing_notebook_names_cell_and_error(tmp_path, capsys):
+    code = main(["report", "--out", str(tmp_path / "r"), "--quiet", "-p", "min_severity", "bogus"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert re.search(r"notebook \S+ failed in cell \d+: KeyError", err), err
+    assert err.count("\n") == 1
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe:
+        return exe
+    if os.environ.get("CI"):
+        pytest.fail("Debian's chromium is required in CI (.ci/run installs it)")
+    pytest.skip("install Debian's chromium to run the browser test (apt-get install chromium)")
+
+
+CHROME_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    # networking off: anything not inlined would fail to load
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=127.0.0.1:9",
+]
+
+
+def test_charts_render_in_headless_chromium_offline(report):
+    exe = _chromium()
+    page = (report / "00-overview.html").resolve()
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [
+                exe,
+                *CHROME_FLAGS,
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=8000",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count('class="main-svg"') >= 3  # plotly drew its SVG for the charts
+    ARTIFACTS.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        shot = ARTIFACTS / "report-overview.png"
+        subprocess.run(
+            [
+                exe,
+                *CHROME_FLAGS,
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=8000",
+                "--window-size=1400,2400",
+                f"--screenshot={shot}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    assert shot.stat().st_size > 20_000
