@@ -69,7 +69,7 @@ def write_report(
     Returns (index path, snapshot, findings frame) so the caller can gate on findings.
     """
     snap = load(snapshot)  # fail fast, with a one-line error, before starting kernels
-    out = Path(out)
+    out = Path(out).resolve()  # papermill changes directory while it runs a notebook
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     nb_params = {
         "snapshot": str(snapshot if str(snapshot) == "sample" else Path(snapshot).resolve()),

@@ -49,22 +49,13 @@ def test_html_is_self_contained(report):
         assert '<script src="">' not in page
 
 
-def test_fail_on_and_parameters(tmp_path, capsys):
-    code = main(
-        [
-            "report",
-            "--out",
-            str(tmp_path / "r"),
-            "--quiet",
-            "--fail-on",
-            "high",
-            "-p",
-            "stale_days",
-            "45",
-        ]
-    )
-    assert code == 1
+def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative --out, as in the README's Quickstart
+    argv = ["report", "--out", "r", "--quiet", "--fail-on", "high", "-p", "stale_days", "45"]
+    assert main(argv) == 1
     assert "at or above high" in capsys.readouterr().err
+    assert (tmp_path / "r" / "index.html").is_file()
+    assert (tmp_path / "r" / "notebooks" / "01-api-tokens.ipynb").is_file()
 
 
 def test_failing_notebook_names_cell_and_error(tmp_path, capsys):

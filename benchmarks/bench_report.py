@@ -1,0 +1,95 @@
+"""Benchmark ``cfposture report`` on the embedded sample against the papermill floor.
+
+The floor is papermill running an empty notebook as many times as the report runs notebooks,
+with the same parallelism, in the same run: kernel start-up and papermill's own cost, which no
+notebook report can avoid. Goal from the report issue: report ≤ 1.5 × floor.
+
+    python benchmarks/bench_report.py [--json OUT]     (--smoke: the same, it is small)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+from _harness import meta
+
+from cfposture.report.run import NOTEBOOKS
+
+
+def floor(workers: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "empty.ipynb"
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nb.cells = [nbformat.v4.new_code_cell("pass")]
+        nbformat.write(nb, empty)
+        start = time.monotonic()
+        with ThreadPoolExecutor(workers) as pool:
+            list(
+                pool.map(
+                    lambda i: pm.execute_notebook(
+                        str(empty),
+                        str(Path(tmp) / f"out{i}.ipynb"),
+                        kernel_name="python3",
+                        progress_bar=False,
+                    ),
+                    range(len(NOTEBOOKS)),
+                )
+            )
+        return time.monotonic() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true", help="accepted for symmetry; same run")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    workers = max(1, min(len(NOTEBOOKS), os.cpu_count() or 1))
+    base = floor(workers)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.monotonic()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cfposture.cli",
+                "report",
+                "--out",
+                str(Path(tmp) / "r"),
+                "--quiet",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        wall = time.monotonic() - start
+    r = {
+        "notebooks": len(NOTEBOOKS),
+        "workers": workers,
+        "floor_s": base,
+        "report_s": wall,
+        "ratio": wall / base,
+        "meta": meta(),
+    }
+    print("| notebooks | workers | floor s (empty notebooks) | report s | ratio |")
+    print("|---:|---:|---:|---:|---:|")
+    print(f"| {len(NOTEBOOKS)} | {workers} | {base:.1f} | {wall:.1f} | {wall / base:.2f}x |")
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=1))
+
+
+if __name__ == "__main__":
+    main()
