@@ -237,3 +237,18 @@ def test_the_token_is_written_nowhere(tmp_path, capfd, caplog):
         assert needle not in text
         assert all(needle.encode() not in b for b in blobs)
     assert len(blobs) > 30
+
+
+def test_the_token_stays_out_of_the_report(tmp_path, monkeypatch):
+    """Canary through the whole chain: fake API → pull → findings → report."""
+    with serve("sample") as (_fake, url):
+        result = pull(opts(tmp_path / "snap", url))
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", str(result.path), "--out", "report", "--quiet"]) == 0
+    assert main(["findings", str(result.path), "--format", "sarif", "-o", "f.sarif"]) == 0
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "index.html" for p in files)
+    for p in files:
+        data = p.read_bytes()
+        data = gzip.decompress(data) if p.suffix == ".gz" else data
+        assert CANARY.encode() not in data, p

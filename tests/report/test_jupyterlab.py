@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_report import ARTIFACTS, _chromium
+from test_report import ARTIFACTS, CHROME_FLAGS, _chromium
 
 from cfposture.report.run import notebooks_dir
 
@@ -79,19 +79,10 @@ def test_explore_widgets_filter_the_table(lab):
     base, token = lab
     chromium = _chromium()
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
+        # the report test's flags, less headless (Playwright sets it) and the network block
+        # (JupyterLab is on 127.0.0.1)
+        flags = [f for f in CHROME_FLAGS if not f.startswith(("--headless", "--host", "--proxy"))]
+        browser = p.chromium.launch(executable_path=chromium, args=flags)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             page.goto(f"{base}/lab/tree/explore.ipynb?token={token}")
