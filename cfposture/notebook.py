@@ -6,7 +6,11 @@ here, tested like the rest of the package.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pandas as pd
 import plotly.io as pio
@@ -14,7 +18,7 @@ import plotly.io as pio
 from .errors import SnapshotError
 from .findings import SEVERITY_RANK, findings
 from .load import Snapshot, history, load
-from .scoring import exposure_trend, scores
+from .scoring import exposure_summary, scores
 
 # plotly_mimetype draws live in JupyterLab; +notebook inlines plotly.js once so nbconvert's
 # static HTML renders offline (plotly_mimetype alone is silently dropped from the HTML).
@@ -28,6 +32,7 @@ class View:
     scores: pd.DataFrame
     history: list
     params: dict
+    extras: dict = field(default_factory=dict)  # trend frames, computed once and cached
 
 
 def _accounts(value: str) -> list[str]:
@@ -43,19 +48,60 @@ def setup(
     min_severity: str = "info",
     accounts: str = "",
 ) -> View:
-    """Load a snapshot, run findings and scores, keep the chosen accounts and severities."""
+    """Load a snapshot, run findings and scores, keep the chosen accounts and severities.
+
+    Under ``cfposture report`` the unfiltered view comes from the report's cache (computed once
+    in the parent process, see ``CACHE_ENV``); in JupyterLab it is computed here."""
     pio.renderers.default = RENDERER
-    snap = load(snapshot)
-    f = findings(snap, stale_days=stale_days, usage_days=usage_days)
-    s = scores(snap, usage_days=usage_days)
+    full = cached_view(snapshot, history_path, stale_days, usage_days) or build_view(
+        snapshot, history_path=history_path, stale_days=stale_days, usage_days=usage_days
+    )
+    f, s = full.findings, full.scores
     keep = _accounts(accounts)
     if keep:
         f = f[f["account_id"].isin(keep) | f["account_id"].isna()]
         s = s[s["account_id"].isin(keep) | s["account_id"].isna()]
     f = f[f["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[min_severity]]
+    return replace(full, findings=f.reset_index(drop=True), scores=s.reset_index(drop=True))
+
+
+CACHE_ENV = "CFPOSTURE_VIEW_CACHE"
+
+
+def build_view(
+    snapshot: str = "sample", *, history_path: str = "", stale_days: int = 90, usage_days: int = 90
+) -> View:
+    """The unfiltered view: snapshot, all findings and scores, the history for trends."""
+    snap = load(snapshot)
+    f = findings(snap, stale_days=stale_days, usage_days=usage_days)
+    s = scores(snap, usage_days=usage_days)
     hist = history(history_path or snapshot_history(snap))
     params = {"stale_days": stale_days, "usage_days": usage_days}
-    return View(snap, f.reset_index(drop=True), s.reset_index(drop=True), hist, params)
+    return View(snap, f, s, hist, params)
+
+
+def _cache_key(snapshot: str, history_path: str, stale_days: int, usage_days: int) -> str:
+    where = snapshot if snapshot == "sample" else str(Path(snapshot).resolve())
+    raw = f"{where}|{history_path}|{stale_days}|{usage_days}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def save_view(view: View, folder: Path, snapshot: str, history_path: str = "") -> Path:
+    """Store a view with its trends for the report's kernels (a private pickle, deleted after)."""
+    _trends(view)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = _cache_key(snapshot, history_path, view.params["stale_days"], view.params["usage_days"])
+    path = folder / f"view-{key}.pkl"
+    path.write_bytes(pickle.dumps(view, protocol=pickle.HIGHEST_PROTOCOL))
+    return path
+
+
+def cached_view(snapshot: str, history_path: str, stale_days: int, usage_days: int) -> View | None:
+    folder = os.environ.get(CACHE_ENV)
+    if not folder:
+        return None
+    path = Path(folder) / f"view-{_cache_key(snapshot, history_path, stale_days, usage_days)}.pkl"
+    return pickle.loads(path.read_bytes()) if path.is_file() else None
 
 
 def snapshot_history(snap: Snapshot) -> str:
@@ -81,21 +127,33 @@ def summary_line(view: View) -> str:
     return " ".join(parts)
 
 
-def checklist_per_snapshot(view: View) -> pd.DataFrame:
-    """Open findings per checklist step for every snapshot of the history (for the trend)."""
-    rows = []
+def _trends(view: View) -> None:
+    """Both trends in one pass over the history (each snapshot loaded once)."""
+    rows, exposure = [], []
     for path in view.history:
-        snap = load(path)
+        snap = view.snap if path == view.snap.path else load(path)
         f = findings(snap, **view.params)
         for step, n in f[f["status"] == "open"].groupby("checklist_step").size().items():
             rows.append({"snapshot": snap.created_at, "checklist_step": step, "findings": n})
-    return pd.DataFrame(rows, columns=["snapshot", "checklist_step", "findings"])
+        exposure.append(exposure_summary(snap))
+    view.extras["checklist"] = pd.DataFrame(
+        rows, columns=["snapshot", "checklist_step", "findings"]
+    )
+    view.extras["exposure"] = pd.concat(exposure, ignore_index=True)
+
+
+def checklist_per_snapshot(view: View) -> pd.DataFrame:
+    """Open findings per checklist step for every snapshot of the history (for the trend)."""
+    if "checklist" not in view.extras:
+        _trends(view)
+    return view.extras["checklist"]
 
 
 def trend(view: View) -> pd.DataFrame:
-    return exposure_trend(
-        str(view.history[-1].parent) if len(view.history) > 1 else str(view.history[-1])
-    )
+    """Active tokens by format and privilege tier, per snapshot of the history."""
+    if "exposure" not in view.extras:
+        _trends(view)
+    return view.extras["exposure"]
 
 
 def table(df: pd.DataFrame, columns: list[str], n: int = 25) -> pd.DataFrame:
@@ -155,7 +213,7 @@ def with_scan(view: View, scan_results: str) -> View:
         return view
     leaks = pd.read_csv(scan_results, dtype=str)
     f = findings(view.snap, leaks=leaks, **view.params)
-    return View(view.snap, f, view.scores, view.history, view.params)
+    return replace(view, findings=f)
 
 
 def explore_rows(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,8 @@ import papermill as pm
 from ..catalog import data_dir
 from ..errors import CfPostureError
 from ..export import render
-from ..findings import findings
 from ..load import Snapshot, load
+from ..notebook import CACHE_ENV, build_view, save_view
 from .html import notebook_html, write_index
 
 NOTEBOOKS = [
@@ -68,25 +70,34 @@ def write_report(
 
     Returns (index path, snapshot, findings frame) so the caller can gate on findings.
     """
-    snap = load(snapshot)  # fail fast, with a one-line error, before starting kernels
+    load(snapshot)  # fail fast, with a one-line error, before starting kernels
     out = Path(out).resolve()  # papermill changes directory while it runs a notebook
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    nb_params = {
-        "snapshot": str(snapshot if str(snapshot) == "sample" else Path(snapshot).resolve()),
-        **(params or {}),
-    }
-    f_params = {k: int(nb_params[k]) for k in ("stale_days", "usage_days") if k in nb_params}
-    env_before = os.environ.get("CFPOSTURE_DATA")
+    where = str(snapshot if str(snapshot) == "sample" else Path(snapshot).resolve())
+    nb_params = {"snapshot": where, **(params or {})}
+    view_params = {k: int(nb_params[k]) for k in ("stale_days", "usage_days") if k in nb_params}
+    history_path = str(nb_params.get("history_path", ""))
+    # Findings, scores and trends are computed once here and shared with every kernel through
+    # a private cache (each notebook would otherwise recompute them: most of the report's time).
+    view = build_view(where, history_path=history_path, **view_params)
+    cache = Path(tempfile.mkdtemp(prefix="cfposture-view-"))
+    save_view(view, cache, where, history_path)
+    saved = {k: os.environ.get(k) for k in ("CFPOSTURE_DATA", CACHE_ENV)}
     os.environ.setdefault("CFPOSTURE_DATA", str(data_dir()))  # kernels find the same data
+    os.environ[CACHE_ENV] = str(cache)
     try:
         n = workers or max(1, min(len(NOTEBOOKS), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=n) as pool:
             done = list(pool.map(lambda name: _run_one(name, out, nb_params), NOTEBOOKS))
     finally:
-        if env_before is None:
-            os.environ.pop("CFPOSTURE_DATA", None)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(cache, ignore_errors=True)
     pages = [notebook_html(p, out / f"{p.stem}.html") for p in done]
-    df = findings(snap, **f_params)
+    snap, df = view.snap, view.findings
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
     for fmt, ext in (("json", "json"), ("csv", "csv"), ("sarif", "sarif")):
         (out / f"findings.{ext}").write_text(render(df, fmt, meta), encoding="utf-8")
