@@ -15,7 +15,7 @@ import papermill as pm
 from ..catalog import data_dir
 from ..errors import CfPostureError
 from ..export import render
-from ..load import Snapshot, load
+from ..load import Snapshot
 from ..notebook import CACHE_ENV, build_view, save_view
 from .html import notebook_html, write_index
 
@@ -70,15 +70,17 @@ def write_report(
 
     Returns (index path, snapshot, findings frame) so the caller can gate on findings.
     """
-    load(snapshot)  # fail fast, with a one-line error, before starting kernels
     out = Path(out).resolve()  # papermill changes directory while it runs a notebook
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     where = str(snapshot if str(snapshot) == "sample" else Path(snapshot).resolve())
     nb_params = {"snapshot": where, **(params or {})}
-    view_params = {k: int(nb_params[k]) for k in ("stale_days", "usage_days") if k in nb_params}
+    try:
+        view_params = {k: int(nb_params[k]) for k in ("stale_days", "usage_days") if k in nb_params}
+    except ValueError:
+        raise CfPostureError("stale_days and usage_days must be whole numbers of days") from None
     history_path = str(nb_params.get("history_path", ""))
-    # Findings, scores and trends are computed once here and shared with every kernel through
-    # a private cache (each notebook would otherwise recompute them: most of the report's time).
+    # Findings, scores and trends are computed once here (which also fails fast, before any
+    # kernel starts, on a bad snapshot) and shared with every kernel through a private cache.
     view = build_view(where, history_path=history_path, **view_params)
     cache = Path(tempfile.mkdtemp(prefix="cfposture-view-"))
     save_view(view, cache, where, history_path)
