@@ -12,7 +12,6 @@ from __future__ import annotations
 import pandas as pd
 
 from .catalog import LEVEL_FACTOR
-from .schemas import SEVERITIES
 
 REACH = {"resource": 1, "user": 1, "zone": 2, "all_zones": 4, "account": 4, "all_accounts": 8}
 
@@ -78,14 +77,3 @@ def principal_privilege(weighted: pd.DataFrame) -> pd.DataFrame:
         (agg["tier"] == "write") & (agg["max_reach"] >= 4)
     )
     return agg[["tier", "max_weight", "max_reach", "privileged"]]
-
-
-def severity(base: str, *, privileged: bool = False, read_only: bool = False) -> str:
-    """Shift a rule's base severity one step up for privileged principals, one down for
-    read-only ones: the same gap on a token that can edit DNS on every zone is worse."""
-    i = SEVERITIES.index(base)
-    if privileged:
-        i += 1
-    elif read_only:
-        i -= 1
-    return SEVERITIES[max(0, min(i, len(SEVERITIES) - 1))]
