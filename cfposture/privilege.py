@@ -1,4 +1,4 @@
-"""How much a grant, and a principal, can do: weight × reach, tiers, and severity.
+"""How much a grant, and a principal, can do: weight × reach, tiers, zones reached.
 
 ``weight`` is the permission group's ``risk_weight`` from the catalog (access level × product
 risk). ``reach_factor`` follows the design: resource or user 1 < zone 2 < all zones of one account
