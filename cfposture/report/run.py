@@ -50,6 +50,9 @@ def _run_one(name: str, out: Path, params: dict[str, Any]) -> Path:
             progress_bar=False,
             log_output=False,
             cwd=str(out),
+            # each kernel would warn on stderr that it talks TCP on loopback; schedulers and
+            # the Quickstart want a quiet command (errors still show)
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except pm.PapermillExecutionError as e:
         raise CfPostureError(
