@@ -7,9 +7,9 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from .findings import findings
+from .findings import context, run_rules
 from .load import Snapshot
-from .scoring import scores
+from .scoring import scores_from
 
 
 class Drift(NamedTuple):
@@ -19,7 +19,8 @@ class Drift(NamedTuple):
 
 def drift(old: Snapshot, new: Snapshot, **params: int) -> Drift:
     """Compare ``old`` to ``new`` (parameters as for ``findings``)."""
-    f_old, f_new = findings(old, **params), findings(new, **params)
+    c_old, c_new = context(old, **params), context(new, **params)
+    f_old, f_new = run_rules(c_old), run_rules(c_new)
     cols = [
         "finding_id",
         "rule_id",
@@ -47,10 +48,9 @@ def drift(old: Snapshot, new: Snapshot, **params: int) -> Drift:
         ["change", "rule_id"], key=lambda s: s.map(order) if s.name == "change" else s
     ).reset_index(drop=True)
 
-    usage = params.get("usage_days", 90)
     key = ["principal_type", "principal_id"]
-    s = scores(old, usage_days=usage)[[*key, "principal_name", "lp_gap"]].merge(
-        scores(new, usage_days=usage)[[*key, "principal_name", "lp_gap"]],
+    s = scores_from(c_old)[[*key, "principal_name", "lp_gap"]].merge(
+        scores_from(c_new)[[*key, "principal_name", "lp_gap"]],
         on=key,
         how="outer",
         suffixes=("_old", "_new"),

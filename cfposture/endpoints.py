@@ -27,11 +27,6 @@ class Endpoint:
     path: str
     pagination: Pagination
     needs: str
-    optional: bool = True
-
-    @property
-    def per_account(self) -> bool:
-        return "{account_id}" in self.path
 
     def api_path(self, **ids: str) -> str:
         """The concrete API path, e.g. ``/accounts/abc/tokens``."""
@@ -46,7 +41,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     e.key: e
     for e in [
         Endpoint("user", "/user", "none", "User Details Read"),
-        Endpoint("accounts", "/accounts", "page", "Account Settings Read", optional=False),
+        Endpoint("accounts", "/accounts", "page", "Account Settings Read"),
         Endpoint("user_tokens", "/user/tokens", "page", "API Tokens Read"),
         Endpoint(
             "user_token_permission_groups",

@@ -72,13 +72,26 @@ def findings(
 ) -> pd.DataFrame:
     """Findings for one snapshot. Usage-based rules (CFP-T07, M04, M05) read audit events
     of the snapshot's history folder too and only judge when they cover ``usage_days``."""
-    try:
-        params = Params(stale_days, usage_days, rotate_days, max_super_admins)
-    except ValueError as e:
-        raise CfPostureError(str(e)) from None
     wanted = _wanted(rules)
-    df = run_rules(Context(snap, params, leaks), wanted)
+    ctx = context(
+        snap,
+        stale_days=stale_days,
+        usage_days=usage_days,
+        rotate_days=rotate_days,
+        max_super_admins=max_super_admins,
+        leaks=leaks,
+    )
+    df = run_rules(ctx, wanted)
     return apply_baseline(df, baseline, snap.created_at) if baseline else df
+
+
+def context(snap: Snapshot, *, leaks: pd.DataFrame | None = None, **params: int) -> Context:
+    """The rules' context (usage window, grant usage, privilege): built once, it serves both
+    ``run_rules`` and ``scoring.scores_from``, so callers needing both do the work once."""
+    try:
+        return Context(snap, Params(**params), leaks)
+    except (TypeError, ValueError) as e:
+        raise CfPostureError(str(e)) from None
 
 
 def at_or_above(df: pd.DataFrame, severity: str) -> pd.DataFrame:

@@ -16,9 +16,9 @@ import pandas as pd
 import plotly.io as pio
 
 from .errors import SnapshotError
-from .findings import SEVERITY_RANK, findings
+from .findings import SEVERITY_RANK, context, findings, run_rules
 from .load import Snapshot, history, load
-from .scoring import exposure_summary, scores
+from .scoring import exposure_summary, scores_from
 
 # plotly_mimetype draws live in JupyterLab; +notebook inlines plotly.js once so nbconvert's
 # static HTML renders offline (plotly_mimetype alone is silently dropped from the HTML).
@@ -73,8 +73,8 @@ def build_view(
 ) -> View:
     """The unfiltered view: snapshot, all findings and scores, the history for trends."""
     snap = load(snapshot)
-    f = findings(snap, stale_days=stale_days, usage_days=usage_days)
-    s = scores(snap, usage_days=usage_days)
+    ctx = context(snap, stale_days=stale_days, usage_days=usage_days)
+    f, s = run_rules(ctx), scores_from(ctx)
     hist = history(history_path or snapshot_history(snap))
     params = {"stale_days": stale_days, "usage_days": usage_days}
     return View(snap, f, s, hist, params)

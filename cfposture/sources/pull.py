@@ -393,12 +393,13 @@ def _run(puller: Puller, w: SnapshotWriter, opts: PullOptions, export: list | No
         bar.total += 1
         k, _, items = task(key, {})
         done(k, items)
-    if not w.done("accounts") or _done_items(w, "accounts", {}) is None:
+    stored = _done_items(w, "accounts", {})
+    if stored is None:
         raise PullError(
             "the token cannot list accounts (403 on /accounts); it needs "
             f"{ENDPOINTS['accounts'].needs}: see the README's permissions table"
         )
-    listed = [str(a["id"]) for a in (_done_items(w, "accounts", {}) or []) if a.get("id")]
+    listed = [str(a["id"]) for a in stored if a.get("id")]
     if "accounts" not in w.state:
         wanted = opts.accounts or listed
         missing = sorted(set(wanted) - set(listed))
