@@ -19,6 +19,11 @@ def dig(obj: Any, *path: str) -> Any:
     return obj
 
 
+def as_list(value: Any) -> list[Any]:
+    """A JSON array as a list; anything else (null, a bool, an object) as an empty list."""
+    return value if isinstance(value, list) else []
+
+
 def text(value: Any) -> str | None:
     """A string column value: None stays None, scalars become str, empty becomes None."""
     if value is None or value == "":

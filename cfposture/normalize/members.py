@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..rawsnapshot import RawSnapshot
 from ..schemas import Members, columns, validate
-from ._util import dig, flag, frame, text
+from ._util import as_list, dig, flag, frame, text
 from .grants import GrantBuilder
 
 SUPER_ADMIN = "Super Administrator - All Privileges"
@@ -27,7 +27,7 @@ def _group_policies(raw: RawSnapshot, aid: str, grants: GrantBuilder) -> tuple[d
         gid = text(g.get("id"))
         if not gid:
             continue
-        policies = [p for p in (g.get("policies") or []) if isinstance(p, dict)]
+        policies = [p for p in as_list(g.get("policies")) if isinstance(p, dict)]
         for p in policies:
             if text(p.get("id")):
                 policy_group[str(p["id"])] = gid
@@ -58,7 +58,7 @@ def members(raw: RawSnapshot, account_ids: list[str], grants: GrantBuilder) -> p
             email = text(m.get("email")) or text(dig(m, "user", "email"))
             names: list[str] = []
             start = len(grants.rows)
-            policies = [p for p in (m.get("policies") or []) if isinstance(p, dict)]
+            policies = [p for p in as_list(m.get("policies")) if isinstance(p, dict)]
             listed = {text(p.get("id")) for p in policies}
             for p in policies:
                 grants.add_member_policy(
@@ -82,7 +82,7 @@ def members(raw: RawSnapshot, account_ids: list[str], grants: GrantBuilder) -> p
                                 via_group_id=gid,
                             )
             if not policies:  # legacy roles only: each role is an account-wide grant
-                for r in m.get("roles") or []:
+                for r in as_list(m.get("roles")):
                     rname = text(r.get("name")) if isinstance(r, dict) else text(r)
                     if rname:
                         grants.add_member_policy(
