@@ -3,14 +3,29 @@
 import cfposture as cfp
 snap = cfp.load("sample")      # or a snapshot folder written by cfposture pull / sample
 snap.tokens, snap.grants, snap.members, snap.audit_events, ...
+
+The frame API is imported lazily (PEP 562), so ``cfposture scan`` and ``cfposture.formats``
+start without pandas or the notebook stack.
 """
 
+import sys
+import types
+from importlib import import_module
+from typing import Any
+
 from .__about__ import __version__
-from .drift import Drift, drift
 from .errors import CfPostureError, NormalizeError, SnapshotError
-from .findings import findings
-from .load import Snapshot, history, load
-from .scoring import exposure_trend, scores
+
+_LAZY = {
+    "Drift": "drift",
+    "drift": "drift",
+    "findings": "findings",
+    "Snapshot": "load",
+    "history": "load",
+    "load": "load",
+    "exposure_trend": "scoring",
+    "scores": "scoring",
+}
 
 __all__ = [
     "CfPostureError",
@@ -26,3 +41,23 @@ __all__ = [
     "load",
     "scores",
 ]
+
+
+def _lazy(module: str, name: str) -> property:
+    def get(self: types.ModuleType) -> Any:
+        return getattr(import_module(f"{__name__}.{module}"), name)
+
+    def ignore(self: types.ModuleType, value: Any) -> None:
+        """The import system records ``cfposture.load`` (the module) here; the function wins."""
+
+    return property(get, ignore)
+
+
+class _Package(types.ModuleType):
+    """Properties, not ``__getattr__``: three names are also submodules (``load``, ``findings``,
+    ``drift``), and importing a submodule would otherwise replace the function with it."""
+
+    locals().update({name: _lazy(module, name) for name, module in _LAZY.items()})
+
+
+sys.modules[__name__].__class__ = _Package

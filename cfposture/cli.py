@@ -155,6 +155,70 @@ def _cmd_fake_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from .scan import scan
+    from .scan import baseline as scan_baseline
+    from .scan.output import render as render_scan
+
+    if args.update_baseline and not args.baseline:
+        raise CfPostureError("--update-baseline needs --baseline FILE")
+    if args.no_record and not args.snapshot:
+        raise CfPostureError("--no-record only applies with --snapshot")
+    if args.snapshot == "sample" and args.verify and not args.no_record:
+        raise CfPostureError(
+            "the embedded sample is read-only: copy it (cfposture sample DIR) and pass"
+            " --snapshot DIR, or add --no-record"
+        )
+    result = scan(args.paths, git=args.git, gitignore=args.gitignore, workers=args.workers)
+    for w in result.stats.warnings[:20]:
+        print(f"cfposture: warning: {w}", file=sys.stderr)
+    try:
+        if args.verify:
+            from .scan.verify import verify
+
+            accounts = list(args.account or [])
+            if args.snapshot:
+                from .load import history
+                from .rawsnapshot import RawSnapshot
+
+                raw = RawSnapshot.open(history(args.snapshot)[-1])
+                accounts += [str(a["id"]) for a in raw.items("accounts") if a.get("id")]
+            n = verify(result.findings, result.values, accounts=accounts, api_base=args.api_base)
+            if not args.quiet:
+                print(f"cfposture: asked the API about {n} value(s)", file=sys.stderr)
+    finally:
+        result.forget()
+    if args.snapshot and args.verify:
+        from .load import history
+        from .rawsnapshot import add_observations
+        from .scan.inventory import join, observations
+
+        join(result.findings, args.snapshot)
+        seen = observations(result.findings)
+        if seen and not args.no_record:
+            add_observations(history(args.snapshot)[-1], seen)
+            if not args.quiet:
+                print(
+                    f"cfposture: recorded {len(seen)} observed token format(s) beside "
+                    f"{args.snapshot} (CFP-T09 now fires for them)",
+                    file=sys.stderr,
+                )
+    if args.baseline:
+        scan_baseline.apply(result.findings, scan_baseline.load(args.baseline))
+        if args.update_baseline:
+            n = scan_baseline.write(args.baseline, result.findings)
+            print(f"cfposture: baseline {args.baseline} now holds {n} fingerprint(s)", file=sys.stderr)
+    summary = result.summary()
+    _write(render_scan(args.format, result.findings, summary), args.output)
+    if args.fail_on_found and summary["new"]:
+        print(
+            f"cfposture: {summary['new']} credential(s) found that are not in the baseline",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def _timestamp(value: str) -> datetime:
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -280,6 +344,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="a: x-ratelimit-*; b: IETF Ratelimit/Ratelimit-Policy",
     )
     s.set_defaults(func=_cmd_fake_api)
+
+    s = sub.add_parser(
+        "scan", help="find Cloudflare credentials in files or git history (no pandas needed)"
+    )
+    s.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (or repositories)")
+    s.add_argument("--git", action="store_true", help="scan every blob in each repo's history")
+    s.add_argument("--gitignore", action="store_true", help="skip files .gitignore excludes")
+    s.add_argument(
+        "--verify",
+        action="store_true",
+        help="ask the API which token each value is (sends the values to --api-base)",
+    )
+    s.add_argument("--api-base", help="API base URL for --verify (default: Cloudflare's)")
+    s.add_argument("--account", action="append", help="account id for cfat_ verification")
+    s.add_argument(
+        "--snapshot", help="join verified tokens to this snapshot and record what was observed"
+    )
+    s.add_argument("--no-record", action="store_true", help="with --snapshot: do not record")
+    s.add_argument("--format", choices=["table", "json", "csv", "sarif"], default="table")
+    s.add_argument("--output", "-o", help="write here instead of stdout")
+    s.add_argument("--baseline", help="fingerprints of known leaks (JSON); those are not new")
+    s.add_argument("--update-baseline", action="store_true", help="rewrite --baseline")
+    s.add_argument("--fail-on-found", action="store_true", help="exit 1 on a new credential")
+    s.add_argument("--workers", type=int, default=0, help="scanning threads (default: cores)")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_scan)
 
     s = sub.add_parser("report", help="write the posture report for a snapshot")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")

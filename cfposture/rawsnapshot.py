@@ -398,3 +398,44 @@ class RawSnapshot:
                     " the API answered in an unexpected shape"
                 )
             yield item
+
+
+# -- observations: what a scan or a roll saw of token values (never the values) -----------
+
+OBSERVED = "observed.json"
+
+
+def read_observations(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Observed token formats kept beside a snapshot (``observed.json``), oldest first."""
+    f = Path(path) / OBSERVED
+    if not f.is_file():
+        return []
+    try:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        items = doc["observations"]
+        if not isinstance(items, list):
+            raise TypeError("observations is not a list")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise SnapshotError(f"{f} is unreadable ({e}); delete it and scan or apply again") from None
+    return [o for o in items if isinstance(o, dict) and o.get("token_id")]
+
+
+def add_observations(path: str | os.PathLike[str], new: Iterable[dict[str, Any]]) -> int:
+    """Record observations beside a finished snapshot, atomically (temp file + rename).
+
+    They live outside the manifest so that adding one never rewrites the API's data: the
+    snapshot's files and checksums stay exactly as pulled. One observation per token id and
+    source is kept, the newest. Returns how many the file now holds."""
+    p = Path(path)
+    RawSnapshot.open(p)  # only ever beside a valid snapshot
+    merged = {(o["token_id"], o.get("source")): o for o in read_observations(p)}
+    for o in new:
+        merged[(o["token_id"], o.get("source"))] = o
+    items = sorted(merged.values(), key=lambda o: (str(o.get("observed_at")), o["token_id"]))
+    fd, tmp = tempfile.mkstemp(prefix=f".{OBSERVED}.", dir=p)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"version": 1, "observations": items}, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, p / OBSERVED)
+    return len(items)

@@ -145,6 +145,12 @@ class FakeCloudflare:
         r("GET", "/accounts/{account_id}/oauth_clients", single("oauth_clients"))
         r("GET", "/accounts/{account_id}/logs/audit", self._audit)
         r("GET", "/zones", self._zones)
+        r("GET", "/user/tokens/verify", lambda q, bearer: self._verify(bearer, None))
+        r(
+            "GET",
+            "/accounts/{account_id}/tokens/verify",
+            lambda q, account_id, bearer: self._verify(bearer, account_id),
+        )
         r("GET", "/user/tokens/{token_id}", lambda q, token_id: self._token(None, token_id))
         r(
             "GET",
@@ -191,9 +197,16 @@ class FakeCloudflare:
         if limited is not None:
             return self._finish(limited)
         auth = headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or not auth[7:].strip():
+        bearer = auth[7:].strip() if auth.startswith("Bearer ") else ""
+        if not bearer:
             return self._finish(error(401, 10000, "Authentication error"))
-        if self.limits.token is not None and auth[7:].strip() != self.limits.token:
+        verifying = path is not None and path.endswith("/tokens/verify")
+        if (
+            not verifying  # verify judges the bearer itself
+            and self.limits.token is not None
+            and bearer != self.limits.token
+            and not self._live(bearer)
+        ):
             return self._finish(error(401, 1000, "Invalid API Token"))
         if self.limits.fail_rate and self._rng.random() < self.limits.fail_rate:
             return self._finish(
@@ -205,6 +218,8 @@ class FakeCloudflare:
             match = rx.match(path)
             if m == method and match:
                 kwargs = match.groupdict()
+                if verifying:
+                    kwargs["bearer"] = bearer
                 if method in ("PUT", "DELETE", "POST"):
                     try:
                         kwargs["body"] = json.loads(body or b"{}")
@@ -324,6 +339,28 @@ class FakeCloudflare:
             return denied
         out = cursored(self.state.items("audit_logs", **ids), q)
         return out if out is not None else error(400, 10001, "since and before are required")
+
+    def _live(self, value: str) -> bool:
+        hit = self.state.who(value)
+        return hit is not None and hit[1].get("status") == "active"
+
+    def _verify(self, bearer: str, account_id: str | None) -> Response | dict:
+        """``/user/tokens/verify`` and ``/accounts/{id}/tokens/verify``: which token the bearer
+        is. A value of another kind (a cfat_ at the user endpoint) is invalid there, as on
+        Cloudflare."""
+        hit = self.state.who(bearer)
+        if hit is None or hit[0] != account_id:
+            return error(401, 1000, "Invalid API Token")
+        t = hit[1]
+        result = {"id": t["id"], "status": t.get("status", "active")}
+        for f in ("expires_on", "not_before"):
+            if t.get(f):
+                result[f] = t[f]
+        out = envelope(result)
+        out["messages"] = [
+            {"code": 10000, "message": "This API Token is valid and active", "type": None}
+        ]
+        return out
 
     def _token(self, account_id: str | None, token_id: str) -> Response | dict:
         t = self.state.find_token(account_id, token_id)

@@ -7,6 +7,7 @@ an apply sees the result, and are recorded in ``changes`` without any token valu
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 import threading
@@ -27,6 +28,15 @@ def new_token_value(prefix: str) -> str:
     return f"{prefix}{body}{zlib.crc32(body.encode()):08x}"
 
 
+def new_legacy_value() -> str:
+    """A value in the pre-2026 shape: 40 of [A-Za-z0-9_-], no prefix, no checksum."""
+    return "".join(secrets.choice(BASE62 + "_-") for _ in range(40))
+
+
+def _key(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()  # the registry holds no value either
+
+
 class SnapshotState:
     def __init__(self, path: str) -> None:
         self.raw = RawSnapshot.open(history(path)[-1])
@@ -36,6 +46,7 @@ class SnapshotState:
             for e in self.raw.denied()
         }
         self.changes: list[dict[str, Any]] = []
+        self.values: dict[str, tuple[str | None, str]] = {}  # sha256(value) → (account, token)
         self.lock = threading.RLock()  # writes look items up while holding it
 
     @staticmethod
@@ -56,6 +67,30 @@ class SnapshotState:
 
     def account_ids(self) -> list[str]:
         return [str(a["id"]) for a in self.items("accounts")]
+
+    # -- token values (the fake knows which value is which token, as Cloudflare does) ------
+
+    def issue_value(self, account_id: str | None, token_id: str, *, legacy: bool = False) -> str:
+        """Make up a live value for a token in the snapshot (tests plant it, then verify it)."""
+        if self.find_token(account_id, token_id) is None:
+            raise KeyError(f"no token {token_id} in {account_id or 'the user'}")
+        value = new_legacy_value() if legacy else new_token_value("cfat_" if account_id else "cfut_")
+        with self.lock:
+            self.values[_key(value)] = (account_id, token_id)
+        return value
+
+    def who(self, value: str) -> tuple[str | None, dict[str, Any]] | None:
+        """The (account id, token) a value belongs to, if it is still a token's value."""
+        with self.lock:
+            hit = self.values.get(_key(value))
+            if hit is None:
+                return None
+            t = self.find_token(hit[0], hit[1])
+            return (hit[0], t) if t is not None else None
+
+    def _forget(self, account_id: str | None, token_id: str) -> None:
+        for k in [k for k, v in self.values.items() if v == (account_id, token_id)]:
+            del self.values[k]
 
     # -- writes (remediation) ----------------------------------------------------------
 
@@ -95,7 +130,10 @@ class SnapshotState:
             self.changes.append(
                 {"action": "roll_token", "account_id": account_id, "token_id": token_id}
             )
-        return new_token_value("cfat_" if account_id else "cfut_")
+            value = new_token_value("cfat_" if account_id else "cfut_")
+            self._forget(account_id, token_id)  # the old value stops working at once
+            self.values[_key(value)] = (account_id, token_id)
+        return value
 
     def delete_token(self, account_id: str | None, token_id: str) -> bool:
         with self.lock:
@@ -104,6 +142,7 @@ class SnapshotState:
             if t is None:
                 return False
             tokens.remove(t)
+            self._forget(account_id, token_id)
             self.changes.append(
                 {"action": "delete_token", "account_id": account_id, "token_id": token_id}
             )

@@ -1,7 +1,8 @@
 """tokens frame (and the token half of grants).
 
 Token *format* is never in the API: list and get responses have no value. It is ``observed``
-when a scan or a roll recorded it (``observed/token_formats``), else ``inferred`` from dates
+when a scan or a roll recorded it (``observed/token_formats`` or ``observed.json``) and the
+token was not modified after that, else ``inferred`` from dates
 around the scannable rollout (see ``infer_format``).
 """
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..rawsnapshot import RawSnapshot
+from ..rawsnapshot import RawSnapshot, read_observations
 from ..schemas import Tokens, columns, validate
 from ._util import dig, frame, joined, text, to_ts
 from .grants import GrantBuilder
@@ -100,17 +101,35 @@ def tokens(
     )
     df["format"] = infer_format(df["issued_on"], df["modified_on"])
     df["format_source"] = "inferred"
-    observed = {
-        str(o["token_id"]): str(o["format"])
-        for o in raw.items("observed_token_formats")
-        if o.get("token_id") and o.get("format") in ("legacy", "scannable")
-    }
-    hit = df["token_id"].isin(list(observed))
-    df.loc[hit, "format"] = df.loc[hit, "token_id"].map(observed)
-    df.loc[hit, "format_source"] = "observed"
+    observed = _observed(raw)
+    if not observed.empty:
+        o = df[["token_id", "modified_on"]].merge(observed, on="token_id", how="inner")
+        # a token modified after the observation may have been rolled since: back to inferred
+        o = o[o["modified_on"].isna() | (o["modified_on"] <= o["observed_at"])]
+        hit = df["token_id"].isin(o["token_id"])
+        df.loc[hit, "format"] = df.loc[hit, "token_id"].map(o.set_index("token_id")["format"])
+        df.loc[hit, "format_source"] = "observed"
     df["inventoried"] = df["inventoried"].astype(bool)
     df["policy_count"] = df["policy_count"].astype("Int64")
     return validate(Tokens, df)
+
+
+def _observed(raw: RawSnapshot) -> pd.DataFrame:
+    """The newest observation per token: stored in the manifest (``observed/token_formats``)
+    or beside the snapshot (``observed.json``, written by scan --verify and apply)."""
+    rows = [
+        {
+            "token_id": str(o["token_id"]),
+            "format": o.get("format"),
+            "observed_at": o.get("observed_at") or raw.created_at,
+        }
+        for o in [*raw.items("observed_token_formats"), *read_observations(raw.path)]
+        if o.get("token_id") and o.get("format") in ("legacy", "scannable")
+    ]
+    df = pd.DataFrame(rows, columns=["token_id", "format", "observed_at"])
+    df["observed_at"] = pd.to_datetime(df["observed_at"], utc=True, errors="coerce")
+    df = df.dropna(subset=["observed_at"]).sort_values("observed_at", kind="stable")
+    return df.drop_duplicates("token_id", keep="last")
 
 
 def _seen_in_audit(audit: pd.DataFrame, inventoried: set[str]) -> list[dict[str, Any]]:

@@ -1,0 +1,203 @@
+"""Cloudflare credential formats: one small definition each, with a stable id.
+
+The scannable formats (``cfut_``, ``cfat_``, ``cfk_``) carry a checksum: CRC-32 of the 40-character
+body, as 8 lowercase hex digits (reference §1.1). A string with the right shape and a wrong
+checksum is a *lookalike*, reported as checksum-invalid, never as a token. Legacy tokens and
+global keys have no prefix, so they are only recognised next to a keyword (``cloudflare…``,
+``CF_…``, or an ``Authorization: Bearer`` header near the word cloudflare).
+
+Patterns work on bytes (files are scanned undecoded). Nothing here imports pandas: ``cfposture
+scan`` starts fast and runs where the notebook stack is not installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+
+SCANNABLE_PREFIXES = {"cfut": "cfut_", "cfat": "cfat_", "cfk": "cfk_"}
+_TOKEN_CHARS = rb"A-Za-z0-9_\-"
+_NOT_BEFORE = rb"(?<![" + _TOKEN_CHARS + rb"])"
+_NOT_AFTER = rb"(?![" + _TOKEN_CHARS + rb"])"
+
+# A keyword, the rest of the identifier (``CLOUDFLARE_API_TOKEN``, ``cloudflareToken``,
+# ``var cloudflareToken string``), then an assignment in any of the usual languages:
+# = : := ::= :::= ?= .= => , > || (a closing quote may come first, an opening one after).
+_KEYWORD = rb"(?i:cloudflare|(?<![a-z0-9])cf_)[\w.\- \t]{0,24}?"
+_ASSIGN = rb"[\"'`]?\s{0,4}(?::{0,3}=|\?=|\.=|=>|\|\||[:=,>])\s{0,8}[\"'`]?\s{0,2}"
+# An HTTP header next to a Cloudflare URL (curl examples): the token follows ``Bearer``.
+_HEADER = rb"(?i:cloudflare)[\s\S]{0,160}?(?i:bearer\s+|x-auth-key:\s*)[\"']?"
+_LEGACY_VALUE = rb"(?P<value>[" + _TOKEN_CHARS + rb"]{37,45})" + _NOT_AFTER
+
+LEGACY = re.compile(rb"(?:" + _KEYWORD + _ASSIGN + rb"|" + _HEADER + rb")" + _LEGACY_VALUE)
+_HEX = re.compile(rb"[a-f0-9]+")
+
+
+@dataclass(frozen=True)
+class Format:
+    """One credential type. ``pattern`` finds it in text; the value is group ``value``."""
+
+    id: str
+    name: str
+    grants: str  # what the credential is: user_token, account_token, global_key, oauth, origin_ca
+    scannable: bool  # has a prefix and a checksum
+    pattern: re.Pattern[bytes] | None  # None: found through LEGACY (keyword-anchored)
+    literals: tuple[bytes, ...]  # what a prefilter looks for (case-insensitive when keyword)
+    keyword: bool = False
+    doc: str = ""
+
+
+def _scannable(fid: str, name: str, grants: str) -> Format:
+    prefix = SCANNABLE_PREFIXES[fid].encode()
+    rx = (
+        _NOT_BEFORE
+        + rb"(?P<value>"
+        + re.escape(prefix)
+        + rb"(?P<body>[A-Za-z0-9]{40})(?P<crc>[a-f0-9]{8}))"
+        + _NOT_AFTER
+    )
+    return Format(
+        fid,
+        name,
+        grants,
+        True,
+        re.compile(rx),
+        (prefix,),
+        doc=f"{prefix.decode()} + 40 base62 + CRC-32 of the body as 8 lowercase hex",
+    )
+
+
+FORMATS: dict[str, Format] = {
+    f.id: f
+    for f in (
+        _scannable("cfut", "User API token", "user_token"),
+        _scannable("cfat", "Account API token", "account_token"),
+        _scannable("cfk", "Global API key (scannable)", "global_key"),
+        Format(
+            "cfoat",
+            "Wrangler OAuth access token",
+            "oauth",
+            False,
+            re.compile(
+                _NOT_BEFORE
+                + rb"(?P<value>cfoat_[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9_\-]{20,})?)"
+                + _NOT_AFTER
+            ),
+            (b"cfoat_",),
+            doc="cfoat_ + base64url (shape not documented; public samples are 43.43)",
+        ),
+        Format(
+            "legacy_token",
+            "Legacy API token",
+            "user_or_account_token",
+            False,
+            None,
+            (b"cloudflare", b"cf_"),
+            keyword=True,
+            doc="40 of [A-Za-z0-9_-] next to a keyword; all-hex values are left out (SHA-1 ids)",
+        ),
+        Format(
+            "legacy_global_key",
+            "Legacy global API key",
+            "global_key",
+            False,
+            None,
+            (b"cloudflare", b"cf_"),
+            keyword=True,
+            doc="37-45 lowercase hex (not 40: a SHA-1 commit id) next to a keyword",
+        ),
+        Format(
+            "origin_ca_key",
+            "Origin CA key",
+            "origin_ca",
+            False,
+            re.compile(
+                rb"(?<![A-Za-z0-9_.\-])(?P<value>v1\.0-(?:[a-z0-9]{24}-[a-f0-9]{146}"
+                rb"|[a-f0-9]{64}-[a-f0-9]{128}-[a-f0-9]{64}))" + _NOT_AFTER
+            ),
+            (b"v1.0-",),
+            doc="v1.0- + 24 + 146 hex (also the 64-128-64 hex shape some tools document)",
+        ),
+    )
+}
+
+
+def checksum(body: str | bytes) -> str:
+    """The checksum a scannable token carries for this 40-character body."""
+    raw = body.encode("ascii") if isinstance(body, str) else body
+    return f"{zlib.crc32(raw):08x}"
+
+
+def is_valid_checksum(value: str) -> bool:
+    """True when ``value`` has a scannable shape and its last 8 characters are the CRC-32 of
+    the 40-character body. Offline: the CRC only catches typos and lookalikes, it proves
+    nothing about whether the token is live (``cfposture scan --verify`` asks the API)."""
+    for prefix in SCANNABLE_PREFIXES.values():
+        if value.startswith(prefix):
+            rest = value[len(prefix) :]
+            return (
+                len(rest) == 48
+                and rest[:40].isascii()
+                and rest[:40].isalnum()
+                and bool(re.fullmatch(r"[a-f0-9]{8}", rest[40:]))
+                and checksum(rest[:40]) == rest[40:]
+            )
+    return False
+
+
+def legacy_kind(value: bytes) -> str | None:
+    """Which legacy format a keyword-anchored value is, or None (wrong length, a SHA-1)."""
+    if _HEX.fullmatch(value):
+        return "legacy_global_key" if 37 <= len(value) <= 45 and len(value) != 40 else None
+    return "legacy_token" if len(value) == 40 else None
+
+
+@dataclass(frozen=True)
+class Classification:
+    format: str | None  # a FORMATS id, or None when the value is no known credential
+    checksum_valid: bool | None  # None for formats without a checksum
+
+    @property
+    def is_credential(self) -> bool:
+        return self.format is not None and self.checksum_valid is not False
+
+
+def classify(value: str) -> Classification:
+    """What credential ``value`` is, taken on its own (no keyword needed: the caller says it
+    is a credential). A scannable shape with a wrong checksum keeps its format id with
+    ``checksum_valid=False``: a lookalike, not a token."""
+    raw = value.strip().encode("utf-8", "surrogateescape")
+    for fid, prefix in SCANNABLE_PREFIXES.items():
+        if value.startswith(prefix):
+            m = FORMATS[fid].pattern.fullmatch(raw)  # type: ignore[union-attr]
+            if m is None:
+                return Classification(None, None)
+            return Classification(fid, checksum(m["body"]) == m["crc"].decode())
+    for fid in ("cfoat", "origin_ca_key"):
+        if FORMATS[fid].pattern.fullmatch(raw):  # type: ignore[union-attr]
+            return Classification(fid, None)
+    if re.fullmatch(rb"[" + _TOKEN_CHARS + rb"]+", raw):
+        return Classification(legacy_kind(raw), None)
+    return Classification(None, None)
+
+
+def fingerprint(value: str | bytes) -> str:
+    """sha256 of the value: safe to store and compare, impossible to use."""
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    return hashlib.sha256(raw).hexdigest()
+
+
+def redact(value: str | bytes) -> str:
+    """``cfut_ab…c3``: the prefix, two characters after it and the last two. Enough to tell
+    tokens apart in a report, far too little to use."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    head = ""
+    for prefix in (*SCANNABLE_PREFIXES.values(), "cfoat_", "v1.0-"):
+        if text.startswith(prefix):
+            head, text = prefix, text[len(prefix) :]
+            break
+    if len(text) < 12:
+        return head + "…"
+    return f"{head}{text[:2]}…{text[-2:]}"

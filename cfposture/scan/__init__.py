@@ -1,0 +1,95 @@
+"""``cfposture scan``: find Cloudflare credentials in files and git history.
+
+Each finding names the format, where it is (path, line, commit), a sha256 fingerprint and a
+redacted form; the value itself stays in this process's memory, held only until ``--verify``
+has asked the API about it. See :mod:`cfposture.formats` for what is recognised and
+:mod:`.engine` for how it is fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..formats import FORMATS, fingerprint, redact
+from .engine import Engine
+from .files import Located, Stats, scan_files
+from .git import scan_history
+
+VERIFIABLE = {"cfut", "cfat", "legacy_token"}
+
+
+@dataclass
+class ScanResult:
+    findings: list[dict[str, Any]]
+    stats: Stats
+    backend: str
+    values: dict[str, bytes] = field(default_factory=dict, repr=False)  # fingerprint → value
+
+    def forget(self) -> None:
+        """Drop the values (after --verify): nothing later can write what is not held."""
+        self.values.clear()
+
+    def summary(self) -> dict[str, Any]:
+        creds = [f for f in self.findings if f["status"] == "credential"]
+        return {
+            "tool": "cfposture",
+            "version": __version__,
+            "backend": self.backend,
+            "credentials": len(creds),
+            "new": sum(1 for f in creds if not f.get("baselined")),
+            "lookalikes": sum(1 for f in self.findings if f["status"] == "lookalike"),
+            "files": self.stats.files,
+            "blobs": self.stats.blobs,
+            "bytes": self.stats.bytes,
+            "skipped_binary": self.stats.binary,
+            "skipped_symlinks": self.stats.symlinks,
+            "unreadable": self.stats.unreadable,
+        }
+
+
+def _record(loc: Located) -> dict[str, Any]:
+    h, fmt = loc.hit, FORMATS[loc.hit.format]
+    where = f"{loc.path}:{loc.line}"
+    if loc.commit:
+        where = f"{loc.commit[:12]}:{where}"
+    return {
+        "format": fmt.id,
+        "name": fmt.name,
+        "status": "lookalike" if h.checksum_valid is False else "credential",
+        "checksum_valid": h.checksum_valid,
+        "path": loc.path,
+        "line": loc.line,
+        "column": loc.column,
+        "commit": loc.commit,
+        "location": where,
+        "fingerprint": fingerprint(h.value),
+        "redacted": redact(h.value),
+        "baselined": False,
+    }
+
+
+def scan(
+    paths: list[str | Path],
+    *,
+    git: bool = False,
+    gitignore: bool = False,
+    workers: int = 0,
+    engine: Engine | None = None,
+) -> ScanResult:
+    """Scan files and folders (or, with ``git=True``, each path's whole git history)."""
+    engine = engine or Engine()
+    stats = Stats()
+    roots = [Path(p) for p in paths]
+    if git:
+        located = [loc for r in roots for loc in scan_history(r, engine, stats)]
+    else:
+        located = scan_files(roots, engine, stats, gitignore=gitignore, workers=workers)
+    located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))
+    result = ScanResult([_record(loc) for loc in located], stats, engine.backend)
+    for loc in located:
+        if loc.hit.checksum_valid is not False and loc.hit.format in VERIFIABLE:
+            result.values[fingerprint(loc.hit.value)] = loc.hit.value
+    return result

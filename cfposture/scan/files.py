@@ -1,0 +1,142 @@
+"""Walk folders and scan files: no symlinks followed, binaries skipped, huge files mapped.
+
+A file that cannot be read is a warning, not the end of the scan: every other file is still
+scanned and reported. ``.git`` folders are skipped (``--git`` scans history properly).
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CfPostureError
+from .engine import Engine, Hit
+
+log = logging.getLogger(__name__)
+
+SNIFF = 8000  # like git: a NUL byte in the first 8,000 bytes means binary
+MAP_ABOVE = 4 << 20  # files larger than this are mmap'd instead of read
+
+
+@dataclass
+class Stats:
+    files: int = 0
+    bytes: int = 0
+    binary: int = 0
+    symlinks: int = 0
+    unreadable: int = 0
+    blobs: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, msg: str) -> None:
+        self.warnings.append(msg)
+        log.warning(msg)
+
+
+@dataclass(frozen=True)
+class Located:
+    """A hit with where it was: path (and commit, for history), 1-based line and column."""
+
+    hit: Hit
+    path: str
+    line: int
+    column: int
+    commit: str | None = None
+
+
+def locate(buf: bytes | mmap.mmap, hits: list[Hit], path: str, commit: str | None = None):
+    """Line numbers for sorted hits, counting newlines once across the buffer."""
+    out, line, pos = [], 1, 0
+    for h in hits:
+        line += buf[pos : h.start].count(b"\n")
+        pos = h.start
+        bol = buf.rfind(b"\n", 0, h.start) + 1
+        out.append(Located(h, path, line, h.start - bol + 1, commit))
+    return out
+
+
+def is_binary(head: bytes) -> bool:
+    return b"\0" in head[:SNIFF]
+
+
+def scan_file(path: Path, engine: Engine, stats: Stats, shown: str) -> list[Located]:
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                return []
+            if size <= MAP_ABOVE:
+                buf: bytes | mmap.mmap = f.read()
+                head = buf[:SNIFF]
+            else:
+                head = f.read(SNIFF)
+                buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            if is_binary(head):
+                stats.binary += 1
+                return []
+            stats.files += 1
+            stats.bytes += size
+            hits = engine.find(buf, len(buf))
+            return locate(buf, hits, shown) if hits else []
+    except OSError as e:
+        stats.unreadable += 1
+        stats.warn(f"{shown}: cannot read ({e.strerror or e}); skipped")
+        return []
+
+
+def _git_listed(root: Path) -> set[Path] | None:
+    """Files git would not ignore under ``root`` (tracked + untracked, minus .gitignore'd), or
+    None outside a work tree. git is the reference implementation of .gitignore."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {(root / p.decode("utf-8", "surrogateescape")) for p in out.split(b"\0") if p}
+
+
+def iter_files(roots: list[Path], stats: Stats, *, gitignore: bool = False) -> Iterator[Path]:
+    for root in roots:
+        if root.is_symlink():
+            stats.symlinks += 1
+            stats.warn(f"{root}: a symlink; not followed (scan its target instead)")
+            continue
+        if not root.exists():
+            raise CfPostureError(f"{root}: no such file or folder; check the path")
+        if root.is_file():
+            yield root
+            continue
+        allowed = _git_listed(root) if gitignore else None
+        if gitignore and allowed is None:
+            stats.warn(f"{root}: not inside a git work tree; --gitignore has no effect there")
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            for name in sorted(filenames):
+                p = Path(dirpath, name)
+                if p.is_symlink():
+                    stats.symlinks += 1
+                    continue
+                if allowed is not None and p not in allowed:
+                    continue
+                yield p
+
+
+def scan_files(
+    roots: list[Path], engine: Engine, stats: Stats, *, gitignore: bool = False, workers: int = 0
+) -> list[Located]:
+    """Scan every regular file under ``roots`` with ``workers`` threads (default: one per core;
+    the prefilter releases the GIL)."""
+    paths = list(iter_files(roots, stats, gitignore=gitignore))
+    workers = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool:
+        chunks = pool.map(lambda p: scan_file(p, engine, stats, str(p)), paths)
+        return [loc for chunk in chunks for loc in chunk]

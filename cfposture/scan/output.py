@@ -1,0 +1,131 @@
+"""Scan results as a table, JSON, CSV (what notebook 04 reads) or SARIF 2.1.0."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from .. import __version__
+from ..formats import FORMATS
+
+COLUMNS = [
+    "format",
+    "status",
+    "location",
+    "redacted",
+    "fingerprint",
+    "checksum_valid",
+    "path",
+    "line",
+    "commit",
+    "baselined",
+    "live",
+    "token_id",
+    "token_status",
+    "owner",
+    "token_name",
+    "can",
+]
+
+
+def as_json(findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    return json.dumps({"summary": summary, "findings": findings}, indent=2, default=str) + "\n"
+
+
+def as_csv(findings: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(findings)
+    return buf.getvalue()
+
+
+def as_table(findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    lines = []
+    for f in findings:
+        tag = "lookalike (bad checksum)" if f["status"] == "lookalike" else f["format"]
+        if f.get("baselined"):
+            tag += " [baseline]"
+        extra = ""
+        if "live" in f:
+            state = {True: "LIVE", False: "not live", None: "unknown"}[f["live"]]
+            extra = f"  {state}" + (f" token {f['token_id']}" if f.get("token_id") else "")
+            if f.get("can"):
+                extra += f" — {f.get('token_name')!s} ({f.get('owner')!s}) {f['can']}"
+        lines.append(f"{f['location']}  {tag}  {f['redacted']}{extra}")
+    s = summary
+    lines.append(
+        f"{s['credentials']} credential(s) ({s['new']} not in the baseline), "
+        f"{s['lookalikes']} lookalike(s); {s['files'] or s['blobs']} "
+        f"{'files' if s['files'] else 'blobs'}, {s['bytes'] / 1e6:.1f} MB scanned"
+        f" ({s['skipped_binary']} binary, {s['skipped_symlinks']} symlinks skipped;"
+        f" engine {s['backend']})"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def as_sarif(findings: list[dict[str, Any]]) -> str:
+    rules = [
+        {
+            "id": f"cfposture-scan/{fmt.id}",
+            "name": fmt.name,
+            "shortDescription": {"text": f"{fmt.name} in scanned content"},
+            "fullDescription": {"text": fmt.doc or fmt.name},
+            "help": {"text": "Roll the credential now, then remove it from the file and history."},
+        }
+        for fmt in FORMATS.values()
+    ]
+    results = []
+    for f in findings:
+        if f["status"] != "credential":
+            continue
+        msg = f"{FORMATS[f['format']].name} {f['redacted']} found"
+        if f.get("can"):
+            msg += f"; it {f['can']}"
+        loc: dict[str, Any] = {
+            "physicalLocation": {
+                "artifactLocation": {"uri": f["path"]},
+                "region": {"startLine": f["line"], "startColumn": f["column"]},
+            }
+        }
+        results.append(
+            {
+                "ruleId": f"cfposture-scan/{f['format']}",
+                "level": "error" if f.get("live") is not False else "warning",
+                "message": {"text": msg},
+                "locations": [loc],
+                "partialFingerprints": {"secretSha256/v1": f["fingerprint"]},
+                "baselineState": "unchanged" if f.get("baselined") else "new",
+                "properties": {"commit": f.get("commit")} if f.get("commit") else {},
+            }
+        )
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "cfposture-scan",
+                        "version": __version__,
+                        "informationUri": "https://github.com/cfposture/cfposture",
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def render(fmt: str, findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    if fmt == "json":
+        return as_json(findings, summary)
+    if fmt == "csv":
+        return as_csv(findings)
+    if fmt == "sarif":
+        return as_sarif(findings)
+    return as_table(findings, summary)

@@ -1,0 +1,143 @@
+"""Format definitions, table-driven: true positives, near misses, legacy context."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from cfposture.formats import FORMATS, checksum, classify, fingerprint, is_valid_checksum, redact
+from cfposture.scan.engine import Engine, scan_text
+
+BODY = "qYcUCSeYdDKMNp3XcYRJbY4p99O42Q70hq8BqeFJ"  # reference §1.1, a generated example
+GOOD = {p: f"{p}_{BODY}{zlib.crc32(BODY.encode()):08x}" for p in ("cfut", "cfat", "cfk")}
+BAD = {p: v[:-8] + "00000000" for p, v in GOOD.items()}
+LEGACY = "YQSn-xWAQiiEh9qM58wZNnyQS7FUdoqGIUAbrh7T"  # Cloudflare's own docs example
+GLOBAL = "d3d1443e0adc9c24564c6c5676d679d47e2ca"  # 37 hex
+ORIGIN = "v1.0-" + "a1" * 12 + "-" + "0f" * 73
+CFOAT = "cfoat_" + "A" * 43 + "." + "b_" * 21 + "c"
+
+ENGINES = [pytest.param(True, id="hyperscan"), pytest.param(False, id="re")]
+
+
+def found(text: str, use_hyperscan: bool = True) -> list[tuple[str, str, bool | None]]:
+    return [
+        (h.format, h.value.decode(), h.checksum_valid)
+        for h in scan_text(text, Engine(use_hyperscan=use_hyperscan))
+    ]
+
+
+def test_reference_examples_have_valid_checksums() -> None:
+    for v in (
+        "cfk_p3yiU5ZyNidG0gfC2wf00s09fdwYboMM7DayWFYvba78282b",
+        "cfut_qYcUCSeYdDKMNp3XcYRJbY4p99O42Q70hq8BqeFJb4503d62",
+        "cfat_e4NQDao3VZEZLPofY4F4fkcD9a8bXVibkHRdGdJq5081a19c",
+    ):
+        assert is_valid_checksum(v)
+        assert classify(v).is_credential
+    assert checksum(BODY) == GOOD["cfut"][-8:]
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "valid"),
+    [
+        (GOOD["cfut"], "cfut", True),
+        (GOOD["cfat"], "cfat", True),
+        (GOOD["cfk"], "cfk", True),
+        (BAD["cfut"], "cfut", False),  # right shape, wrong checksum: a lookalike
+        (BAD["cfk"], "cfk", False),
+        (GOOD["cfut"].upper(), None, None),  # CFUT_ is not the prefix
+        (GOOD["cfut"][:-1], None, None),  # checksum 7 characters
+        (GOOD["cfut"] + "a", None, None),  # 49 after the prefix
+        ("cfut_" + BODY[:-1] + "-" + GOOD["cfut"][-8:], None, None),  # alphabet: no '-'
+        ("cfut_" + BODY + "ABCDEF12", None, None),  # checksum must be lowercase hex
+        (LEGACY, "legacy_token", None),
+        (GLOBAL, "legacy_global_key", None),
+        ("A" * 40, "legacy_token", None),
+        ("a" * 40, None, None),  # all lowercase hex: treated as a SHA-1 id
+        ("0123456789abcdef0123456789abcdef01234567", None, None),  # a SHA-1, not a token
+        (ORIGIN, "origin_ca_key", None),
+        (CFOAT, "cfoat", None),
+        ("hello world", None, None),
+    ],
+)
+def test_classify(value: str, fmt: str | None, valid: bool | None) -> None:
+    c = classify(value)
+    assert (c.format, c.checksum_valid) == (fmt, valid)
+    assert is_valid_checksum(value) is (valid is True)
+
+
+@pytest.mark.parametrize("use_hyperscan", ENGINES)
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        (f'token = "{GOOD["cfut"]}"', [("cfut", GOOD["cfut"], True)]),
+        (f"Bearer {GOOD['cfat']}\n", [("cfat", GOOD["cfat"], True)]),
+        (f"KEY={GOOD['cfk']}", [("cfk", GOOD["cfk"], True)]),
+        (f"x={BAD['cfut']}", [("cfut", BAD["cfut"], False)]),  # reported as a lookalike
+        (f"x{GOOD['cfut']}", []),  # prefix inside a longer word
+        (f"_{GOOD['cfut']}", []),
+        (f"-{GOOD['cfut']}", []),
+        (f"{GOOD['cfut']}Z", []),
+        (f"{GOOD['cfut']}_", []),
+        (f"{GOOD['cfut']}.", [("cfut", GOOD["cfut"], True)]),  # end of a sentence
+        (f"CLOUDFLARE_API_TOKEN={LEGACY}", [("legacy_token", LEGACY, None)]),
+        (f'cloudflareToken := "{LEGACY}"', [("legacy_token", LEGACY, None)]),
+        (f"<cloudflareToken>\n    {LEGACY}\n</cloudflareToken>", [("legacy_token", LEGACY, None)]),
+        (f'CF_API_KEY: "{LEGACY}"', [("legacy_token", LEGACY, None)]),
+        (f"API_TOKEN={LEGACY}", []),  # no Cloudflare keyword: a legacy token is unrecognisable
+        (LEGACY, []),
+        (f"CLOUDFLARE_API_TOKEN={LEGACY}x", []),  # 41 characters
+        (f"CLOUDFLARE_API_TOKEN={LEGACY[:-1]}", []),  # 39
+        (f"CLOUDFLARE_API_TOKEN{LEGACY}", []),  # no separator
+        ("cloudflare_sha = 0123456789abcdef0123456789abcdef01234567", []),  # a commit id
+        (f'cloudflare_global_api_key = "{GLOBAL}"', [("legacy_global_key", GLOBAL, None)]),
+        (f"the cloudflare keyword is not close to the key, id = {GLOBAL}", []),
+        (
+            'curl "https://api.cloudflare.com/client/v4/user/tokens/verify" \\\n'
+            f'  -H "Authorization: Bearer {LEGACY}"',
+            [("legacy_token", LEGACY, None)],
+        ),
+        (f"X-Auth-User-Service-Key: {ORIGIN}", [("origin_ca_key", ORIGIN, None)]),
+        (f"key: {ORIGIN}0", []),
+        (f"wrangler token {CFOAT}", [("cfoat", CFOAT, None)]),
+        ("", []),
+    ],
+)
+def test_scan_text(text: str, expect: list, use_hyperscan: bool) -> None:
+    assert found(text, use_hyperscan) == expect
+
+
+@pytest.mark.parametrize("use_hyperscan", ENGINES)
+def test_many_hits_across_merged_windows(use_hyperscan: bool) -> None:
+    """Hits close together share a window; far apart they do not; all are found once."""
+    parts = []
+    for i in range(300):
+        parts.append("x" * (i * 7 % 900))
+        parts.append(f"t{i} = {GOOD['cfut'] if i % 2 else BAD['cfat']}\n")
+    hits = found("".join(parts), use_hyperscan)
+    assert len(hits) == 300
+    assert sum(1 for h in hits if h[2]) == 150
+
+
+def test_every_format_is_described() -> None:
+    for f in FORMATS.values():
+        assert f.doc and f.literals and f.name
+    assert set(FORMATS) == {
+        "cfut",
+        "cfat",
+        "cfk",
+        "cfoat",
+        "legacy_token",
+        "legacy_global_key",
+        "origin_ca_key",
+    }
+
+
+def test_redact_and_fingerprint_hide_the_value() -> None:
+    r = redact(GOOD["cfut"])
+    assert r == f"cfut_{BODY[:2]}…{GOOD['cfut'][-2:]}"
+    assert len(r.replace("…", "")) < 12
+    assert redact(LEGACY) == "YQ…7T"
+    assert fingerprint(GOOD["cfut"]) == fingerprint(GOOD["cfut"].encode())
+    assert GOOD["cfut"] not in fingerprint(GOOD["cfut"])
