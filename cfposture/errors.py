@@ -6,6 +6,10 @@ line prints it as-is (exit code 2, no traceback) and notebooks show it to analys
 
 from __future__ import annotations
 
+SEVERITIES = ["info", "low", "medium", "high", "critical"]
+"""Finding severities, lowest first (here, not in schemas, so the command line starts without
+pandas)."""
+
 
 class CfPostureError(Exception):
     """Base class: an expected failure with a message a person can act on."""

@@ -12,7 +12,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Series
 
-from .errors import NormalizeError
+from .errors import SEVERITIES, NormalizeError
 
 UTC_TS = {"dtype_kwargs": {"unit": "us", "tz": "UTC"}}
 
@@ -132,9 +132,6 @@ class PermissionCatalog(_Frame):
     product: Series[str]
     product_risk: Series[int] = pa.Field(ge=1, le=4)
     risk_weight: Series[float] = pa.Field(ge=0)
-
-
-SEVERITIES = ["info", "low", "medium", "high", "critical"]
 
 
 class Findings(_Frame):

@@ -74,7 +74,9 @@ class SnapshotState:
         """Make up a live value for a token in the snapshot (tests plant it, then verify it)."""
         if self.find_token(account_id, token_id) is None:
             raise KeyError(f"no token {token_id} in {account_id or 'the user'}")
-        value = new_legacy_value() if legacy else new_token_value("cfat_" if account_id else "cfut_")
+        value = (
+            new_legacy_value() if legacy else new_token_value("cfat_" if account_id else "cfut_")
+        )
         with self.lock:
             self.values[_key(value)] = (account_id, token_id)
         return value

@@ -95,7 +95,16 @@ def _git_listed(root: Path) -> set[Path] | None:
     None outside a work tree. git is the reference implementation of .gitignore."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            [
+                "git",
+                "-C",
+                str(root),
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
             capture_output=True,
             check=True,
         ).stdout
@@ -119,7 +128,9 @@ def iter_files(roots: list[Path], stats: Stats, *, gitignore: bool = False) -> I
         if gitignore and allowed is None:
             stats.warn(f"{root}: not inside a git work tree; --gitignore has no effect there")
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+            stats.symlinks += len(links)  # os.walk lists them but never enters them
+            dirnames[:] = sorted(d for d in dirnames if d != ".git" and d not in links)
             for name in sorted(filenames):
                 p = Path(dirpath, name)
                 if p.is_symlink():

@@ -63,8 +63,9 @@ def _unquote(path: str) -> str:
 
 
 def scan_history(repo: Path, engine: Engine, stats: Stats) -> list[Located]:
-    if not (repo / ".git").exists() and _git(repo, "rev-parse", "--is-bare-repository") != b"true\n":
-        raise CfPostureError(f"{repo}: not a git repository; drop --git to scan it as files")
+    if not repo.is_dir():
+        raise CfPostureError(f"{repo}: not a folder; --git scans a repository's history")
+    _git(repo, "rev-parse", "--git-dir")  # outside a repository: a clear one-line error
     first = first_appearances(repo)
     blobs = list(first)
     proc = subprocess.Popen(

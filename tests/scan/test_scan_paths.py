@@ -1,0 +1,218 @@
+"""``cfposture scan`` over files, folders and git history, through the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from cfposture.cli import main
+from cfposture.scan import scan
+from cfposture.scan.engine import Engine
+
+BODY = "Zx4CrcFhEIDXk9vL2sTLeARsFp2ZZYbydVDhhIUq"
+TOKEN = f"cfut_{BODY}{zlib.crc32(BODY.encode()):08x}"
+LOOKALIKE = TOKEN[:-8] + "deadbeef"
+LEGACY = "kOjD1yceduu2jxL2uuwT9dkOIudU3_54sLCEud6j"
+SARIF_SCHEMA = json.loads(
+    (Path(__file__).parents[1] / "data" / "sarif-2.1.0-rtm.5.json").read_text()
+)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A tree with a token, a lookalike, a legacy token, and everything a scanner trips on."""
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "deploy.py").write_text(f'\n\nTOKEN = "{TOKEN}"\nOTHER = "{LOOKALIKE}"\n')
+    (root / ".env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0" + TOKEN.encode())  # binary
+    (root / "latin1.txt").write_bytes("café = ".encode("latin-1") + TOKEN.encode() + b"\xff\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(f"x={TOKEN}\n")
+    (root / "escape").symlink_to(outside, target_is_directory=True)  # never followed
+    (root / "escape.txt").symlink_to(outside / "secret.txt")
+    (root / ".git").mkdir()  # a .git folder is history's business (--git)
+    (root / ".git" / "config").write_text(f"x={TOKEN}\n")
+    return root
+
+
+def _json(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, dict]:
+    rc = main(["scan", *args, "--format", "json", "--quiet"])
+    return rc, json.loads(capsys.readouterr().out)
+
+
+def test_scan_tree(tree: Path, capsys: pytest.CaptureFixture) -> None:
+    rc, doc = _json(capsys, str(tree))
+    assert rc == 0
+    got = {
+        (f["path"].removeprefix(str(tree) + "/"), f["line"], f["format"], f["status"])
+        for f in doc["findings"]
+    }
+    assert got == {
+        ("src/deploy.py", 3, "cfut", "credential"),
+        ("src/deploy.py", 4, "cfut", "lookalike"),
+        (".env", 1, "legacy_token", "credential"),
+        ("latin1.txt", 1, "cfut", "credential"),
+    }
+    s = doc["summary"]
+    assert (s["credentials"], s["lookalikes"], s["skipped_binary"], s["skipped_symlinks"]) == (
+        3,
+        1,
+        1,
+        2,
+    )
+    text = json.dumps(doc)
+    assert TOKEN not in text and LEGACY not in text and LOOKALIKE not in text
+
+
+def test_huge_file_is_mapped_and_scanned(tmp_path: Path) -> None:
+    big = tmp_path / "big.log"
+    with open(big, "wb") as f:
+        f.write(b"filler line\n" * 700_000)  # ~8 MB: above the mmap threshold
+        f.write(f"late: {TOKEN}\n".encode())
+    res = scan([big])
+    assert [(f["line"], f["format"]) for f in res.findings] == [(700_001, "cfut")]
+
+
+def test_unreadable_file_via_engine_error(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One file fails to open (mode 000 would not stop root, so fail it directly): the scan
+    goes on, and says which file it skipped."""
+    real_open = open
+
+    def flaky(path, *a, **k):
+        if str(path).endswith(".env"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", flaky)
+    res = scan([tree])
+    assert res.stats.unreadable == 1
+    assert any(".env: cannot read" in w for w in res.stats.warnings)
+    assert {f["format"] for f in res.findings} == {"cfut"}
+
+
+def test_missing_path_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["scan", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "no such file or folder" in err and "Traceback" not in err
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
+
+
+def test_gitignore_is_respected_when_asked(tree: Path, capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    shutil.rmtree(tree / ".git")
+    _git(tree, "init", "-q")
+    (tree / ".gitignore").write_text(".env\n")
+    _, doc = _json(capsys, str(tree), "--gitignore")
+    assert ".env" not in {Path(f["path"]).name for f in doc["findings"]}
+    _, doc = _json(capsys, str(tree))
+    assert ".env" in {Path(f["path"]).name for f in doc["findings"]}
+
+
+def test_git_history_finds_a_deleted_token_at_the_commit_that_added_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    repo = tmp_path / "hist"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("hello\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "first")
+    (repo / "ci.yml").write_text(f"env:\n  CLOUDFLARE_API_TOKEN: {TOKEN}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "add deploy")
+    added = _git(repo, "rev-parse", "HEAD")
+    (repo / "ci.yml").write_text(f"env:\n  CLOUDFLARE_API_TOKEN: {TOKEN}\n  more: 1\n")
+    _git(repo, "commit", "-qam", "edit, token still there (a new blob)")
+    (repo / "ci.yml").write_text("env: {}\n")
+    _git(repo, "commit", "-qam", "remove the token")
+    _git(repo, "checkout", "-qb", "side", added)
+    (repo / "old.env").write_text(f"cloudflare_token: {LEGACY}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "on a branch")
+    side = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "-q", "main")
+
+    assert scan([repo]).findings == []  # the work tree is clean now
+    rc, doc = _json(capsys, str(repo), "--git")
+    assert rc == 0
+    got = {(f["format"], f["path"], f["line"], f["commit"]) for f in doc["findings"]}
+    assert got == {("cfut", "ci.yml", 2, added), ("legacy_token", "old.env", 1, side)}
+    assert doc["summary"]["blobs"] >= 5
+
+
+def test_git_on_a_plain_folder_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["scan", str(tmp_path), "--git"]) == 2
+    assert "git" in capsys.readouterr().err
+
+
+def test_baseline_and_fail_on_found(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    base = tmp_path / "scan-baseline.json"
+    assert main(["scan", str(tree), "--fail-on-found", "--quiet"]) == 1
+    capsys.readouterr()
+    assert main(["scan", str(tree), "--baseline", str(base), "--update-baseline", "--quiet"]) == 0
+    stored = base.read_text()
+    assert (
+        TOKEN not in stored
+        and LEGACY not in stored
+        and len(json.loads(stored)["fingerprints"]) == 2
+    )
+    capsys.readouterr()
+    assert main(["scan", str(tree), "--baseline", str(base), "--fail-on-found"]) == 0
+    (tree / "new.sh").write_text(f"export CF_API_TOKEN={LEGACY[::-1]}\n")
+    capsys.readouterr()
+    assert main(["scan", str(tree), "--baseline", str(base), "--fail-on-found"]) == 1
+    assert "1 credential(s) found that are not in the baseline" in capsys.readouterr().err
+    base.write_text("{not json")
+    assert main(["scan", str(tree), "--baseline", str(base)]) == 2
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "sarif"])
+def test_outputs_never_hold_a_value(tree: Path, fmt: str, capsys: pytest.CaptureFixture) -> None:
+    main(["scan", str(tree), "--format", fmt, "--quiet"])
+    out = capsys.readouterr().out
+    for v in (TOKEN, LEGACY, LOOKALIKE, BODY):
+        assert v not in out
+    if fmt == "sarif":
+        doc = json.loads(out)
+        jsonschema.Draft4Validator(SARIF_SCHEMA).validate(doc)
+        assert len(doc["runs"][0]["results"]) == 3  # lookalikes are not results
+    if fmt == "csv":
+        assert out.splitlines()[0].startswith("format,status,location")
+
+
+def test_scan_imports_no_pandas(tree: Path) -> None:
+    code = (
+        "import sys; from cfposture.cli import main; main(['scan', sys.argv[1], '--quiet']);"
+        "heavy = ('pandas', 'pandera', 'plotly', 'papermill', 'ipywidgets');"
+        "bad = [m for m in heavy if m in sys.modules];"
+        "sys.exit(1 if bad else 0)"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(tree)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_both_engines_agree(tree: Path) -> None:
+    a = scan([tree], engine=Engine(use_hyperscan=True)).findings
+    b = scan([tree], engine=Engine(use_hyperscan=False)).findings
+    assert a == b and a
