@@ -15,6 +15,7 @@ import pandas as pd
 from .baseline import Baseline, apply_baseline
 from .errors import CfPostureError
 from .load import Snapshot
+from .rawsnapshot import read_observations
 from .rules import RULES, Context, Params
 from .schemas import SEVERITIES, Findings, validate
 
@@ -85,9 +86,29 @@ def findings(
     return apply_baseline(df, baseline, snap.created_at) if baseline else df
 
 
+def recorded_leaks(snap: Snapshot) -> pd.DataFrame:
+    """Leaks ``cfposture scan --verify --snapshot`` recorded beside the snapshot (token_id,
+    location), for tokens not modified since (a roll after the leak made the value useless)."""
+    rows = [
+        {"token_id": str(o["token_id"]), "location": o.get("location"), "at": o.get("observed_at")}
+        for o in read_observations(snap.path)
+        if o.get("source") == "scan"
+    ]
+    df = pd.DataFrame(rows, columns=["token_id", "location", "at"])
+    if df.empty:
+        return df[["token_id", "location"]]
+    df["at"] = pd.to_datetime(df["at"], utc=True, errors="coerce")
+    modified = df["token_id"].map(
+        snap.tokens.drop_duplicates("token_id").set_index("token_id")["modified_on"]
+    )
+    return df[modified.isna() | (modified <= df["at"])][["token_id", "location"]]
+
+
 def context(snap: Snapshot, *, leaks: pd.DataFrame | None = None, **params: int) -> Context:
     """The rules' context (usage window, grant usage, privilege): built once, it serves both
     ``run_rules`` and ``scoring.scores_from``, so callers needing both do the work once."""
+    if leaks is None:
+        leaks = recorded_leaks(snap)
     try:
         return Context(snap, Params(**params), leaks)
     except (TypeError, ValueError) as e:
