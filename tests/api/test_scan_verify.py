@@ -45,10 +45,8 @@ def test_verify_joins_records_and_fires_t09(
         work.mkdir()
         (work / "deploy.yml").write_text(f"env:\n  CLOUDFLARE_API_TOKEN: {cfat}\n")
         (work / ".env").write_text(f"CLOUDFLARE_API_TOKEN={legacy}\nCF_OLD={NOT_LIVE}\n")
-        rc = main(
-            ["scan", str(work), "--verify", "--api-base", base, "--snapshot", str(snap)]
-            + ["--format", "json"]
-        )
+        args = ["scan", str(work), "--verify", "--api-base", base, "--snapshot", str(snap)]
+        rc = main([*args, "--format", "json"])
         verify_calls = {k: v for k, v in fake.stats.requests.items() if "verify" in k}
     out, err = capsys.readouterr()
     assert rc == 0, err
