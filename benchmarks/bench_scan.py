@@ -98,7 +98,9 @@ def tools(corpus: Path, work: Path) -> dict[str, tuple[list[str], Path | None, o
     """name → (command, output file or None for stdout, parser of the output into values)."""
 
     def cfp(text: str) -> set[str]:  # cfposture never prints values: match by fingerprint
-        return {f["fingerprint"] for f in json.loads(text)["findings"] if f["status"] == "credential"}
+        return {
+            f["fingerprint"] for f in json.loads(text)["findings"] if f["status"] == "credential"
+        }
 
     def kingfisher(text: str) -> set[str]:
         doc = json.loads(text.splitlines()[0]) if text.strip() else {}  # line 2: a summary
@@ -169,7 +171,11 @@ def main() -> None:
             if name == "cfposture":
                 by_fp = {fingerprint(v): v for kind in planted.values() for v in kind}
                 found = {by_fp[f] for f in found if f in by_fp}
-            results[name] = {"wall_s": wall, "mb_per_s": size / 1e6 / wall, **_score(found, planted)}
+            results[name] = {
+                "wall_s": wall,
+                "mb_per_s": size / 1e6 / wall,
+                **_score(found, planted),
+            }
         rate = detect_secrets_rate(corpus) if not args.smoke else None
     n = {k: len(v) for k, v in planted.items()}
     print(f"corpus: {size / 1e6:.0f} MB, planted {n}")

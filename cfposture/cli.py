@@ -221,6 +221,53 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .baseline import load_baseline
+    from .load import load
+    from .remediate import build_plan, render_plan
+
+    snap = load(args.snapshot)
+    plan = build_plan(
+        snap,
+        rules=args.rules,
+        baseline=load_baseline(args.baseline) if args.baseline else None,
+        expires_in_days=args.expires_in_days,
+    )
+    out = Path(args.out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(plan, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    if not args.quiet:
+        sys.stdout.write(render_plan(plan, args.format))
+        print(f"cfposture: wrote {out}; review it, then: cfposture apply {out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_apply(args: argparse.Namespace) -> int:
+    from .remediate import apply_plan
+
+    try:
+        plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise CfPostureError(
+            f"{args.plan} is not JSON ({e.msg}); make it with cfposture plan"
+        ) from None
+    log = Path(args.log) if args.log else Path(args.plan).with_suffix(".log.ndjson")
+    outcomes = apply_plan(
+        plan, api_base=args.api_base, yes=args.yes, log_path=log, values_file=args.values_file
+    )
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.outcome] = counts.get(o.outcome, 0) + 1
+        if not args.quiet:
+            t = o.action["target"]
+            print(f"{o.outcome:8} {o.action['kind']:13} {t['name']} ({t['id']}): {o.reason}")
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to do"
+    mode = "applied" if args.yes else "dry run (add --yes to apply)"
+    print(f"cfposture: {mode}: {summary}; log {log}", file=sys.stderr)
+    return 1 if counts.get("failed") else 0
+
+
 def _timestamp(value: str) -> datetime:
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -371,6 +418,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=0, help="scanning threads (default: cores)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_scan)
+
+    s = sub.add_parser("plan", help="write the remediation plan (JSON) and show it for review")
+    s.add_argument("snapshot", help="snapshot folder (or 'sample')")
+    s.add_argument("--out", required=True, help="plan file to write, e.g. PLAN.json")
+    s.add_argument("--rules", nargs="+", metavar="ID", help="only findings of these rules")
+    s.add_argument("--baseline", help="accepted findings (YAML/JSON) get no action")
+    s.add_argument("--expires-in-days", type=_days, default=90, help="expiry set by CFP-T02 fixes")
+    s.add_argument("--format", choices=["markdown", "table"], default="markdown")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_plan)
+
+    s = sub.add_parser("apply", help="carry out a plan through the API (dry run unless --yes)")
+    s.add_argument("plan", help="PLAN.json from cfposture plan")
+    s.add_argument("--api-base", help="API base URL (default: Cloudflare's)")
+    s.add_argument("--yes", action="store_true", help="really change things")
+    s.add_argument("--log", help="append-only log (default: PLAN.log.ndjson beside the plan)")
+    s.add_argument("--values-file", help="append rolled values here (mode 0600), not the terminal")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_apply)
 
     s = sub.add_parser("report", help="write the posture report for a snapshot")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")

@@ -33,7 +33,13 @@ from tqdm import tqdm
 
 from ..endpoints import ENDPOINTS
 from ..errors import CfPostureError
-from ..rawsnapshot import SnapshotWriter, isoformat
+from ..rawsnapshot import (
+    OBSERVED,
+    SnapshotWriter,
+    add_observations,
+    isoformat,
+    read_observations,
+)
 from .oauth_export import read_export
 from .ratelimit import DEFAULT_LIMIT, DEFAULT_WINDOW, RateBudget, retry_after
 
@@ -343,6 +349,7 @@ def pull(opts: PullOptions) -> PullResult:
     finally:
         client.close()
     manifest = json.loads((opts.out / "manifest.json").read_text())
+    carry_observations(opts.out)
     return PullResult(
         opts.out,
         budget.requests,
@@ -351,6 +358,20 @@ def pull(opts: PullOptions) -> PullResult:
         [e for e in manifest["endpoints"] if e["status"] == "denied"],
         manifest["counts"],
     )
+
+
+def carry_observations(out: Path) -> int:
+    """Bring the observed token formats of the other snapshots in ``out``'s history folder
+    (what scans and rolls saw: the API cannot say) into the new snapshot. normalize drops an
+    observation once its token is modified after it, so carrying them is always safe."""
+    seen: list[dict[str, Any]] = []
+    for sibling in sorted(out.parent.iterdir()) if out.parent.is_dir() else []:
+        if sibling != out and (sibling / OBSERVED).is_file():
+            try:
+                seen += read_observations(sibling)
+            except CfPostureError as e:
+                log.warning("%s", e)
+    return add_observations(out, seen) if seen else 0
 
 
 def _run(puller: Puller, w: SnapshotWriter, opts: PullOptions, export: list | None) -> None:

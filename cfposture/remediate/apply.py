@@ -1,0 +1,255 @@
+"""``cfposture apply``: carry a plan out through the API, safely.
+
+* Dry run unless ``yes``: every action is checked against the live API and reported as what
+  it would do; nothing changes.
+* No lost updates: each token is read again first; if its ``modified_on`` is neither what the
+  plan saw nor what this apply itself wrote, someone changed it since: skipped.
+* Idempotent: an action whose result already holds (an expiry set, an allow-list present, the
+  narrowed policies in place, the token gone) or that the log records as done is a no-op.
+* Refusals, unless the action says ``"force": true``: anything on the token doing the apply
+  (it would cut itself off), and deleting a token used in the last 7 days.
+* An append-only log (NDJSON, fsync'd per line) records every outcome, never a value. A
+  rolled token's new value is printed once, or appended to a file the user names (mode 0600),
+  and recorded beside the plan's snapshot only as "observed: scannable".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cloudflare
+
+from ..errors import CfPostureError
+from ..rawsnapshot import add_observations
+from ..sources.pull import TOKEN_ENV, make_client
+
+RECENT = timedelta(days=7)
+FIELDS = ("name", "policies", "status", "condition", "expires_on", "not_before")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _policy_key(policies: Any) -> list:
+    """Policies compared by meaning: effect, permission group ids and resources (not ids)."""
+    out = []
+    for p in policies or []:
+        groups = sorted(str(g.get("id") or g.get("name")) for g in p.get("permission_groups", []))
+        out.append(
+            (
+                p.get("effect") or p.get("access"),
+                groups,
+                json.dumps(p.get("resources"), sort_keys=True),
+            )
+        )
+    return sorted(out)
+
+
+def holds(kind: str, after: dict[str, Any], current: dict[str, Any] | None) -> bool:
+    """Whether the action's result is already true of the live token."""
+    if kind == "delete_token":
+        return current is None
+    if current is None:
+        return False
+    if kind == "set_expiry":
+        return bool(current.get("expires_on"))
+    if kind == "restrict_ip":
+        return bool(((current.get("condition") or {}).get("request_ip") or {}).get("in"))
+    if kind == "narrow_token":
+        return _policy_key(current.get("policies")) == _policy_key(after["policies"])
+    return False  # a roll cannot be seen in the API: the log says whether it was done
+
+
+@dataclass
+class Outcome:
+    action: dict[str, Any]
+    outcome: str  # done, would, noop, skipped, refused, failed
+    reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Log:
+    """Append-only NDJSON; reading it tells which actions are already done."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def done(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        out = set()
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line from a crash
+            if e.get("outcome") == "done":
+                out.add(e["action_id"])
+        return out
+
+    def write(self, o: Outcome) -> None:
+        a = o.action
+        entry = {
+            "at": _now(),
+            "action_id": a["id"],
+            "finding_id": a["finding_id"],
+            "kind": a["kind"],
+            "target": a["target"]["id"],
+            "outcome": o.outcome,
+            "reason": o.reason,
+            **o.extra,
+        }
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _values_writer(path: str | None) -> Callable[[dict[str, Any], str], None]:
+    def show(target: dict[str, Any], value: str) -> None:
+        if path is None:
+            print(
+                f"rolled {target['name']} ({target['id']}): new value {value}\n"
+                "  shown once: store it in your secret manager now; cfposture keeps no copy",
+                file=sys.stdout,
+                flush=True,
+            )
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                raise CfPostureError(
+                    f"{path} is readable by others; chmod 600 it or pick a new file"
+                )
+            os.write(fd, f"{target['id']}\t{target['name']}\t{value}\n".encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    return show
+
+
+def _whoami(client: cloudflare.Cloudflare, accounts: list[str]) -> str | None:
+    """The id of the token doing the apply (so no action cuts it off)."""
+    for path in ["/user/tokens/verify", *(f"/accounts/{a}/tokens/verify" for a in accounts)]:
+        try:
+            return str(client.get(path, cast_to=object)["result"]["id"])
+        except cloudflare.APIStatusError:
+            continue
+    return None
+
+
+def _put_body(current: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    body = {k: current[k] for k in FIELDS if current.get(k) is not None}
+    body.update(after)
+    return body
+
+
+def apply_plan(
+    plan: dict[str, Any],
+    *,
+    api_base: str | None,
+    yes: bool,
+    log_path: Path,
+    values_file: str | None = None,
+) -> list[Outcome]:
+    if plan.get("version") != 1 or not isinstance(plan.get("actions"), list):
+        raise CfPostureError("not a cfposture plan (version 1); make one with cfposture plan")
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise CfPostureError(f"set {TOKEN_ENV} to a token that may edit the plan's tokens")
+    client = make_client(api_base, token, 30.0).with_options(max_retries=3)
+    accounts = sorted(
+        {a["target"]["account_id"] for a in plan["actions"] if a["target"]["account_id"]}
+    )
+    me = _whoami(client, accounts)
+    log = Log(log_path)
+    done = log.done()
+    show = _values_writer(values_file)
+    written: dict[str, str] = {}  # token id → modified_on after this apply's own change
+    observed: list[dict[str, Any]] = []
+    outcomes = []
+    for a in plan["actions"]:
+        o = _one(client, a, me, done, written, yes, show, observed)
+        outcomes.append(o)
+        if yes or o.outcome in ("refused", "failed"):
+            log.write(o)
+    snap = plan.get("snapshot")
+    if observed and snap and Path(snap, "manifest.json").is_file() and not _is_sample(snap):
+        try:
+            add_observations(snap, observed)
+        except CfPostureError as e:  # the rolls happened; say why the record did not
+            print(
+                f"cfposture: warning: could not record the rolls beside {snap}: {e}",
+                file=sys.stderr,
+            )
+    return outcomes
+
+
+def _is_sample(path: str) -> bool:
+    from ..catalog import sample_dir
+
+    return Path(path).resolve().is_relative_to(sample_dir().resolve())
+
+
+def _one(client, a, me, done, written, yes, show, observed) -> Outcome:
+    kind, t = a["kind"], a["target"]
+    if a["id"] in done:
+        return Outcome(a, "noop", "already done (apply log)")
+    if t["id"] == me and not a.get("force"):
+        return Outcome(a, "refused", "this is the token doing the apply; set force: true to allow")
+    try:
+        current = client.get(t["path"], cast_to=object)["result"]
+    except cloudflare.NotFoundError:
+        current = None
+    except cloudflare.APIStatusError as e:
+        return Outcome(a, "failed", f"reading the token: HTTP {e.status_code}")
+    if holds(kind, a["after"], current):
+        return Outcome(a, "noop", "already in place")
+    if current is None:
+        return Outcome(a, "skipped", "the token no longer exists")
+    expected = written.get(t["id"], a["guard"].get("modified_on"))
+    if current.get("modified_on") != expected:
+        return Outcome(
+            a,
+            "skipped",
+            f"changed since the plan (modified_on {current.get('modified_on')}, planned against "
+            f"{expected}); plan again",
+        )
+    if kind == "delete_token" and not a.get("force") and current.get("last_used_on"):
+        last = datetime.fromisoformat(str(current["last_used_on"]).replace("Z", "+00:00"))
+        if datetime.now(UTC) - last < RECENT:
+            return Outcome(a, "refused", f"used {current['last_used_on']}, within 7 days")
+    if not yes:
+        return Outcome(a, "would", a["request"])
+    try:
+        if kind == "delete_token":
+            client.delete(t["path"], cast_to=object)
+        elif kind == "roll_token":
+            value = client.put(t["path"] + "/value", cast_to=object, body={})["result"]
+            show(t, value)
+            del value
+            observed.append(
+                {
+                    "token_id": t["id"],
+                    "account_id": t["account_id"],
+                    "format": "scannable",
+                    "source": "roll",
+                    "observed_at": _now(),
+                }
+            )
+        else:
+            client.put(t["path"], cast_to=object, body=_put_body(current, a["after"]))
+        if kind != "delete_token":
+            written[t["id"]] = client.get(t["path"], cast_to=object)["result"].get("modified_on")
+    except cloudflare.APIStatusError as e:
+        return Outcome(a, "failed", f"HTTP {e.status_code}")
+    return Outcome(a, "done", a["request"])

@@ -1,0 +1,211 @@
+"""``cfposture plan``: one action per open finding that has an API remedy.
+
+Token actions, per token, in the order apply runs them: ``narrow_token`` (CFP-T07, the
+narrowed policy), ``set_expiry`` (CFP-T02), ``restrict_ip`` (CFP-T03, the client IPs the token
+was seen from in the audit logs), ``roll_token`` (CFP-T01), or instead of all of them
+``delete_token`` (CFP-T04, unused for the stale window). Each action carries its finding id,
+the before and after, the ``modified_on`` it was planned against (apply skips the target if it
+changed since) and a risk note. Findings without an API remedy (OAuth apps, two-factor,
+super administrators, members' scope) are listed under ``manual`` with their dashboard path.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from ..baseline import Baseline
+from ..findings import findings
+from ..load import Snapshot
+from ..rawsnapshot import RawSnapshot
+
+PLAN_VERSION = 1
+ORDER = ["narrow_token", "set_expiry", "restrict_ip", "roll_token", "delete_token"]
+RULE_ACTION = {
+    "CFP-T07": "narrow_token",
+    "CFP-T02": "set_expiry",
+    "CFP-T03": "restrict_ip",
+    "CFP-T01": "roll_token",
+    "CFP-T04": "delete_token",
+}
+RISK = {
+    "narrow_token": "Calls needing a removed permission start failing; the narrowed policy keeps "
+    "everything the token used in the window.",
+    "set_expiry": "The token stops working on the expiry date unless it is rolled before; "
+    "put the date in the owner's calendar.",
+    "restrict_ip": "Calls from any other address are refused; the list holds every address "
+    "the token was seen from in the audit logs.",
+    "roll_token": "The old value stops working at once: deploy the new value (shown once) "
+    "wherever the token is used.",
+    "delete_token": "Irreversible; the token was not used in the stale window, and apply "
+    "refuses if it was used in the last 7 days.",
+}
+
+
+def _ts(value: Any) -> str | None:
+    return (
+        None
+        if value is None or pd.isna(value)
+        else pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+
+
+def _raw_tokens(snap: Snapshot) -> dict[str, dict[str, Any]]:
+    raw = RawSnapshot.open(snap.path)
+    out = {str(t.get("id")): t for t in raw.items("user_tokens")}
+    for aid in snap.accounts["account_id"]:
+        out.update({str(t.get("id")): t for t in raw.items("account_tokens", account_id=aid)})
+    return out
+
+
+def _ips(snap: Snapshot, token_id: str) -> list[str]:
+    ev = snap.audit_events
+    return sorted(
+        ev.loc[(ev["token_id"] == token_id) & ev["actor_ip"].notna(), "actor_ip"].unique()
+    )
+
+
+def build_plan(
+    snap: Snapshot,
+    *,
+    rules: list[str] | None = None,
+    baseline: Baseline | None = None,
+    expires_in_days: int = 90,
+    now: datetime | None = None,
+    **params: int,
+) -> dict[str, Any]:
+    """The plan for ``snap``'s open findings (``rules`` narrows which), as a JSON-able dict."""
+    now = now or datetime.now(UTC)
+    df = findings(snap, baseline=baseline, **params)
+    df = df[df["status"] == "open"]
+    if rules:
+        df = df[df["rule_id"].isin(rules)]
+    raw = _raw_tokens(snap)
+    tokens = snap.tokens.drop_duplicates("token_id").set_index("token_id")
+    actions: list[dict[str, Any]] = []
+    manual: list[dict[str, Any]] = []
+    by_token: dict[str, dict[str, pd.Series]] = {}
+    for f in df.itertuples(index=False):
+        kind = RULE_ACTION.get(f.rule_id)
+        if kind and f.principal_id in raw:
+            by_token.setdefault(f.principal_id, {})[kind] = f
+        else:
+            manual.append(
+                {
+                    "finding_id": f.finding_id,
+                    "rule_id": f.rule_id,
+                    "severity": f.severity,
+                    "principal": f.principal_name or f.principal_id,
+                    "title": f.title,
+                    "recommendation": f.recommendation,
+                }
+            )
+    for tid, kinds in sorted(by_token.items()):
+        t, item = tokens.loc[tid], raw[tid]
+        owner = "account" if t["owner_type"] == "account" else "user"
+        base = (
+            f"/accounts/{t['account_id']}/tokens/{tid}"
+            if owner == "account"
+            else f"/user/tokens/{tid}"
+        )
+        wanted = ["delete_token"] if "delete_token" in kinds else [k for k in ORDER if k in kinds]
+        for kind in wanted:
+            f = kinds[kind]
+            before: dict[str, Any]
+            after: dict[str, Any]
+            if kind == "narrow_token":
+                body = json.loads(f.remedy)["body"]
+                before, after = {"policies": item.get("policies")}, {"policies": body["policies"]}
+            elif kind == "set_expiry":
+                when = (now + timedelta(days=expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                before, after = {"expires_on": item.get("expires_on")}, {"expires_on": when}
+            elif kind == "restrict_ip":
+                ips = _ips(snap, tid)
+                if not ips:
+                    manual.append(
+                        {
+                            "finding_id": f.finding_id,
+                            "rule_id": f.rule_id,
+                            "severity": f.severity,
+                            "principal": t["name"],
+                            "title": f.title,
+                            "recommendation": "No client address seen in the audit logs: ask "
+                            "the owner where it runs, then add condition.request_ip. "
+                            + f.recommendation,
+                        }
+                    )
+                    continue
+                before = {"condition": item.get("condition")}
+                after = {"condition": {"request_ip": {"in": ips}}}
+            elif kind == "roll_token":
+                before, after = {"format": t["format"]}, {"format": "scannable"}
+            else:
+                before, after = {"status": t["status"], "last_used_on": _ts(t["last_used_on"])}, {}
+            actions.append(
+                {
+                    "id": f"{f.finding_id}:{kind}",
+                    "finding_id": f.finding_id,
+                    "rule_id": f.rule_id,
+                    "kind": kind,
+                    "target": {
+                        "type": f"{owner}_token",
+                        "id": tid,
+                        "name": t["name"],
+                        "account_id": None if owner == "user" else t["account_id"],
+                        "path": base,
+                    },
+                    "request": {
+                        "roll_token": f"PUT {base}/value",
+                        "delete_token": f"DELETE {base}",
+                    }.get(kind, f"PUT {base}"),
+                    "before": before,
+                    "after": after,
+                    "guard": {"modified_on": item.get("modified_on")},
+                    "risk": RISK[kind],
+                    "force": False,
+                }
+            )
+    return {
+        "version": PLAN_VERSION,
+        "snapshot": str(snap.path),
+        "snapshot_created_at": snap.manifest.get("created_at"),
+        "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "actions": actions,
+        "manual": manual,
+    }
+
+
+def render_plan(plan: dict[str, Any], fmt: str = "markdown") -> str:
+    """A human-readable plan to review before ``cfposture apply --yes``."""
+    lines = [
+        f"# cfposture plan: {len(plan['actions'])} API action(s), {len(plan['manual'])} manual",
+        "",
+        f"Snapshot {plan['snapshot']} ({plan['snapshot_created_at']}),"
+        f" planned {plan['created_at']}.",
+        "",
+        "| # | action | token | request | change | risk |",
+        "|---:|---|---|---|---|---|",
+    ]
+    for i, a in enumerate(plan["actions"], 1):
+        change = json.dumps(a["after"], sort_keys=True) if a["after"] else "deleted"
+        if len(change) > 80:
+            change = change[:77] + "…"
+        lines.append(
+            f"| {i} | {a['kind']} ({a['rule_id']}) | {a['target']['name']} | {a['request']} |"
+            f" `{change}` | {a['risk']} |"
+        )
+    if plan["manual"]:
+        lines += ["", "## Without an API remedy", "", "| rule | severity | who | what to do |"]
+        lines.append("|---|---|---|---|")
+        for m in plan["manual"]:
+            lines.append(
+                f"| {m['rule_id']} | {m['severity']} | {m['principal']} | {m['recommendation']} |"
+            )
+    if fmt == "table":
+        return (
+            "\n".join(line.replace("|", " ").strip() for line in lines if "---" not in line) + "\n"
+        )
+    return "\n".join(lines) + "\n"
