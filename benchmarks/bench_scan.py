@@ -34,7 +34,7 @@ RG_REGEX = r"cf(?:ut|at|k)_[A-Za-z0-9]{40}[a-f0-9]{8}"
 WORDS = (
     "def return import self value config request response client server data user account "
     "zone for while if else class function const let var async await yield lambda try except"
-).split()
+).split()  # noqa: SIM905
 
 
 def _token(rnd: random.Random, prefix: str, valid: bool) -> str:
@@ -56,6 +56,7 @@ def make_corpus(root: Path, mb: int, seed: int = 7) -> dict[str, set[str]]:
     lines_per_file = FILE_MB * 1_000_000 // 50
     for i in range(files):
         lines = rnd.choices(pool, k=lines_per_file)
+        spots = iter(rnd.sample(range(len(lines)), 36))  # distinct: no plant overwrites another
         for _ in range(12):
             prefix = rnd.choice(["cfut_", "cfat_", "cfk_"])
             valid = _token(rnd, prefix, True)
@@ -64,9 +65,9 @@ def make_corpus(root: Path, mb: int, seed: int = 7) -> dict[str, set[str]]:
             planted["valid"].add(valid)
             planted["lookalike"].add(fake)
             planted["legacy"].add(legacy)
-            lines[rnd.randrange(len(lines))] = f'    api_token = "{valid}"\n'
-            lines[rnd.randrange(len(lines))] = f"    # example: {fake}\n"
-            lines[rnd.randrange(len(lines))] = f"CLOUDFLARE_API_TOKEN={legacy}\n"
+            lines[next(spots)] = f'    api_token = "{valid}"\n'
+            lines[next(spots)] = f"    # example: {fake}\n"
+            lines[next(spots)] = f"CLOUDFLARE_API_TOKEN={legacy}\n"
         sub = root / f"pkg{i % 16:02d}"
         sub.mkdir(exist_ok=True)
         (sub / f"module{i:04d}.py").write_text("".join(lines))

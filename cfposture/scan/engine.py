@@ -1,11 +1,12 @@
-"""Find credentials in a buffer: a literal prefilter, then the exact patterns on small windows.
+"""Find credentials in a buffer: a literal prefilter, then exact patterns anchored at hits.
 
 The prefilter looks only for the literals each format starts with (``cfut_``, ``v1.0-``, the
 keywords ``cloudflare``/``cf_`` case-insensitively). With Hyperscan (Vectorscan's API, the
 ``hyperscan`` wheel) that runs at gigabytes per second and releases the GIL, so threads scan
-files in parallel; without it a single ``re`` alternation does the same job, slower. Only the
-windows around literal hits (a few hundred bytes each) meet the exact patterns of
-:mod:`cfposture.formats`, so the cost of Python regexes is paid per hit, not per byte.
+files in parallel; without it a single ``re`` alternation does the same job, slower. Each
+literal hit is then checked by the exact pattern of :mod:`cfposture.formats` *anchored* where
+the literal starts (``Pattern.match(buf, pos)``, which still sees the byte before it for the
+boundary check), so Python's regex engine never searches: its cost is per hit, not per byte.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from ..formats import FORMATS, LEGACY, checksum, legacy_kind
 
 Buffer = bytes | memoryview | mmap.mmap
 
-BEFORE = 96  # bytes of context kept before a literal (lookbehinds, the keyword itself)
-AFTER = 640  # after it: the longest pattern (an Origin CA key, a header 160 bytes on) fits
 
 try:  # pragma: no cover - exercised whenever the wheel is installed (Linux x86_64)
     import hyperscan
@@ -51,74 +50,71 @@ class Engine:
     """Compiled once, shared by threads (each gets its own Hyperscan scratch space)."""
 
     def __init__(self, *, use_hyperscan: bool = True) -> None:
-        lits = _literals()
+        self._lits = _literals()
+        # which exact patterns to try where a literal starts: one .match per hit, no search
+        self._check: list[list[tuple[str | None, re.Pattern[bytes]]]] = []
+        for lit, keyword in self._lits:
+            if keyword:
+                self._check.append([(None, LEGACY)])
+            else:
+                self._check.append(
+                    [(f.id, f.pattern) for f in FORMATS.values() if lit in f.literals and f.pattern]
+                )
         self.backend = "hyperscan" if (use_hyperscan and hyperscan is not None) else "re"
         if self.backend == "hyperscan":
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             self._db.compile(
-                expressions=[re.escape(lit) for lit, _ in lits],
-                ids=list(range(len(lits))),
-                elements=len(lits),
-                flags=[hyperscan.HS_FLAG_CASELESS if kw else 0 for _, kw in lits],
+                expressions=[re.escape(lit) for lit, _ in self._lits],
+                ids=list(range(len(self._lits))),
+                elements=len(self._lits),
+                flags=[hyperscan.HS_FLAG_CASELESS if kw else 0 for _, kw in self._lits],
             )
             self._local = threading.local()
         else:
-            cased = [re.escape(lit) for lit, kw in lits if not kw]
-            caseless = [re.escape(lit) for lit, kw in lits if kw]
-            self._rx = re.compile(b"|".join([*cased, b"(?i:" + b"|".join(caseless) + b")"]))
-        self._exact = [(f.id, f.pattern) for f in FORMATS.values() if f.pattern is not None]
+            alts = [
+                b"(?P<l%d>%s%s)" % (i, b"(?i:" if kw else b"(?:", re.escape(lit) + b")")
+                for i, (lit, kw) in enumerate(self._lits)
+            ]
+            self._rx = re.compile(b"|".join(alts))
 
-    def literal_ends(self, buf: Buffer) -> list[int]:
-        """End offsets of every prefilter literal in ``buf`` (bytes, mmap or memoryview)."""
+    def literal_starts(self, buf: Buffer) -> list[tuple[int, int]]:
+        """(literal index, start offset) of every prefilter literal in ``buf``."""
         if self.backend == "re":
-            return [m.end() for m in self._rx.finditer(buf)]
+            return [(int(m.lastgroup[1:]), m.start()) for m in self._rx.finditer(buf)]
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = hyperscan.Scratch(self._db)
-        ends: list[int] = []
+        lits = self._lits
+        out: list[tuple[int, int]] = []
         self._db.scan(
-            buf, match_event_handler=lambda _id, _f, to, _fl, _c: ends.append(to), scratch=scratch
+            buf,
+            match_event_handler=lambda i, _f, to, _fl, _c: out.append((i, to - len(lits[i][0]))),
+            scratch=scratch,
         )
-        return ends
-
-    def find(self, buf: Buffer, size: int) -> list[Hit]:
-        """Every credential in ``buf`` (of ``size`` bytes), in order of position."""
-        ends = self.literal_ends(buf)
-        if not ends:
-            return []
-        hits: dict[tuple[int, int], Hit] = {}
-        for lo, hi in _windows(sorted(ends), size):
-            chunk = bytes(buf[lo:hi])
-            for hit in self._in_window(chunk):
-                if hit.end == len(chunk) and hi < size:
-                    continue  # cut by the window edge: not delimited in the real text
-                h = Hit(hit.format, hit.start + lo, hit.end + lo, hit.checksum_valid, hit.value)
-                hits.setdefault((h.start, h.end), h)
-        return sorted(hits.values(), key=lambda h: h.start)
-
-    def _in_window(self, chunk: bytes) -> list[Hit]:
-        out = []
-        for fid, rx in self._exact:
-            for m in rx.finditer(chunk):
-                valid = checksum(m["body"]) == m["crc"].decode() if FORMATS[fid].scannable else None
-                out.append(Hit(fid, m.start("value"), m.end("value"), valid, m["value"]))
-        for m in LEGACY.finditer(chunk):
-            kind = legacy_kind(m["value"])
-            if kind is not None:
-                out.append(Hit(kind, m.start("value"), m.end("value"), None, m["value"]))
         return out
 
-
-def _windows(ends: list[int], size: int) -> list[tuple[int, int]]:
-    """Merge ``[end-BEFORE, end+AFTER)`` around each literal into disjoint windows."""
-    out: list[tuple[int, int]] = []
-    for e in ends:
-        lo, hi = max(0, e - BEFORE), min(size, e + AFTER)
-        if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
+    def find(self, buf: Buffer, size: int | None = None) -> list[Hit]:
+        """Every credential in ``buf``, in order of position. ``size`` is accepted for callers
+        that know it; the exact patterns run on the whole buffer, anchored at each literal."""
+        hits: dict[tuple[int, int], Hit] = {}
+        for i, start in self.literal_starts(buf):
+            for fid, rx in self._check[i]:
+                m = rx.match(buf, start)
+                if m is None:
+                    continue
+                value = m["value"]
+                if fid is None:
+                    fid = legacy_kind(value)
+                    if fid is None:
+                        continue
+                    valid = None
+                elif FORMATS[fid].scannable:
+                    valid = checksum(m["body"]) == m["crc"].decode()
+                else:
+                    valid = None
+                h = Hit(fid, m.start("value"), m.end("value"), valid, bytes(value))
+                hits.setdefault((h.start, h.end), h)
+        return sorted(hits.values(), key=lambda h: h.start)
 
 
 def scan_text(text: str | bytes, engine: Engine | None = None) -> list[Hit]:

@@ -21,7 +21,9 @@ from .engine import Engine, Hit
 log = logging.getLogger(__name__)
 
 SNIFF = 8000  # like git: a NUL byte in the first 8,000 bytes means binary
-MAP_ABOVE = 4 << 20  # files larger than this are mmap'd instead of read
+MAP_ABOVE = 1 << 20  # files larger than this are mapped (no copy) instead of read
+# prefault the mapping in one call instead of one page fault per 4 KiB (Linux)
+MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 
 
 @dataclass
@@ -52,13 +54,27 @@ class Located:
 
 def locate(buf: bytes | mmap.mmap, hits: list[Hit], path: str, commit: str | None = None):
     """Line numbers for sorted hits, counting newlines once across the buffer."""
+    count = _newline_counter(buf)
     out, line, pos = [], 1, 0
     for h in hits:
-        line += buf[pos : h.start].count(b"\n")
+        line += count(pos, h.start)
         pos = h.start
         bol = buf.rfind(b"\n", 0, h.start) + 1
         out.append(Located(h, path, line, h.start - bol + 1, commit))
     return out
+
+
+def _newline_counter(buf: bytes | mmap.mmap):
+    """Newlines in ``buf[a:b]``. Counting them is most of a scan's Python-side cost when hits
+    are dense, so large buffers use numpy, which reads the mapping in place and releases the
+    GIL (the threads count in parallel); bytes.count holds it and an mmap slice copies."""
+    if len(buf) < 1 << 16:
+        data = bytes(buf) if not isinstance(buf, bytes) else buf
+        return lambda a, b: data.count(b"\n", a, b)
+    import numpy as np
+
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    return lambda a, b: int(np.count_nonzero(arr[a:b] == 10))
 
 
 def is_binary(head: bytes) -> bool:
@@ -76,7 +92,7 @@ def scan_file(path: Path, engine: Engine, stats: Stats, shown: str) -> list[Loca
                 head = buf[:SNIFF]
             else:
                 head = f.read(SNIFF)
-                buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                buf = mmap.mmap(f.fileno(), 0, flags=MAP_FLAGS, prot=mmap.PROT_READ)
             if is_binary(head):
                 stats.binary += 1
                 return []
