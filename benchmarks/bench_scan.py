@@ -31,10 +31,37 @@ from _harness import meta
 ALNUM = string.ascii_letters + string.digits
 FILE_MB = 4
 RG_REGEX = r"cf(?:ut|at|k)_[A-Za-z0-9]{40}[a-f0-9]{8}"
-WORDS = (
-    "def return import self value config request response client server data user account "
-    "zone for while if else class function const let var async await yield lambda try except"
-).split()  # noqa: SIM905
+WORDS = [
+    "def",
+    "return",
+    "import",
+    "self",
+    "value",
+    "config",
+    "request",
+    "response",
+    "client",
+    "server",
+    "data",
+    "user",
+    "account",
+    "zone",
+    "for",
+    "while",
+    "if",
+    "else",
+    "class",
+    "function",
+    "const",
+    "let",
+    "var",
+    "async",
+    "await",
+    "yield",
+    "lambda",
+    "try",
+    "except",
+]
 
 
 def _token(rnd: random.Random, prefix: str, valid: bool) -> str:
