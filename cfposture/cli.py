@@ -142,6 +142,9 @@ def _cmd_fake_api(args: argparse.Namespace) -> int:
             lockout=args.lockout,
             fail_rate=args.fail_rate,
             header_family=args.ratelimit_headers,
+            garble_rate=args.garble_rate,
+            spike_rate=args.spike_rate,
+            spike_ms=args.spike_ms,
         ),
     )
     server = make_server(fake, args.port)
@@ -385,6 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rate-window", type=float, default=300.0, help="seconds (default 300)")
     s.add_argument("--lockout", type=float, default=300.0, help="seconds refused after a 429")
     s.add_argument("--fail-rate", type=float, default=0.0, help="share of random 5xx answers")
+    s.add_argument(
+        "--garble-rate", type=float, default=0.0, help="share of 200s with a cut or non-JSON body"
+    )
+    s.add_argument("--spike-rate", type=float, default=0.0, help="share of requests that stall")
+    s.add_argument("--spike-ms", type=int, default=0, help="how long a stall lasts")
     s.add_argument(
         "--ratelimit-headers",
         choices=["a", "b"],

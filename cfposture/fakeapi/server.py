@@ -90,6 +90,9 @@ class Limits:
     fail_rate: float = 0.0
     header_family: str = "a"  # "a": x-ratelimit-*; "b": IETF Ratelimit / Ratelimit-Policy
     seed: int = 0
+    garble_rate: float = 0.0  # a 200 whose body is cut short or is not JSON at all (GETs)
+    spike_rate: float = 0.0  # a request that stalls for spike_ms on top of latency_ms
+    spike_ms: int = 0
 
 
 @dataclass
@@ -193,6 +196,8 @@ class FakeCloudflare:
             self.stats.requests[f"{method} {url.path}"] += 1
         if self.limits.latency_ms:
             time.sleep(self.limits.latency_ms / 1000)
+        if self.limits.spike_rate and self._chance(self.limits.spike_rate):
+            time.sleep(self.limits.spike_ms / 1000)
         limited = self._rate()
         if limited is not None:
             return self._finish(limited)
@@ -230,6 +235,19 @@ class FakeCloudflare:
         return self._finish(error(404, 7003, "Could not route to " + path))
 
     # -- behaviour -----------------------------------------------------------------------
+
+    def _chance(self, rate: float) -> bool:
+        with self._lock:
+            return self._rng.random() < rate
+
+    def garble(self, method: str, status: int, data: bytes) -> bytes:
+        """Maybe break a successful GET's body the way proxies and dropped connections do."""
+        if method != "GET" or status != 200 or not self._chance(self.limits.garble_rate):
+            return data
+        with self._lock:
+            self.stats.status["garbled"] += 1
+            cut = self._rng.random() < 0.5
+        return data[: len(data) // 2] if cut else b"<html><body>502 Bad Gateway</body></html>"
 
     def _rate(self) -> Response | None:
         lim = self.limits
@@ -398,7 +416,7 @@ def _handler(fake: FakeCloudflare) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, extra, payload = fake.handle(self.command, self.path, headers, body)
-            data = json.dumps(payload).encode()
+            data = fake.garble(self.command, status, json.dumps(payload).encode())
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))

@@ -119,6 +119,24 @@ def test_random_5xx_are_retried(tmp_path, sample_snap):
     assert_same_frames(cfposture.load(result.path), sample_snap)
 
 
+def test_truncated_and_non_json_bodies_and_latency_spikes_are_survived(tmp_path, sample_snap):
+    """A 200 whose body is cut in half or is an HTML error page, and requests that stall: the
+    pull retries them and ends with exactly the frames a clean pull gives."""
+    with serve("sample", garble_rate=0.15, spike_rate=0.1, spike_ms=300, seed=3) as (fake, url):
+        result = pull(opts(tmp_path / "snap", url))
+    assert fake.stats.status["garbled"] > 0
+    assert result.retries >= fake.stats.status["garbled"]
+    assert_same_frames(cfposture.load(result.path), sample_snap)
+
+
+def test_always_garbled_fails_cleanly_with_nothing_loadable(tmp_path):
+    with serve("sample", garble_rate=1.0) as (_fake, url):
+        with pytest.raises(CfPostureError) as err:
+            pull(opts(tmp_path / "snap", url))
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "snap").exists()
+
+
 def test_persistent_5xx_fails_cleanly_and_keeps_what_was_fetched(tmp_path):
     with (
         serve("sample", fail_rate=0.6, seed=1) as (_fake, url),
@@ -239,14 +257,26 @@ def test_the_token_is_written_nowhere(tmp_path, capfd, caplog):
     assert len(blobs) > 30
 
 
-def test_the_token_stays_out_of_the_report(tmp_path, monkeypatch):
-    """Canary through the whole chain: fake API → pull → findings → report."""
+def test_the_token_stays_out_of_the_report(tmp_path, monkeypatch, capfd, caplog):
+    """Canary through the whole chain: fake API → pull → findings → report → scan (the token
+    sits in a file; --verify sends it to the fake and joins the snapshot) → plan."""
+    caplog.set_level(logging.DEBUG)
+    leak = tmp_path / "leak"
+    leak.mkdir()
+    (leak / "ci.env").write_text(f"CLOUDFLARE_API_TOKEN={CANARY}\n")
     with serve("sample") as (_fake, url):
         result = pull(opts(tmp_path / "snap", url))
-    monkeypatch.chdir(tmp_path)
-    assert main(["report", str(result.path), "--out", "report", "--quiet"]) == 0
-    assert main(["findings", str(result.path), "--format", "sarif", "-o", "f.sarif"]) == 0
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+        monkeypatch.chdir(tmp_path)
+        assert main(["report", str(result.path), "--out", "report", "--quiet"]) == 0
+        assert main(["findings", str(result.path), "--format", "sarif", "-o", "f.sarif"]) == 0
+        for fmt in ("json", "sarif", "csv", "table"):
+            args = ["scan", "leak", "--verify", "--api-base", url, "--snapshot", str(result.path)]
+            assert main([*args, "--format", fmt, "-o", f"scan.{fmt}"]) == 0
+        assert main(["plan", str(result.path), "--out", "plan.json"]) == 0
+    assert "cfut_" in (tmp_path / "scan.table").read_text()  # it was found, redacted
+    out, err = capfd.readouterr()
+    assert CANARY not in out + err + caplog.text
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.parent != leak]
     assert any(p.name == "index.html" for p in files)
     for p in files:
         data = p.read_bytes()
