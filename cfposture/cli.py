@@ -165,6 +165,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
     if args.update_baseline and not args.baseline:
         raise CfPostureError("--update-baseline needs --baseline FILE")
+    if args.snapshot and not args.verify:
+        raise CfPostureError("--snapshot joins verified tokens: add --verify")
     if args.no_record and not args.snapshot:
         raise CfPostureError("--no-record only applies with --snapshot")
     if args.snapshot == "sample" and args.verify and not args.no_record:

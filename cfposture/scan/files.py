@@ -10,6 +10,7 @@ import logging
 import mmap
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,9 +36,17 @@ class Stats:
     unreadable: int = 0
     blobs: int = 0
     warnings: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        """Counters are bumped from the scanning threads: under a lock, none is lost."""
+        with self._lock:
+            for k, n in counts.items():
+                setattr(self, k, getattr(self, k) + n)
 
     def warn(self, msg: str) -> None:
-        self.warnings.append(msg)
+        with self._lock:
+            self.warnings.append(msg)
         log.warning(msg)
 
 
@@ -94,14 +103,13 @@ def scan_file(path: Path, engine: Engine, stats: Stats, shown: str) -> list[Loca
                 head = f.read(SNIFF)
                 buf = mmap.mmap(f.fileno(), 0, flags=MAP_FLAGS, prot=mmap.PROT_READ)
             if is_binary(head):
-                stats.binary += 1
+                stats.add(binary=1)
                 return []
-            stats.files += 1
-            stats.bytes += size
+            stats.add(files=1, bytes=size)
             hits = engine.find(buf, len(buf))
             return locate(buf, hits, shown) if hits else []
     except OSError as e:
-        stats.unreadable += 1
+        stats.add(unreadable=1)
         stats.warn(f"{shown}: cannot read ({e.strerror or e}); skipped")
         return []
 

@@ -44,6 +44,12 @@ def verify_value(value: bytes, fmt: str, accounts: list[str], api_base: str | No
         if ans is not None and ans.get("token_id"):
             return {**ans, "owner_type": "user", "account_id": None}
     if fmt in ("cfat", "legacy_token"):
+        if not accounts:
+            return {
+                "live": None,
+                "token_id": None,
+                "error": "account tokens verify per account: pass --account or --snapshot",
+            }
         for aid in accounts:
             ans = _ask(lambda aid=aid: client.accounts.tokens.verify(account_id=aid))
             if ans is not None and ans.get("token_id"):

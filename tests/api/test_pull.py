@@ -130,9 +130,8 @@ def test_truncated_and_non_json_bodies_and_latency_spikes_are_survived(tmp_path,
 
 
 def test_always_garbled_fails_cleanly_with_nothing_loadable(tmp_path):
-    with serve("sample", garble_rate=1.0) as (_fake, url):
-        with pytest.raises(CfPostureError) as err:
-            pull(opts(tmp_path / "snap", url))
+    with serve("sample", garble_rate=1.0) as (_fake, url), pytest.raises(CfPostureError) as err:
+        pull(opts(tmp_path / "snap", url))
     assert "\n" not in str(err.value)
     assert not (tmp_path / "snap").exists()
 
