@@ -185,7 +185,9 @@ class FakeCloudflare:
                 if acct
                 else (lambda q, token_id, body: self._delete(q, None, token_id, body)),
             )
+        r("GET", "/accounts/{account_id}/members/{member_id}", self._member)
         r("PUT", "/accounts/{account_id}/members/{member_id}", self._put_member)
+        r("POST", "/accounts/{account_id}/iam/resource_groups", self._post_resource_group)
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         """One request → (status, extra headers, JSON body)."""
@@ -402,9 +404,22 @@ class FakeCloudflare:
         ok = self.state.delete_token(account_id, token_id)
         return envelope({"id": token_id}) if ok else error(404, 7003, "Token not found")
 
+    def _member(self, q: dict, account_id: str, member_id: str) -> Response | dict:
+        m = self.state.find_member(account_id, member_id)
+        return envelope(m) if m else error(404, 7003, "Member not found")
+
     def _put_member(self, q: dict, account_id: str, member_id: str, body: dict) -> Response | dict:
+        if not isinstance(body.get("policies"), list):
+            return error(400, 6003, "Invalid request: policies are required")
         m = self.state.update_member(account_id, member_id, body)
         return envelope(m) if m else error(404, 7003, "Member not found")
+
+    def _post_resource_group(self, q: dict, account_id: str, body: dict) -> Response | dict:
+        if not self._known_account({"account_id": account_id}):
+            return error(404, 7003, "Account not found")
+        if not isinstance(body.get("scope"), list) or not body.get("name"):
+            return error(400, 6003, "Invalid request: name and scope are required")
+        return envelope(self.state.create_resource_group(account_id, body))
 
 
 def _handler(fake: FakeCloudflare) -> type[BaseHTTPRequestHandler]:

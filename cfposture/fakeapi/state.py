@@ -150,21 +150,54 @@ class SnapshotState:
             )
             return True
 
+    def find_member(self, account_id: str, member_id: str) -> dict[str, Any] | None:
+        members = self.items("members", account_id=account_id)
+        return next((m for m in members if m.get("id") == member_id), None)
+
+    def create_resource_group(self, account_id: str, body: dict) -> dict[str, Any]:
+        with self.lock:
+            group = {
+                "id": secrets.token_hex(16),
+                "name": body["name"],
+                "scope": body["scope"],
+                "meta": body.get("meta") or {},
+            }
+            self.items("resource_groups", account_id=account_id).append(group)
+            self.changes.append(
+                {"action": "create_resource_group", "account_id": account_id, "id": group["id"]}
+            )
+            return group
+
+    def _expand(self, account_id: str, policies: list) -> list:
+        """Member policies as the API returns them: resource and permission groups referenced
+        by id come back whole (name, scope), as Cloudflare expands them."""
+        groups = {g.get("id"): g for g in self.items("resource_groups", account_id=account_id)}
+        perms = {g.get("id"): g for g in self.items("permission_groups", account_id=account_id)}
+        out = []
+        for p in policies:
+            if not isinstance(p, dict):
+                continue
+            p = {**p, "id": p.get("id") or secrets.token_hex(16)}
+            p["permission_groups"] = [
+                {**perms.get(pg.get("id"), {}), **pg} if isinstance(pg, dict) else pg
+                for pg in p.get("permission_groups") or []
+            ]
+            p["resource_groups"] = [
+                groups.get(rg.get("id"), rg) if isinstance(rg, dict) else rg
+                for rg in p.get("resource_groups") or []
+            ]
+            out.append(p)
+        return out
+
     def update_member(self, account_id: str, member_id: str, body: dict) -> dict | None:
         with self.lock:
-            m = next(
-                (
-                    m
-                    for m in self.items("members", account_id=account_id)
-                    if m.get("id") == member_id
-                ),
-                None,
-            )
+            m = self.find_member(account_id, member_id)
             if m is None:
                 return None
-            for f in ("policies", "roles"):
-                if f in body:
-                    m[f] = body[f]
+            if "policies" in body:
+                m["policies"] = self._expand(account_id, body["policies"])
+            if "roles" in body:
+                m["roles"] = body["roles"]
             self.changes.append(
                 {
                     "action": "update_member",

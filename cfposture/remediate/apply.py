@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -53,6 +54,32 @@ def _policy_key(policies: Any) -> list:
     return sorted(out)
 
 
+def member_policy_key(policies: Any, skip: Any = ()) -> list:
+    """Member policies compared by meaning: access, permission groups and the scope keys of
+    their resource groups (inline or expanded by the API), ignoring ids and names."""
+    out = []
+    for p in policies or []:
+        if not isinstance(p, dict) or p.get("id") in set(skip):
+            continue
+        groups = sorted(str(g.get("id") or g.get("name")) for g in p.get("permission_groups", []))
+        scopes = sorted(
+            f"{s.get('key')}>{','.join(sorted(str(o.get('key')) for o in s.get('objects') or []))}"
+            for rg in p.get("resource_groups") or []
+            for s in (rg.get("scope") or [])
+        )
+        out.append((p.get("access") or p.get("effect"), groups, scopes))
+    return sorted(out)
+
+
+def version(target: dict[str, Any], current: dict[str, Any]) -> str | None:
+    """What tells that a target changed: a token's ``modified_on``; for a member (which has
+    none), a hash of its policies by meaning."""
+    if target["type"] == "member":
+        key = json.dumps(member_policy_key(current.get("policies")), sort_keys=True)
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+    return current.get("modified_on")
+
+
 def holds(kind: str, after: dict[str, Any], current: dict[str, Any] | None) -> bool:
     """Whether the action's result is already true of the live token."""
     if kind == "delete_token":
@@ -65,6 +92,9 @@ def holds(kind: str, after: dict[str, Any], current: dict[str, Any] | None) -> b
         return bool(((current.get("condition") or {}).get("request_ip") or {}).get("in"))
     if kind == "narrow_token":
         return _policy_key(current.get("policies")) == _policy_key(after["policies"])
+    if kind == "narrow_member":
+        mine = member_policy_key(current.get("policies"), after.get("keep_policy_ids", []))
+        return mine == member_policy_key(after["policies"])
     return False  # a roll cannot be seen in the API: the log says whether it was done
 
 
@@ -153,6 +183,32 @@ def _put_body(current: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _member_body(
+    client: cloudflare.Cloudflare, t: dict[str, Any], current: dict[str, Any], a: dict[str, Any]
+) -> dict[str, Any]:
+    """Create the narrowed policies' resource groups, then the member's new policy list: the
+    policies the plan keeps, as they are now, plus the narrowed ones referencing the groups."""
+    keep = set(a["after"].get("keep_policy_ids", []))
+    policies = [_by_id(p) for p in current.get("policies") or [] if p.get("id") in keep]
+    for p in a["after"]["policies"]:
+        ids = []
+        for rg in p.get("resource_groups") or []:
+            path = f"/accounts/{t['account_id']}/iam/resource_groups"
+            ids.append({"id": client.post(path, cast_to=object, body=rg)["result"]["id"]})
+        policies.append({**_by_id(p), "resource_groups": ids})
+    return {"policies": policies}
+
+
+def _by_id(p: dict[str, Any]) -> dict[str, Any]:
+    """A policy as a PUT body wants it: groups referenced by id only."""
+    return {
+        **({"id": p["id"]} if p.get("id") else {}),
+        "access": p.get("access", "allow"),
+        "permission_groups": [{"id": g.get("id")} for g in p.get("permission_groups", [])],
+        "resource_groups": [{"id": rg.get("id")} for rg in p.get("resource_groups") or []],
+    }
+
+
 def apply_plan(
     plan: dict[str, Any],
     *,
@@ -174,7 +230,7 @@ def apply_plan(
     log = Log(log_path)
     done = log.done()
     show = _values_writer(values_file)
-    written: dict[str, str] = {}  # token id → modified_on after this apply's own change
+    written: dict[str, str | None] = {}  # target id → its version after this apply's change
     observed: list[dict[str, Any]] = []
     outcomes = []
     for a in plan["actions"]:
@@ -211,18 +267,18 @@ def _one(client, a, me, done, written, yes, show, observed) -> Outcome:
     except cloudflare.NotFoundError:
         current = None
     except cloudflare.APIStatusError as e:
-        return Outcome(a, "failed", f"reading the token: HTTP {e.status_code}")
+        return Outcome(a, "failed", f"reading the {t['type']}: HTTP {e.status_code}")
     if holds(kind, a["after"], current):
         return Outcome(a, "noop", "already in place")
     if current is None:
-        return Outcome(a, "skipped", "the token no longer exists")
-    expected = written.get(t["id"], a["guard"].get("modified_on"))
-    if current.get("modified_on") != expected:
+        return Outcome(a, "skipped", f"the {t['type'].replace('_', ' ')} no longer exists")
+    expected = written.get(t["id"], a["guard"].get("version"))
+    if version(t, current) != expected:
         return Outcome(
             a,
             "skipped",
-            f"changed since the plan (modified_on {current.get('modified_on')}, planned against "
-            f"{expected}); plan again",
+            f"changed since the plan (now {version(t, current)}, planned against {expected});"
+            " plan again",
         )
     if kind == "delete_token" and not a.get("force") and current.get("last_used_on"):
         last = datetime.fromisoformat(str(current["last_used_on"]).replace("Z", "+00:00"))
@@ -246,10 +302,12 @@ def _one(client, a, me, done, written, yes, show, observed) -> Outcome:
                     "observed_at": _now(),
                 }
             )
+        elif kind == "narrow_member":
+            client.put(t["path"], cast_to=object, body=_member_body(client, t, current, a))
         else:
             client.put(t["path"], cast_to=object, body=_put_body(current, a["after"]))
         if kind != "delete_token":
-            written[t["id"]] = client.get(t["path"], cast_to=object)["result"].get("modified_on")
+            written[t["id"]] = version(t, client.get(t["path"], cast_to=object)["result"])
     except cloudflare.APIStatusError as e:
         return Outcome(a, "failed", f"HTTP {e.status_code}")
     return Outcome(a, "done", a["request"])

@@ -21,15 +21,17 @@ from ..baseline import Baseline
 from ..findings import findings
 from ..load import Snapshot
 from ..rawsnapshot import RawSnapshot
+from .apply import version
 
 PLAN_VERSION = 1
-ORDER = ["narrow_token", "set_expiry", "restrict_ip", "roll_token", "delete_token"]
+ORDER = ["narrow_token", "set_expiry", "restrict_ip", "roll_token", "delete_token"]  # per token
 RULE_ACTION = {
     "CFP-T07": "narrow_token",
     "CFP-T02": "set_expiry",
     "CFP-T03": "restrict_ip",
     "CFP-T01": "roll_token",
     "CFP-T04": "delete_token",
+    "CFP-M04": "narrow_member",
 }
 RISK = {
     "narrow_token": "Calls needing a removed permission start failing; the narrowed policy keeps "
@@ -42,6 +44,8 @@ RISK = {
     "wherever the token is used.",
     "delete_token": "Irreversible; the token was not used in the stale window, and apply "
     "refuses if it was used in the last 7 days.",
+    "narrow_member": "The member loses access outside the zones they worked on in the window; "
+    "apply creates the zone resource groups first, then replaces the account-wide role.",
 }
 
 
@@ -59,6 +63,50 @@ def _raw_tokens(snap: Snapshot) -> dict[str, dict[str, Any]]:
     for aid in snap.accounts["account_id"]:
         out.update({str(t.get("id")): t for t in raw.items("account_tokens", account_id=aid)})
     return out
+
+
+def _raw_members(snap: Snapshot) -> dict[str, dict[str, Any]]:
+    raw = RawSnapshot.open(snap.path)
+    out = {}
+    for aid in snap.accounts["account_id"]:
+        for m in raw.items("members", account_id=aid):
+            out[str(m.get("id"))] = {**m, "_account_id": aid}
+    return out
+
+
+def _wide_via_groups(snap: Snapshot, member_id: str) -> list[str]:
+    """User groups through which a member holds an account-wide edit/admin role."""
+    g = snap.grants
+    wide = g[
+        (g["principal_type"] == "member")
+        & (g["principal_id"] == member_id)
+        & (g["effect"] == "allow")
+        & (g["scope_type"] == "account")
+        & g["access_level"].isin(["edit", "admin"])
+    ]
+    return sorted(wide["via_group_id"].dropna().unique())
+
+
+def _member_action(f: Any, m: dict[str, Any]) -> dict[str, Any]:
+    """CFP-M04's remedy as one action: create the zone resource groups, then PUT policies."""
+    steps = json.loads(f.remedy)["steps"]
+    put = steps[-1]
+    aid = m["_account_id"]
+    path = f"/accounts/{aid}/members/{m['id']}"
+    target = {"type": "member", "id": str(m["id"]), "name": f.principal_name, "account_id": aid}
+    return {
+        "id": f"{f.finding_id}:narrow_member",
+        "finding_id": f.finding_id,
+        "rule_id": f.rule_id,
+        "kind": "narrow_member",
+        "target": {**target, "path": path},
+        "request": f"POST {len(steps) - 1} resource group(s), then PUT {path}",
+        "before": {"policies": m.get("policies")},
+        "after": {"policies": put["body"]["policies"], "keep_policy_ids": put["keep_policy_ids"]},
+        "guard": {"version": version(target, m)},
+        "risk": RISK["narrow_member"],
+        "force": False,
+    }
 
 
 def _ips(snap: Snapshot, token_id: str) -> list[str]:
@@ -88,9 +136,28 @@ def build_plan(
     actions: list[dict[str, Any]] = []
     manual: list[dict[str, Any]] = []
     by_token: dict[str, dict[str, pd.Series]] = {}
+    members = _raw_members(snap)
     for f in df.itertuples(index=False):
         kind = RULE_ACTION.get(f.rule_id)
-        if kind and f.principal_id in raw:
+        if kind == "narrow_member" and f.principal_id in members:
+            groups = _wide_via_groups(snap, f.principal_id)
+            if groups:
+                manual.append(
+                    {
+                        "finding_id": f.finding_id,
+                        "rule_id": f.rule_id,
+                        "severity": f.severity,
+                        "principal": f.principal_name or f.principal_id,
+                        "title": f.title,
+                        "recommendation": "The account-wide role comes from user group(s) "
+                        f"{', '.join(groups)}: a member update cannot remove it. Narrow the "
+                        "group's policy or take the member out of the group (Manage Account › "
+                        "Members › User groups). " + f.recommendation,
+                    }
+                )
+            else:
+                actions.append(_member_action(f, members[f.principal_id]))
+        elif kind and kind != "narrow_member" and f.principal_id in raw:
             by_token.setdefault(f.principal_id, {})[kind] = f
         else:
             manual.append(
@@ -163,7 +230,7 @@ def build_plan(
                     }.get(kind, f"PUT {base}"),
                     "before": before,
                     "after": after,
-                    "guard": {"modified_on": item.get("modified_on")},
+                    "guard": {"version": item.get("modified_on")},
                     "risk": RISK[kind],
                     "force": False,
                 }
@@ -186,7 +253,7 @@ def render_plan(plan: dict[str, Any], fmt: str = "markdown") -> str:
         f"Snapshot {plan['snapshot']} ({plan['snapshot_created_at']}),"
         f" planned {plan['created_at']}.",
         "",
-        "| # | action | token | request | change | risk |",
+        "| # | action | target | request | change | risk |",
         "|---:|---|---|---|---|---|",
     ]
     for i, a in enumerate(plan["actions"], 1):
