@@ -174,6 +174,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             "the embedded sample is read-only: copy it (cfposture sample DIR) and pass"
             " --snapshot DIR, or add --no-record"
         )
+    known = scan_baseline.load(args.baseline) if args.baseline else None  # bad file: fail first
     result = scan(args.paths, git=args.git, gitignore=args.gitignore, workers=args.workers)
     for w in result.stats.warnings[:20]:
         print(f"cfposture: warning: {w}", file=sys.stderr)
@@ -209,7 +210,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
     if args.baseline:
-        scan_baseline.apply(result.findings, scan_baseline.load(args.baseline))
+        scan_baseline.apply(result.findings, known or set())
         if args.update_baseline:
             n = scan_baseline.write(args.baseline, result.findings)
             print(

@@ -144,6 +144,15 @@ class Log:
 
 
 def _values_writer(path: str | None) -> Callable[[dict[str, Any], str], None]:
+    """Where rolled values go. The file is checked *before* anything is rolled: a value that
+    cannot be stored safely must not be created."""
+    if path is not None:
+        p = Path(path)
+        if not p.parent.is_dir():
+            raise CfPostureError(f"--values-file: folder {p.parent} does not exist; create it")
+        if p.exists() and p.stat().st_mode & 0o077:
+            raise CfPostureError(f"{path} is readable by others; chmod 600 it or pick a new file")
+
     def show(target: dict[str, Any], value: str) -> None:
         if path is None:
             print(
@@ -155,10 +164,6 @@ def _values_writer(path: str | None) -> Callable[[dict[str, Any], str], None]:
             return
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            if os.fstat(fd).st_mode & 0o077:
-                raise CfPostureError(
-                    f"{path} is readable by others; chmod 600 it or pick a new file"
-                )
             os.write(fd, f"{target['id']}\t{target['name']}\t{value}\n".encode())
             os.fsync(fd)
         finally:
@@ -222,6 +227,7 @@ def apply_plan(
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         raise CfPostureError(f"set {TOKEN_ENV} to a token that may edit the plan's tokens")
+    show = _values_writer(values_file)
     client = make_client(api_base, token, 30.0).with_options(max_retries=3)
     accounts = sorted(
         {a["target"]["account_id"] for a in plan["actions"] if a["target"]["account_id"]}
@@ -229,7 +235,6 @@ def apply_plan(
     me = _whoami(client, accounts)
     log = Log(log_path)
     done = log.done()
-    show = _values_writer(values_file)
     written: dict[str, str | None] = {}  # target id → its version after this apply's change
     observed: list[dict[str, Any]] = []
     outcomes = []

@@ -136,6 +136,21 @@ def test_plan_apply_pull(
         assert v not in everything
 
 
+def test_an_unsafe_values_file_stops_apply_before_any_roll(
+    fake_api, hist: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    main(["plan", str(hist / "s1"), "--out", str(plan_file), "--rules", "CFP-T01", "--quiet"])
+    loose = tmp_path / "rolled.tsv"
+    loose.write_text("")
+    loose.chmod(0o644)
+    with fake_api(hist / "s1") as (fake, base):
+        args = ["apply", str(plan_file), "--api-base", base, "--yes"]
+        assert main([*args, "--values-file", str(loose)]) == 2
+        assert fake.state.changes == []
+    assert "readable by others" in capsys.readouterr().err
+
+
 def test_apply_rejects_a_bad_plan(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "plan.json"
     bad.write_text("{nope")
