@@ -28,7 +28,7 @@ def _strongest(grants: Any, zones: int) -> str:
     top = g.assign(rank=g["weight"] * g["reach_factor"]).sort_values("rank").iloc[-1]
     reach = f"{zones} zone{'s' if zones != 1 else ''}"
     return (
-        f"can {top['access_level']} {top['permission_group_name']} on "
+        f"can use {top['permission_group_name']} ({top['access_level']}) on "
         f"{SCOPE.get(top['scope_type'], top['scope_type'])} ({reach} reached,"
         f" {g['permission_group_name'].nunique()} permission groups)"
     )
