@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import string
@@ -182,6 +183,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     mb = 8 if args.smoke else args.mb
+    # the peers' binaries (the bench extra) sit beside this interpreter, activated or not
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     from cfposture.formats import fingerprint
 
     with tempfile.TemporaryDirectory() as tmp:
