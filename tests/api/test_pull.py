@@ -281,3 +281,35 @@ def test_the_token_stays_out_of_the_report(tmp_path, monkeypatch, capfd, caplog)
         data = p.read_bytes()
         data = gzip.decompress(data) if p.suffix == ".gz" else data
         assert CANARY.encode() not in data, p
+
+
+def test_403_on_every_optional_endpoint_is_a_snapshot_of_gaps(tmp_path):
+    """A token that may list accounts and nothing else: the pull finishes, every other
+    endpoint is a coverage gap naming the permission it needs, and the rules still run."""
+    from cfposture.rawsnapshot import RawSnapshot, SnapshotWriter
+
+    raw = RawSnapshot.open(LATEST)
+    locked = tmp_path / "locked"
+    with SnapshotWriter(locked, source={"kind": "test"}) as w:
+        w.audit_window = raw.manifest["audit_window"]
+        for e in raw.manifest["endpoints"]:
+            if e["endpoint"] == "accounts":
+                w.write("accounts", raw.items("accounts"))
+            elif e["status"] == "ok" and e["endpoint"] not in ("connected_apps",):
+                w.deny(
+                    e["endpoint"],
+                    http_status=403,
+                    code=10000,
+                    message="Forbidden",
+                    documentation_url="https://developers.cloudflare.com/api/",
+                    **e["ids"],
+                )
+    with serve(locked) as (fake, url):
+        result = pull(opts(tmp_path / "snap", url, oauth_export=None))
+    assert fake.stats.status[403] == len(result.denied) > 10
+    assert all(d["needs"] for d in result.denied)
+    snap = cfposture.load(result.path)
+    assert len(snap.accounts) == len(raw.items("accounts"))
+    assert snap.tokens.empty and snap.audit_events.empty
+    assert len(snap.coverage_gaps) == len(result.denied)
+    cfposture.findings(snap)  # runs on what there is (account-level rules only)
