@@ -83,6 +83,24 @@ def test_verify_joins_records_and_fires_t09(
     assert set(t09["severity"]) == {"critical"}
     assert "deploy.yml:2" in " ".join(t09["evidence"])
 
+    # the leaked-credentials notebook shows them with no parameter but the snapshot
+    import papermill as pm
+
+    from cfposture.report.run import notebooks_dir
+
+    ran = pm.execute_notebook(
+        str(notebooks_dir() / "04-leaked-credentials.ipynb"),
+        str(tmp_path / "04.ipynb"),
+        parameters={"snapshot": str(snap)},
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    shown = json.dumps([c.get("outputs", []) for c in ran.cells])
+    assert "2 leaked tokens recorded by cfposture scan --verify" in shown
+    assert acct["name"] in shown and user["name"] in shown
+    for v in (cfat, legacy):
+        assert v not in shown
+
 
 def test_rolled_token_is_no_longer_live(fake_api, snap: Path, tmp_path: Path, capsys) -> None:
     acct, _ = _pick(snap)
