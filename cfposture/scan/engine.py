@@ -93,26 +93,46 @@ class Engine:
         )
         return out
 
+    def literal_index(self, text: bytes) -> int | None:
+        """Which prefilter literal ``text`` is (another engine found it: ripgrep)."""
+        for i, (lit, keyword) in enumerate(self._lits):
+            if text == lit or (keyword and text.lower() == lit):
+                return i
+        return None
+
+    def rg_patterns(self) -> list[str]:
+        """The prefilter as ripgrep patterns: the case-sensitive and the caseless literals."""
+        cased = [re.escape(lit.decode()) for lit, kw in self._lits if not kw]
+        caseless = [re.escape(lit.decode()) for lit, kw in self._lits if kw]
+        return ["|".join(cased), "(?i:" + "|".join(caseless) + ")"]
+
+    def check(self, buf: Buffer, start: int, i: int) -> list[Hit]:
+        """The credentials whose literal ``i`` starts at ``start`` (anchored matches)."""
+        out = []
+        for fid, rx in self._check[i]:
+            m = rx.match(buf, start)
+            if m is None:
+                continue
+            value = m["value"]
+            kind: str | None = fid
+            if kind is None:
+                kind = legacy_kind(value)
+                if kind is None:
+                    continue
+                valid = None
+            elif FORMATS[kind].scannable:
+                valid = checksum(m["body"]) == m["crc"].decode()
+            else:
+                valid = None
+            out.append(Hit(kind, m.start("value"), m.end("value"), valid, bytes(value)))
+        return out
+
     def find(self, buf: Buffer, size: int | None = None) -> list[Hit]:
         """Every credential in ``buf``, in order of position. ``size`` is accepted for callers
         that know it; the exact patterns run on the whole buffer, anchored at each literal."""
         hits: dict[tuple[int, int], Hit] = {}
         for i, start in self.literal_starts(buf):
-            for fid, rx in self._check[i]:
-                m = rx.match(buf, start)
-                if m is None:
-                    continue
-                value = m["value"]
-                if fid is None:
-                    fid = legacy_kind(value)
-                    if fid is None:
-                        continue
-                    valid = None
-                elif FORMATS[fid].scannable:
-                    valid = checksum(m["body"]) == m["crc"].decode()
-                else:
-                    valid = None
-                h = Hit(fid, m.start("value"), m.end("value"), valid, bytes(value))
+            for h in self.check(buf, start, i):
                 hits.setdefault((h.start, h.end), h)
         return sorted(hits.values(), key=lambda h: h.start)
 

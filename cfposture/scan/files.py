@@ -35,6 +35,7 @@ class Stats:
     symlinks: int = 0
     unreadable: int = 0
     blobs: int = 0
+    counted_skips: bool = True  # False with ripgrep: it skips binaries and symlinks silently
     warnings: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

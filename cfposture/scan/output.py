@@ -60,8 +60,12 @@ def as_table(findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         f"{s['credentials']} credential(s) ({s['new']} not in the baseline), "
         f"{s['lookalikes']} lookalike(s); {s['files'] or s['blobs']} "
         f"{'files' if s['files'] else 'blobs'}, {s['bytes'] / 1e6:.1f} MB scanned"
-        f" ({s['skipped_binary']} binary, {s['skipped_symlinks']} symlinks skipped;"
-        f" engine {s['backend']})"
+        + (
+            f" ({s['skipped_binary']} binary, {s['skipped_symlinks']} symlinks skipped;"
+            if s["skipped_binary"] is not None
+            else " (binaries and symlinks skipped by ripgrep;"
+        )
+        + f" engine {s['backend']})"
     )
     return "\n".join(lines) + "\n"
 

@@ -95,3 +95,22 @@ def test_disagreements_still_disagree(engine: Engine) -> None:
             else not [v for v, (_, k) in found.items() if k is not False]
         )
         assert not ok, f"case {cid} now agrees with the peer; drop it from DISAGREE"
+
+
+def test_file_engines_agree_on_every_case(tmp_path) -> None:
+    """The same 267 inputs as files: ripgrep's walk plus windowed checks finds exactly what the
+    in-process engines find (format, position, checksum verdict)."""
+    from cfposture.scan import scan
+
+    assert CASES
+    for c in CASES:
+        (tmp_path / f"case{c['case_id']:03d}.txt").write_text(c["input"])
+
+    def key(use_rg: bool, hs: bool = True) -> list:
+        res = scan([tmp_path], use_rg=use_rg, engine=Engine(use_hyperscan=hs))
+        return [(f["path"], f["line"], f["column"], f["format"], f["status"], f["fingerprint"])
+                for f in res.findings]  # fmt: skip
+
+    via_rg = key(True)
+    assert via_rg == key(False) == key(False, hs=False)
+    assert len(via_rg) > 200
