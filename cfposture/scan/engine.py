@@ -15,16 +15,26 @@ import mmap
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..formats import FORMATS, LEGACY, checksum, legacy_kind
 
 Buffer = bytes | memoryview | mmap.mmap
 
 
-try:  # pragma: no cover - exercised whenever the wheel is installed (Linux x86_64)
-    import hyperscan
-except ImportError:  # pragma: no cover
-    hyperscan = None
+_HS: list[Any] = []
+
+
+def _hyperscan() -> Any:
+    """The hyperscan module, imported on first use (a ripgrep scan never loads it), or None
+    where the wheel is not installed."""
+    if not _HS:
+        try:
+            import hyperscan
+        except ImportError:  # pragma: no cover - platforms without the wheel
+            hyperscan = None
+        _HS.append(hyperscan)
+    return _HS[0]
 
 
 @dataclass(frozen=True)
@@ -60,30 +70,47 @@ class Engine:
                 self._check.append(
                     [(f.id, f.pattern) for f in FORMATS.values() if lit in f.literals and f.pattern]
                 )
-        self.backend = "hyperscan" if (use_hyperscan and hyperscan is not None) else "re"
-        if self.backend == "hyperscan":
-            self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            self._db.compile(
-                expressions=[re.escape(lit) for lit, _ in self._lits],
-                ids=list(range(len(self._lits))),
-                elements=len(self._lits),
-                flags=[hyperscan.HS_FLAG_CASELESS if kw else 0 for _, kw in self._lits],
-            )
-            self._local = threading.local()
-        else:
-            alts = [
-                b"(?P<l%d>%s%s)" % (i, b"(?i:" if kw else b"(?:", re.escape(lit) + b")")
-                for i, (lit, kw) in enumerate(self._lits)
-            ]
-            self._rx = re.compile(b"|".join(alts))
+        self._want_hs = use_hyperscan
+        self._db: Any = None  # compiled on first use: a ripgrep scan never needs it
+        self._rx: re.Pattern[bytes] | None = None
+        self._local = threading.local()
+        self._compile_lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        """``hyperscan`` where the wheel is installed (and wanted), else ``re``."""
+        return "hyperscan" if (self._want_hs and _hyperscan() is not None) else "re"
+
+    def _compile(self) -> None:
+        with self._compile_lock:
+            if self._db is not None or self._rx is not None:
+                return
+            hs = _hyperscan()
+            if self.backend == "hyperscan":
+                db = hs.Database(mode=hs.HS_MODE_BLOCK)
+                db.compile(
+                    expressions=[re.escape(lit) for lit, _ in self._lits],
+                    ids=list(range(len(self._lits))),
+                    elements=len(self._lits),
+                    flags=[hs.HS_FLAG_CASELESS if kw else 0 for _, kw in self._lits],
+                )
+                self._db = db
+            else:
+                alts = [
+                    b"(?P<l%d>%s%s)" % (i, b"(?i:" if kw else b"(?:", re.escape(lit) + b")")
+                    for i, (lit, kw) in enumerate(self._lits)
+                ]
+                self._rx = re.compile(b"|".join(alts))
 
     def literal_starts(self, buf: Buffer) -> list[tuple[int, int]]:
         """(literal index, start offset) of every prefilter literal in ``buf``."""
-        if self.backend == "re":
+        if self._db is None and self._rx is None:
+            self._compile()
+        if self._rx is not None:
             return [(int(m.lastgroup[1:]), m.start()) for m in self._rx.finditer(buf)]
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+            scratch = self._local.scratch = _hyperscan().Scratch(self._db)
         lits = self._lits
         out: list[tuple[int, int]] = []
         self._db.scan(

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,20 +123,30 @@ def scan_files_rg(
     if not gitignore:
         cmd.append("--no-ignore")
     cmd += ["--", *map(str, roots)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    by_path: dict[bytes, list[tuple[int, int, bytes]]] = {}
-    tail: list[bytes] = []
-    for path, line, off, text in _hits(proc, tail):
-        by_path.setdefault(path, []).append((line, off, text))
-    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-    if proc.wait() == 2 and not by_path and "No such file" in err:
-        raise CfPostureError(f"ripgrep failed: {err.strip().splitlines()[-1]}")
-    for msg in err.strip().splitlines():
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile)
+        tail: list[bytes] = []
+        out: list[Located] = []
+        current: bytes | None = None
+        pending: list[tuple[int, int, bytes]] = []
+        # ripgrep prints each file's matches together: check a file as soon as the next one
+        # starts, while ripgrep searches on (its threads and this one overlap)
+        for path, line, off, text in _hits(proc, tail):
+            if path != current:
+                if current is not None:
+                    out += _check_file(current, pending, engine, stats)
+                current, pending = path, []
+            pending.append((line, off, text))
+        if current is not None:
+            out += _check_file(current, pending, engine, stats)
+        code = proc.wait()
+        errfile.seek(0)
+        err = errfile.read().decode("utf-8", "replace").strip()
+    if code == 2 and not out and "No such file" in err:
+        raise CfPostureError(f"ripgrep failed: {err.splitlines()[-1]}")
+    for msg in err.splitlines():
         stats.warn(f"ripgrep: {msg.removeprefix('rg: ')}; skipped")
     _read_stats(tail, stats)
-    out: list[Located] = []
-    for path, hits in by_path.items():
-        out += _check_file(path, hits, engine, stats)
     return out
 
 
