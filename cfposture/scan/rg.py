@@ -49,7 +49,7 @@ def _hits(
         yield path, int(line), int(off), text
 
 
-def _window(fd: int, size: int, off: int, ahead: int = AHEAD) -> tuple[int, bytes]:
+def _window(fd: int, off: int, ahead: int = AHEAD) -> tuple[int, bytes]:
     lo = max(0, off - BACK)
     return lo, os.pread(fd, off + ahead - lo, lo)
 
@@ -75,7 +75,7 @@ def _check_file(
                 continue
             ahead = AHEAD
             while True:
-                lo, buf = _window(fd, size, off, ahead)
+                lo, buf = _window(fd, off, ahead)
                 got = engine.check(buf, off - lo, i)
                 cut = any(h.end == len(buf) for h in got) and lo + len(buf) < size
                 if not cut:
@@ -114,6 +114,12 @@ def scan_files_rg(
     for root in roots:
         if not root.exists() and not root.is_symlink():
             raise CfPostureError(f"{root}: no such file or folder; check the path")
+    links = [r for r in roots if r.is_symlink()]
+    for root in links:  # ripgrep would follow a symlink named on its command line
+        stats.warn(f"{root}: a symlink; not followed (scan its target instead)")
+    roots = [r for r in roots if not r.is_symlink()]
+    if not roots:
+        return []
     cased, caseless = engine.rg_patterns()
     cmd = [
         rg, "--no-config", "--only-matching", "--byte-offset", "--line-number",

@@ -104,6 +104,13 @@ def test_unreadable_file_via_engine_error(tree: Path, monkeypatch: pytest.Monkey
     assert {f["format"] for f in res.findings} == {"cfut"}
 
 
+@pytest.mark.parametrize("use_rg", [True, False])
+def test_a_symlink_named_on_the_command_line_is_not_followed(tree: Path, use_rg: bool) -> None:
+    res = scan([tree / "escape", tree / "src"], use_rg=use_rg)
+    assert {Path(f["path"]).name for f in res.findings} == {"deploy.py"}
+    assert any("escape: a symlink; not followed" in w for w in res.stats.warnings)
+
+
 def test_missing_path_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["scan", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
