@@ -90,11 +90,15 @@ def write_report(
     saved = {k: os.environ.get(k) for k in ("CFPOSTURE_DATA", CACHE_ENV)}
     os.environ.setdefault("CFPOSTURE_DATA", str(data_dir()))  # kernels find the same data
     os.environ[CACHE_ENV] = str(cache)
+    # papermill's cwd= is a process-wide chdir that each thread saves and restores: with
+    # notebooks in parallel the last restore can leave the process in the report folder
+    here = os.getcwd()
     try:
         n = workers or max(1, min(len(NOTEBOOKS), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=n) as pool:
             done = list(pool.map(lambda name: _run_one(name, out, nb_params), NOTEBOOKS))
     finally:
+        os.chdir(here)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -56,6 +56,8 @@ def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch):
     assert "at or above high" in capsys.readouterr().err
     assert (tmp_path / "r" / "index.html").is_file()
     assert (tmp_path / "r" / "notebooks" / "01-api-tokens.ipynb").is_file()
+    # papermill chdirs per notebook, in parallel threads: the caller's cwd must survive it
+    assert Path.cwd() == tmp_path
 
 
 def test_failing_notebook_names_cell_and_error(tmp_path, capsys):
