@@ -1,32 +1,15 @@
-"""A fake Cloudflare API on 127.0.0.1 for tests, spoken to with the official SDK."""
+"""Fixtures for the API tests: the fake Cloudflare API (see fakeserver), a token in the
+environment, and a one-account enterprise snapshot."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fakeserver import CANARY, serve
 
-from cfposture.fakeapi import FakeCloudflare, Limits, base_url, make_server
 from cfposture.sample.enterprise import write_enterprise
-
-CANARY = "cfut_CanaryCanaryCanaryCanaryCanaryCanary1234e3a1b2c4"
-
-
-@contextmanager
-def serve(snapshot: str | Path, **limits) -> Iterator[tuple[FakeCloudflare, str]]:
-    fake = FakeCloudflare(str(snapshot), Limits(**limits))
-    server = make_server(fake)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield fake, base_url(server)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture

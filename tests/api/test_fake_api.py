@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import cloudflare
 import httpx
 import pytest
-from conftest import serve
+from fakeserver import serve
 
 from cfposture.errors import CfPostureError
 from cfposture.fakeapi import FakeCloudflare

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CANARY, serve
+from fakeserver import CANARY, serve
 
 import cfposture
 from cfposture.catalog import sample_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Z1, Z2, A, event, member
+from orgbuilder import Z1, Z2, A, event, member
 
 import cfposture
 

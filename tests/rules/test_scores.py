@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Z1, A, event, pol, tok
+from orgbuilder import Z1, A, event, pol, tok
 
 import cfposture
 from cfposture.scoring import EXPOSURE_MAX

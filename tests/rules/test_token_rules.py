@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import Z1, Z2, A, event, pol, tok
+from orgbuilder import Z1, Z2, A, event, pol, tok
 
 import cfposture
 
