@@ -187,31 +187,34 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     )
     for w in result.stats.warnings[:20]:
         print(f"cfposture: warning: {w}", file=sys.stderr)
+    snap_path = None
+    if args.snapshot:
+        from .load import history
+
+        snap_path = history(args.snapshot)[-1]
     try:
         if args.verify:
             from .scan.verify import verify
 
             accounts = list(args.account or [])
-            if args.snapshot:
-                from .load import history
+            if snap_path is not None:
                 from .rawsnapshot import RawSnapshot
 
-                raw = RawSnapshot.open(history(args.snapshot)[-1])
+                raw = RawSnapshot.open(snap_path)
                 accounts += [str(a["id"]) for a in raw.items("accounts") if a.get("id")]
             n = verify(result.findings, result.values, accounts=accounts, api_base=args.api_base)
             if not args.quiet:
                 print(f"cfposture: asked the API about {n} value(s)", file=sys.stderr)
     finally:
         result.forget()
-    if args.snapshot and args.verify:
-        from .load import history
+    if snap_path is not None:  # --snapshot implies --verify (checked above)
         from .rawsnapshot import add_observations
         from .scan.inventory import join, observations
 
-        join(result.findings, args.snapshot)
+        join(result.findings, str(snap_path))
         seen = observations(result.findings)
         if seen and not args.no_record:
-            add_observations(history(args.snapshot)[-1], seen)
+            add_observations(snap_path, seen)
             if not args.quiet:
                 print(
                     f"cfposture: recorded {len(seen)} observed token format(s) beside "

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .__about__ import __version__
 from .rules import RULES
+from .sarif import sarif_log
 
 SARIF_LEVEL = {
     "critical": "error",
@@ -121,24 +122,7 @@ def to_sarif(df: pd.DataFrame, snapshot: dict[str, Any]) -> str:
                 },
             }
         )
-    doc = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "cfposture",
-                        "version": __version__,
-                        "informationUri": INFO_URI,
-                        "rules": rules,
-                    }
-                },
-                "results": results,
-                "properties": {"snapshot": snapshot},
-            }
-        ],
-    }
+    doc = sarif_log("cfposture", INFO_URI, rules, results, {"snapshot": snapshot})
     return json.dumps(doc, indent=1, default=str) + "\n"
 
 

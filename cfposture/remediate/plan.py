@@ -57,16 +57,26 @@ def _ts(value: Any) -> str | None:
     )
 
 
-def _raw_tokens(snap: Snapshot) -> dict[str, dict[str, Any]]:
-    raw = RawSnapshot.open(snap.path)
+def _manual(f: Any, recommendation: str, principal: str | None = None) -> dict[str, Any]:
+    """A finding without an API remedy (or whose remedy cannot be applied): what to do."""
+    return {
+        "finding_id": f.finding_id,
+        "rule_id": f.rule_id,
+        "severity": f.severity,
+        "principal": principal or f.principal_name or f.principal_id,
+        "title": f.title,
+        "recommendation": recommendation,
+    }
+
+
+def _raw_tokens(snap: Snapshot, raw: RawSnapshot) -> dict[str, dict[str, Any]]:
     out = {str(t.get("id")): t for t in raw.items("user_tokens")}
     for aid in snap.accounts["account_id"]:
         out.update({str(t.get("id")): t for t in raw.items("account_tokens", account_id=aid)})
     return out
 
 
-def _raw_members(snap: Snapshot) -> dict[str, dict[str, Any]]:
-    raw = RawSnapshot.open(snap.path)
+def _raw_members(snap: Snapshot, raw: RawSnapshot) -> dict[str, dict[str, Any]]:
     out = {}
     for aid in snap.accounts["account_id"]:
         for m in raw.items("members", account_id=aid):
@@ -131,45 +141,33 @@ def build_plan(
     df = df[df["status"] == "open"]
     if rules:
         df = df[df["rule_id"].isin(rules)]
-    raw = _raw_tokens(snap)
+    opened = RawSnapshot.open(snap.path)
+    raw = _raw_tokens(snap, opened)
     tokens = snap.tokens.drop_duplicates("token_id").set_index("token_id")
     actions: list[dict[str, Any]] = []
     manual: list[dict[str, Any]] = []
     by_token: dict[str, dict[str, pd.Series]] = {}
-    members = _raw_members(snap)
+    members = _raw_members(snap, opened)
     for f in df.itertuples(index=False):
         kind = RULE_ACTION.get(f.rule_id)
         if kind == "narrow_member" and f.principal_id in members:
             groups = _wide_via_groups(snap, f.principal_id)
             if groups:
                 manual.append(
-                    {
-                        "finding_id": f.finding_id,
-                        "rule_id": f.rule_id,
-                        "severity": f.severity,
-                        "principal": f.principal_name or f.principal_id,
-                        "title": f.title,
-                        "recommendation": "The account-wide role comes from user group(s) "
+                    _manual(
+                        f,
+                        "The account-wide role comes from user group(s) "
                         f"{', '.join(groups)}: a member update cannot remove it. Narrow the "
                         "group's policy or take the member out of the group (Manage Account › "
                         "Members › User groups). " + f.recommendation,
-                    }
+                    )
                 )
             else:
                 actions.append(_member_action(f, members[f.principal_id]))
         elif kind and kind != "narrow_member" and f.principal_id in raw:
             by_token.setdefault(f.principal_id, {})[kind] = f
         else:
-            manual.append(
-                {
-                    "finding_id": f.finding_id,
-                    "rule_id": f.rule_id,
-                    "severity": f.severity,
-                    "principal": f.principal_name or f.principal_id,
-                    "title": f.title,
-                    "recommendation": f.recommendation,
-                }
-            )
+            manual.append(_manual(f, f.recommendation))
     for tid, kinds in sorted(by_token.items()):
         t, item = tokens.loc[tid], raw[tid]
         owner = "account" if t["owner_type"] == "account" else "user"
@@ -193,16 +191,12 @@ def build_plan(
                 ips = _ips(snap, tid)
                 if not ips:
                     manual.append(
-                        {
-                            "finding_id": f.finding_id,
-                            "rule_id": f.rule_id,
-                            "severity": f.severity,
-                            "principal": t["name"],
-                            "title": f.title,
-                            "recommendation": "No client address seen in the audit logs: ask "
-                            "the owner where it runs, then add condition.request_ip. "
-                            + f.recommendation,
-                        }
+                        _manual(
+                            f,
+                            "No client address seen in the audit logs: ask the owner where it "
+                            "runs, then add condition.request_ip. " + f.recommendation,
+                            principal=t["name"],
+                        )
                     )
                     continue
                 before = {"condition": item.get("condition")}

@@ -7,8 +7,10 @@ import io
 import json
 from typing import Any
 
-from .. import __version__
 from ..formats import FORMATS
+from ..sarif import sarif_log
+
+INFO_URI = "https://github.com/cfposture/cfposture#scanning-for-leaked-credentials"
 
 COLUMNS = [
     "format",
@@ -105,23 +107,7 @@ def as_sarif(findings: list[dict[str, Any]]) -> str:
                 "properties": {"commit": f.get("commit")} if f.get("commit") else {},
             }
         )
-    doc = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "cfposture-scan",
-                        "version": __version__,
-                        "informationUri": "https://github.com/cfposture/cfposture",
-                        "rules": rules,
-                    }
-                },
-                "results": results,
-            }
-        ],
-    }
+    doc = sarif_log("cfposture-scan", INFO_URI, rules, results)
     return json.dumps(doc, indent=2) + "\n"
 
 
