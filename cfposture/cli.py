@@ -312,11 +312,12 @@ def _param(value: str) -> int | float | bool | str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .findings import at_or_above
-    from .report import write_report
+    from .report import write_report  # light: it starts kernels before importing pandas
 
     params = {name: _param(value) for name, value in args.parameter or []}
     index, _, df = write_report(args.snapshot, Path(args.out), params)
+    from .findings import at_or_above
+
     if not args.quiet:
         print(f"report written to {index}")
     if args.fail_on and not at_or_above(df, args.fail_on).empty:

@@ -114,6 +114,11 @@ def history(path: PathLike = "sample") -> list[Path]:
     return sorted(snaps, key=lambda c: (RawSnapshot.open(c).created_at, c.name))
 
 
+def load_created_at(path: PathLike) -> pd.Timestamp:
+    """When a snapshot was taken (its manifest's ``created_at``), without loading its frames."""
+    return pd.Timestamp(RawSnapshot.open(path).manifest["created_at"])
+
+
 def load(path: PathLike = "sample") -> Snapshot:
     """Load a snapshot (or a history's latest snapshot, or ``"sample"``) as validated frames.
 

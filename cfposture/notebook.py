@@ -15,14 +15,35 @@ from pathlib import Path
 import pandas as pd
 import plotly.io as pio
 
+from . import cache
+from .envvars import REPORT_KERNEL, VIEW_CACHE
 from .errors import SnapshotError
 from .findings import SEVERITY_RANK, context, findings, run_rules
-from .load import Snapshot, history, load
+from .load import Snapshot, history, load, load_created_at
 from .scoring import exposure_summary, scores_from
 
 # plotly_mimetype draws live in JupyterLab; +notebook inlines plotly.js once so nbconvert's
 # static HTML renders offline (plotly_mimetype alone is silently dropped from the HTML).
 RENDERER = "plotly_mimetype+notebook"
+# Under `cfposture report` the page writer inlines plotly.js into each page itself
+# (cfposture.report.html), so the kernels leave it out of the outputs: 3.5 MB less to send,
+# store, parse and convert per notebook. Analysts' notebooks keep RENDERER, so a notebook
+# exported by hand still renders offline.
+PAGE_RENDERER = "plotly_mimetype+cfposture_page"
+
+
+def use_renderer() -> None:
+    """Pick the plotly renderer for this kernel (see RENDERER and PAGE_RENDERER)."""
+    if os.environ.get(REPORT_KERNEL):
+        if "cfposture_page" not in pio.renderers:
+            # the figure's HTML and script, without plotly.js and without the one-off
+            # display that would inline it
+            pio.renderers["cfposture_page"] = pio.base_renderers.HtmlRenderer(
+                include_plotlyjs=False, global_init=False
+            )
+        pio.renderers.default = PAGE_RENDERER
+    else:
+        pio.renderers.default = RENDERER
 
 
 @dataclass
@@ -51,8 +72,8 @@ def setup(
     """Load a snapshot, run findings and scores, keep the chosen accounts and severities.
 
     Under ``cfposture report`` the unfiltered view comes from the report's cache (computed once
-    in the parent process, see ``CACHE_ENV``); in JupyterLab it is computed here."""
-    pio.renderers.default = RENDERER
+    in the parent process, see ``cfposture.envvars``); in JupyterLab it is computed here."""
+    use_renderer()
     full = cached_view(snapshot, history_path, stale_days, usage_days) or build_view(
         snapshot, history_path=history_path, stale_days=stale_days, usage_days=usage_days
     )
@@ -63,9 +84,6 @@ def setup(
         s = s[s["account_id"].isin(keep) | s["account_id"].isna()]
     f = f[f["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[min_severity]]
     return replace(full, findings=f.reset_index(drop=True), scores=s.reset_index(drop=True))
-
-
-CACHE_ENV = "CFPOSTURE_VIEW_CACHE"
 
 
 def build_view(
@@ -97,7 +115,7 @@ def save_view(view: View, folder: Path, snapshot: str, history_path: str = "") -
 
 
 def cached_view(snapshot: str, history_path: str, stale_days: int, usage_days: int) -> View | None:
-    folder = os.environ.get(CACHE_ENV)
+    folder = os.environ.get(VIEW_CACHE)
     if not folder:
         return None
     path = Path(folder) / f"view-{_cache_key(snapshot, history_path, stale_days, usage_days)}.pkl"
@@ -127,19 +145,54 @@ def summary_line(view: View) -> str:
     return " ".join(parts)
 
 
-def _trends(view: View) -> None:
-    """Both trends in one pass over the history (each snapshot loaded once)."""
-    rows, exposure = [], []
-    for path in view.history:
-        snap = view.snap if path == view.snap.path else load(path)
+def _older_siblings(path: Path) -> list[Path]:
+    """The snapshots the usage rules of ``path`` may read: older ones in the same folder."""
+    try:
+        siblings = history(path.parent) if path.parent != path else []
+    except SnapshotError:  # a lone snapshot
+        return []
+    return siblings[: siblings.index(path)] if path in siblings else []
+
+
+def _trend_rows(view: View, path: Path) -> dict:
+    """One snapshot's trend rows (open findings per step, exposure by format and tier), from the
+    cache when this code already judged this snapshot with these parameters (see ``cache``)."""
+    key = cache.snapshot_key("trend", path, _older_siblings(path), view.params)
+    hit = cache.get(key)
+    if isinstance(hit, dict) and {"checklist", "exposure"} <= hit.keys():
+        return hit
+    if path == view.snap.path:
+        snap, f = view.snap, view.findings  # already judged with the same parameters
+    else:
+        snap = load(path)
         f = findings(snap, **view.params)
-        for step, n in f[f["status"] == "open"].groupby("checklist_step").size().items():
-            rows.append({"snapshot": snap.created_at, "checklist_step": step, "findings": n})
-        exposure.append(exposure_summary(snap))
+    steps = f[f["status"] == "open"].groupby("checklist_step").size()
+    e = exposure_summary(snap)
+    rows = {
+        "checklist": [[int(k), int(n)] for k, n in steps.items()],
+        "exposure": [
+            [r.format, r.tier, int(r.tokens), float(r.exposure)] for r in e.itertuples(index=False)
+        ],
+    }
+    cache.put(key, rows)
+    return rows
+
+
+def _trends(view: View) -> None:
+    """Both trends in one pass over the history: each old snapshot is judged once per code
+    version and parameters, ever (``cfposture.cache``); only new snapshots cost a load."""
+    checklist, exposure = [], []
+    for path in view.history:
+        rows = _trend_rows(view, Path(path))
+        at = view.snap.created_at if path == view.snap.path else load_created_at(path)
+        checklist += [(at, step, n) for step, n in rows["checklist"]]
+        exposure += [(at, *r) for r in rows["exposure"]]
     view.extras["checklist"] = pd.DataFrame(
-        rows, columns=["snapshot", "checklist_step", "findings"]
-    )
-    view.extras["exposure"] = pd.concat(exposure, ignore_index=True)
+        checklist, columns=["snapshot", "checklist_step", "findings"]
+    ).astype({"checklist_step": "int64", "findings": "int64"})
+    view.extras["exposure"] = pd.DataFrame(
+        exposure, columns=["snapshot", "format", "tier", "tokens", "exposure"]
+    ).astype({"tokens": "int64", "exposure": "float64"})
 
 
 def checklist_per_snapshot(view: View) -> pd.DataFrame:

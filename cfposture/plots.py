@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from .schemas import SEVERITIES
 
@@ -18,7 +19,24 @@ SEVERITY_COLORS = {
 }
 FORMAT_COLORS = {"legacy": "#c62828", "unknown": "#9e9e9e", "scannable": "#2e7d32"}
 STEP_NAMES = {1: "1 · API tokens", 2: "2 · OAuth apps", 3: "3 · permissions"}
-LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"t": 60, "l": 60, "r": 20}}
+LAYOUT = {"height": 420, "margin": {"t": 60, "l": 60, "r": 20}}
+TEMPLATE = "cfposture"
+TRACE_TYPES = ("bar", "scatter", "histogram", "heatmap")
+
+
+def template() -> str:
+    """plotly_white, with trace defaults for the trace types these charts draw only.
+
+    Every figure validates and copies its template; the full plotly_white carries defaults for
+    some thirty trace types and made templates about half of the notebooks' time. Passed to
+    each chart (``template=``), never set as plotly's default, so an analyst's own figures are
+    left alone."""
+    if TEMPLATE not in pio.templates:
+        white = pio.templates["plotly_white"]
+        pio.templates[TEMPLATE] = go.layout.Template(
+            layout=white.layout, data={t: white.data[t] for t in TRACE_TYPES}
+        )
+    return TEMPLATE
 
 
 def _style(fig: go.Figure, title: str) -> go.Figure:
@@ -33,6 +51,7 @@ def findings_by_severity(findings: pd.DataFrame) -> go.Figure:
     counts["step"] = counts["checklist_step"].map(STEP_NAMES)
     fig = px.bar(
         counts,
+        template=template(),
         x="step",
         y="findings",
         color="severity",
@@ -48,6 +67,7 @@ def checklist_trend(per_snapshot: pd.DataFrame) -> go.Figure:
     df = per_snapshot.assign(step=per_snapshot["checklist_step"].map(STEP_NAMES))
     fig = px.line(
         df,
+        template=template(),
         x="snapshot",
         y="findings",
         color="step",
@@ -62,6 +82,7 @@ def legacy_exposure_trend(trend: pd.DataFrame) -> go.Figure:
     df = trend.groupby(["snapshot", "format"])[["exposure", "tokens"]].sum().reset_index()
     fig = px.area(
         df,
+        template=template(),
         x="snapshot",
         y="exposure",
         color="format",
@@ -93,6 +114,7 @@ def exposure_heatmap(tokens: pd.DataFrame, scores: pd.DataFrame, as_of: pd.Times
     ).fillna(0)
     fig = px.imshow(
         grid,
+        template=template(),
         color_continuous_scale="OrRd",
         text_auto=".0f",
         aspect="auto",
@@ -104,6 +126,7 @@ def exposure_heatmap(tokens: pd.DataFrame, scores: pd.DataFrame, as_of: pd.Times
 def lp_gap_distribution(scores: pd.DataFrame) -> go.Figure:
     fig = px.histogram(
         scores,
+        template=template(),
         x="lp_gap",
         color="principal_type",
         nbins=20,
@@ -119,6 +142,7 @@ def lp_gap_distribution(scores: pd.DataFrame) -> go.Figure:
 def granted_vs_used(scores: pd.DataFrame) -> go.Figure:
     fig = px.scatter(
         scores,
+        template=template(),
         x="granted_weight",
         y="used_weight",
         color="principal_type",
@@ -142,6 +166,7 @@ def oauth_idle(apps: pd.DataFrame, as_of: pd.Timestamp) -> go.Figure:
     a["publisher"] = a["verified"].map({True: "verified", False: "unverified"}).fillna("unknown")
     fig = px.bar(
         a.sort_values("days idle"),
+        template=template(),
         x="days idle",
         y="app_name",
         color="publisher",
@@ -158,7 +183,7 @@ def severity_dropdown(findings: pd.DataFrame) -> go.Figure:
     (plotly's own controls need no kernel, unlike ipywidgets)."""
     f = findings[findings["status"] == "open"]
     counts = f.groupby(["rule_id", "severity"]).size().rename("n").reset_index()
-    fig = go.Figure()
+    fig = go.Figure(layout={"template": template()})
     for sev in SEVERITIES[::-1]:
         d = counts[counts["severity"] == sev]
         fig.add_bar(x=d["rule_id"], y=d["n"], name=sev, marker_color=SEVERITY_COLORS[sev])

@@ -2,14 +2,17 @@
 
 nbconvert's template links require.js, MathJax, jQuery and the widget manager from CDNs; those
 URLs are blanked, and any external ``<script src>`` left is removed, so a report opens
-offline. plotly.js comes inlined once per page by the
-notebook renderer (see ``cfposture.notebook.RENDERER``).
+offline. The report's kernels draw figures without plotly.js (``PAGE_RENDERER`` in
+``cfposture.notebook``); a page with a figure gets plotly.js inlined once, in its head, here.
+Notebooks executed elsewhere carry plotly.js in their own outputs and are left as they are.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -19,6 +22,8 @@ from nbconvert import HTMLExporter
 from ..load import Snapshot
 from ..plots import SEVERITY_COLORS
 from ..schemas import SEVERITIES
+
+log = logging.getLogger(__name__)
 
 TITLES = {
     "00-overview": "Overview",
@@ -43,14 +48,36 @@ def exporter() -> HTMLExporter:
     )
 
 
-def notebook_html(ipynb: Path, dest: Path) -> Path:
-    nb = nbformat.read(ipynb, as_version=4)
-    body, _ = exporter().from_notebook_node(nb)
+# what plotly's own notebook set-up defines before its bundle: MathJax, if any, stays local
+PLOTLY_CONFIG = "window.PlotlyConfig = {MathJaxConfig: 'local'};"
+
+
+@cache
+def _plotlyjs() -> str:
+    """The plotly.js bundle that ships with the plotly package (no CDN), read once."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def notebook_html(
+    nb: nbformat.NotebookNode | Path, dest: Path, using: HTMLExporter | None = None
+) -> Path:
+    """Write one executed notebook as a page. Pass ``using`` to convert several notebooks with
+    one exporter: building one compiles nbconvert's templates, about half of a conversion
+    (an exporter is not safe to share between threads)."""
+    if isinstance(nb, Path):
+        nb = nbformat.read(nb, as_version=4)
+    body, _ = (using or exporter()).from_notebook_node(nb)
     # blanked CDN URLs leave <script src=""> behind (it would re-request the page itself), and
     # plotly's notebook renderer always adds MathJax from a CDN (no chart here uses LaTeX):
     # drop every external script so the page never reaches out
     body = re.sub(r'<script src="(https?:)?[^"]*">\s*</script>', "", body)
+    if "Plotly.newPlot(" in body and "plotly.js v" not in body:
+        head = f"<script>{PLOTLY_CONFIG}</script><script>{_plotlyjs()}</script></head>"
+        body = body.replace("</head>", head, 1)
     dest.write_text(body, encoding="utf-8")
+    log.debug("report: page %s written", dest.name)
     return dest
 
 

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import papermill as pm
-
-from ..catalog import data_dir
+from ..envvars import REPORT_KERNEL, VIEW_CACHE
 from ..errors import CfPostureError
-from ..export import render
-from ..load import Snapshot
-from ..notebook import CACHE_ENV, build_view, save_view
-from .html import notebook_html, write_index
+from . import kernels
+
+# pandas, papermill, nbconvert and the rules are imported inside write_report, after the
+# kernels started: they start (and import the same stack) while this process imports it
+if TYPE_CHECKING:
+    from ..load import Snapshot
+
+log = logging.getLogger(__name__)
 
 NOTEBOOKS = [
     "00-overview",
@@ -38,29 +41,43 @@ def notebooks_dir() -> Path:
     raise CfPostureError("cfposture's notebooks are missing; reinstall from a full clone")
 
 
-def _run_one(name: str, out: Path, params: dict[str, Any]) -> Path:
+def _run_one(
+    name: str, out: Path, params: dict[str, Any], kernel: kernels.Kernel, pages: _Pages
+) -> Future:
+    """Execute one notebook on a warm kernel, then queue its HTML page; returns the page's
+    future, so the kernel moves on to its next notebook while the page is written."""
     src = notebooks_dir() / f"{name}.ipynb"
     dst = out / "notebooks" / f"{name}.ipynb"
+    import papermill as pm
+
     try:
-        pm.execute_notebook(
-            str(src),
-            str(dst),
-            parameters=params,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            cwd=str(out),
-            # each kernel would warn on stderr that it talks TCP on loopback; schedulers and
-            # the Quickstart want a quiet command (errors still show)
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
+        nb = kernels.execute(src, dst, params, kernel)
     except pm.PapermillExecutionError as e:
         raise CfPostureError(
             f"notebook {name} failed in cell {e.exec_count or e.cell_index}: {e.ename}: "
             f"{str(e.evalue).splitlines()[0] if e.evalue else ''}; the executed notebook is "
             f"{dst}"
         ) from None
-    return dst
+    log.debug("report: notebook %s executed", name)
+    return pages.submit(nb, out / f"{name}.html")
+
+
+class _Pages:
+    """Writes the HTML pages one after another in one thread, with one exporter."""
+
+    def __init__(self) -> None:
+        from .html import exporter
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cfposture-html")
+        self._exporter = self._pool.submit(exporter)  # built in that thread, first
+
+    def submit(self, nb: Any, dest: Path) -> Future:
+        from .html import notebook_html
+
+        return self._pool.submit(lambda: notebook_html(nb, dest, self._exporter.result()))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def write_report(
@@ -73,7 +90,7 @@ def write_report(
 
     Returns (index path, snapshot, findings frame) so the caller can gate on findings.
     """
-    out = Path(out).resolve()  # papermill changes directory while it runs a notebook
+    out = Path(out).resolve()  # the kernels run in it
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     where = str(snapshot if str(snapshot) == "sample" else Path(snapshot).resolve())
     nb_params = {"snapshot": where, **(params or {})}
@@ -82,36 +99,50 @@ def write_report(
     except ValueError:
         raise CfPostureError("stale_days and usage_days must be whole numbers of days") from None
     history_path = str(nb_params.get("history_path", ""))
-    # Findings, scores and trends are computed once here (which also fails fast, before any
-    # kernel starts, on a bad snapshot) and shared with every kernel through a private cache.
-    view = build_view(where, history_path=history_path, **view_params)
     cache = Path(tempfile.mkdtemp(prefix="cfposture-view-"))
-    save_view(view, cache, where, history_path)
-    saved = {k: os.environ.get(k) for k in ("CFPOSTURE_DATA", CACHE_ENV)}
-    os.environ.setdefault("CFPOSTURE_DATA", str(data_dir()))  # kernels find the same data
-    os.environ[CACHE_ENV] = str(cache)
-    # papermill's cwd= is a process-wide chdir that each thread saves and restores: with
-    # notebooks in parallel the last restore can leave the process in the report folder
-    here = os.getcwd()
+    # Kernels first: they start and import the notebook stack while this process imports it
+    # and computes findings, scores and trends once (which also fails fast on a bad
+    # snapshot); the kernels then read that view from the private cache.
+    pool = kernels.WarmPool(
+        workers or max(1, min(len(NOTEBOOKS), os.cpu_count() or 1)),
+        cwd=out,
+        env={**os.environ, VIEW_CACHE: str(cache), REPORT_KERNEL: "1"},
+    )
+    pages: _Pages | None = None
     try:
-        n = workers or max(1, min(len(NOTEBOOKS), os.cpu_count() or 1))
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            done = list(pool.map(lambda name: _run_one(name, out, nb_params), NOTEBOOKS))
+        try:
+            from ..notebook import build_view, save_view
+
+            view = build_view(where, history_path=history_path, **view_params)
+            save_view(view, cache, where, history_path)
+            log.debug("report: findings, scores and trends computed")
+            # after the view: this process holds one GIL, and the view is what the kernels
+            # wait for; nbconvert and papermill load while the first notebooks run
+            pages = _Pages()
+        except BaseException:
+            pool.close()
+            raise
+        pool.start(NOTEBOOKS, lambda name, kernel: _run_one(name, out, nb_params, kernel, pages))
+        # the machine-readable files are written while the kernels work
+        snap, df = view.snap, view.findings
+        _write_findings(out, snap, df)
+        written = {name: page.result() for name, page in pool.wait().items()}
     finally:
-        os.chdir(here)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        if pages is not None:
+            pages.close()
         shutil.rmtree(cache, ignore_errors=True)
-    pages = [notebook_html(p, out / f"{p.stem}.html") for p in done]
-    snap, df = view.snap, view.findings
+    from .html import write_index
+
+    index = write_index(out / "index.html", snap, df, [written[n] for n in NOTEBOOKS])
+    return index, snap, df
+
+
+def _write_findings(out: Path, snap: Snapshot, df: Any) -> None:
+    from ..export import render
+
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
     for fmt, ext in (("json", "json"), ("csv", "csv"), ("sarif", "sarif")):
         (out / f"findings.{ext}").write_text(render(df, fmt, meta), encoding="utf-8")
     summary = snap.summary()
     summary["findings"] = df.groupby("severity").size().to_dict()
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    index = write_index(out / "index.html", snap, df, pages)
-    return index, snap, df

@@ -1,0 +1,214 @@
+"""Warm kernels: run the report's notebooks with papermill, a few per kernel.
+
+Most of a notebook run is not the notebook: it is starting a Python kernel and importing pandas,
+pandera and plotly in it, about 3 s a notebook on two cores, paid six times by a plain
+``papermill.execute_notebook`` per notebook. Here each worker thread starts one kernel, has it
+import the notebook stack *while the parent process computes the findings* (see
+``write_report``), then runs notebooks one after another on it through papermill, with the
+``cfposture-warm`` engine registered below. Before each notebook the engine resets the kernel
+(``InteractiveShell.reset``: an empty namespace and execution count 1), so a notebook sees only
+its own variables, exactly as in a fresh kernel; only the imported modules are kept. Each
+notebook is still run by papermill (parameters injected, executed ``.ipynb`` written, errors
+raised as ``PapermillExecutionError``) and every notebook is also tested on its own fresh kernel.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+
+from ..errors import CfPostureError
+from . import SKIPPED_IMPORTS
+
+log = logging.getLogger(__name__)
+
+ENGINE = "cfposture-warm"
+#: what every notebook imports first; loaded once per kernel while the parent works
+WARMUP = (
+    "import sys as _sys\n"
+    "for _name in {skipped!r}:\n"
+    "    _sys.modules.setdefault(_name, None)\n"
+    "import cfposture.notebook, cfposture.plots, ipywidgets\n"
+    "cfposture.plots.template()\n"
+    "cfposture.notebook.use_renderer()\n"
+)
+#: a fresh namespace and execution count, as in a new kernel; imported modules stay loaded
+RESET = "get_ipython().reset(new_session=True)"
+KERNEL_ARGS = [
+    # each kernel would warn on stderr that it talks TCP on loopback; schedulers and the
+    # Quickstart want a quiet command (errors still show)
+    "--IPKernelApp.log_level=ERROR",
+    # as nbclient does for kernels it starts: no history database shared between kernels
+    "--HistoryManager.hist_file=:memory:",
+]
+
+
+@cache
+def _engine() -> str:
+    """Register the ``cfposture-warm`` papermill engine (papermill is imported here, late, so
+    that kernels start before this process loads the notebook stack)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class ResettingClient(PapermillNotebookClient):
+        def papermill_execute_cells(self) -> None:
+            reply = self.wait_for_reply(self.kc.execute(RESET, silent=True, store_history=False))
+            if not reply or reply["content"].get("status") != "ok":
+                raise CfPostureError("the report's kernel could not be reset between notebooks")
+            super().papermill_execute_cells()
+
+    class WarmEngine(NBClientEngine):
+        """papermill's nbclient engine on a running kernel and its connected client
+        (``kernel=``): no start-up, and no new client, whose connection alone costs 0.2 s
+        (jupyter_client waits that long for IOPub to fall quiet)."""
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            **kwargs,
+        ):
+            kernel: Kernel = kwargs.pop("kernel")
+            kwargs.pop("input_path", None)
+            client = ResettingClient(
+                nb_man,
+                km=kernel.km,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logging.getLogger("papermill"),
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+                **kwargs,
+            )
+            client.kc = kernel.kc  # nbclient keeps a client it did not make connected
+            return client.execute()
+
+    papermill_engines.register(ENGINE, WarmEngine)
+    return ENGINE
+
+
+@dataclass
+class Kernel:
+    """A running kernel and the client connected to it, used for all its notebooks."""
+
+    km: AsyncKernelManager
+    kc: Any = None
+
+
+async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
+    await kernel.km.start_kernel(cwd=str(cwd), env=env, extra_arguments=KERNEL_ARGS)
+    kernel.kc = kernel.km.client()
+    kernel.kc.start_channels()
+    await kernel.kc.wait_for_ready(timeout=60)
+    # an optimisation only: if an import fails here, the notebook says so itself
+    await kernel.kc.execute_interactive(
+        WARMUP.format(skipped=SKIPPED_IMPORTS), silent=True, store_history=False, timeout=120
+    )
+    log.debug("report: kernel %s started and warm", kernel.km.kernel_id)
+
+
+class WarmPool:
+    """Up to ``workers`` kernels, started (and importing the notebook stack) at once.
+
+    ``start(names, fn)`` then calls ``fn(name, km)`` for every name on the warm kernels;
+    ``wait()`` returns name → result once all are done and every kernel is shut down, or raises
+    the first error. ``close()`` shuts the kernels down unused."""
+
+    def __init__(self, workers: int, *, cwd: Path, env: dict[str, str]) -> None:
+        self._cwd, self._env = cwd, env
+        self._todo: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._fn: Callable[[str, Kernel], Any] | None = None
+        self._ready, self._abort = threading.Event(), threading.Event()
+        self._results: dict[str, Any] = {}
+        self._errors: list[BaseException] = []
+        self._threads = [
+            threading.Thread(target=self._worker, name=f"cfposture-kernel-{i}", daemon=True)
+            for i in range(max(1, workers))
+        ]
+        for t in self._threads:
+            t.start()
+
+    def start(self, names: list[str], fn: Callable[[str, Kernel], Any]) -> None:
+        for name in names:
+            self._todo.put(name)
+        self._fn = fn
+        self._ready.set()
+
+    def wait(self) -> dict[str, Any]:
+        self._join()
+        if self._errors:
+            raise self._errors[0]
+        return self._results
+
+    def close(self) -> None:
+        self._abort.set()
+        self._join()
+
+    def _join(self) -> None:
+        for t in self._threads:
+            t.join()
+
+    def _worker(self) -> None:
+        kernel = Kernel(AsyncKernelManager(kernel_name="python3"))
+        try:
+            run_sync(_start)(kernel, self._cwd, self._env)
+            while not self._ready.wait(0.05):
+                if self._abort.is_set():
+                    return
+            while not self._abort.is_set():
+                try:
+                    name = self._todo.get_nowait()
+                except queue.Empty:
+                    return
+                assert self._fn is not None
+                self._results[name] = self._fn(name, kernel)
+        except BaseException as e:  # run() raises it in the caller's thread
+            self._errors.append(e)
+            self._abort.set()
+        finally:
+            if kernel.kc is not None:
+                kernel.kc.stop_channels()
+            km = kernel.km
+            try:
+                if run_sync(km.is_alive)():
+                    # idle, its notebooks saved: nothing is lost, and a graceful shutdown
+                    # interrupts the kernel first, which prints a KeyboardInterrupt on stderr
+                    run_sync(km.shutdown_kernel)(now=True)
+            except Exception as e:  # a kernel that is already gone
+                log.debug("kernel shutdown: %s", e)
+
+
+def execute(src: Path, dst: Path, params: dict[str, Any], kernel: Kernel) -> Any:
+    """Run one notebook through papermill on a warm kernel; returns the executed notebook."""
+    import papermill as pm
+
+    return pm.execute_notebook(
+        str(src),
+        str(dst),
+        parameters=params,
+        engine_name=_engine(),
+        kernel=kernel,
+        kernel_name="python3",
+        progress_bar=False,
+        log_output=False,
+        # written once at the end (and on error), not twice per cell: with plotly.js inlined
+        # each save serialises 5 MB, about 1 s per notebook here
+        request_save_on_cell_execute=False,
+    )

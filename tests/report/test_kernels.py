@@ -1,0 +1,85 @@
+"""The report's warm kernels: each notebook as if on a fresh kernel, nothing left running."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cfposture.cli import main
+from cfposture.report import kernels
+
+
+def _children() -> list[int]:
+    """Live (not zombie) child processes of this test process."""
+    me, out = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.metadata["kernelspec"]["language"] = "python"
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_notebooks_on_one_kernel_see_only_their_own_names(tmp_path):
+    first = _notebook(tmp_path / "a.ipynb", "secret_of_a = 1", "print('a ran')")
+    second = _notebook(
+        tmp_path / "b.ipynb",
+        "import sys\nprint('cfposture.notebook' in sys.modules, 'secret_of_a' in dir())",
+        "print(get_ipython().execution_count)",
+    )
+    before = set(_children())
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    done = []
+
+    def run(name, kernel):
+        src = {"a": first, "b": second}[name]
+        nb = kernels.execute(src, tmp_path / f"out-{name}.ipynb", {}, kernel)
+        done.append(kernel.km.kernel_id)
+        return nb
+
+    pool.start(["a", "b"], run)
+    results = pool.wait()
+    assert len(set(done)) == 1  # both ran on the same kernel
+    out = "".join(o.get("text", "") for o in results["b"].cells[0].outputs)
+    # the warm-up's modules are loaded, a's variables are gone
+    assert out.strip() == "True False"
+    for nb in results.values():  # counted from 1, as on a fresh kernel
+        assert [c.execution_count for c in nb.cells] == list(range(1, len(nb.cells) + 1))
+    assert (tmp_path / "out-b.ipynb").is_file()
+    assert set(_children()) <= before  # every kernel shut down
+
+
+def test_an_error_stops_the_pool_and_shuts_kernels_down(tmp_path):
+    bad = _notebook(tmp_path / "bad.ipynb", "1 / 0")
+    before = set(_children())
+    pool = kernels.WarmPool(2, cwd=tmp_path, env=dict(os.environ))
+    pool.start(
+        ["x", "y", "z"], lambda name, k: kernels.execute(bad, tmp_path / f"{name}.ipynb", {}, k)
+    )
+    with pytest.raises(Exception, match="ZeroDivisionError"):
+        pool.wait()
+    assert set(_children()) <= before
+
+
+def test_a_bad_snapshot_fails_before_any_notebook_and_leaves_no_kernel(tmp_path, capsys):
+    before = set(_children())
+    code = main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not exist" in err and err.count("\n") == 1
+    assert not list((tmp_path / "r" / "notebooks").glob("*.ipynb"))
+    assert set(_children()) <= before

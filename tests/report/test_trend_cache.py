@@ -1,0 +1,130 @@
+"""The trend cache: same frames cold, warm and off; recomputed whenever an input changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import cfposture
+import cfposture.notebook as nb
+from cfposture import cache
+from cfposture.rawsnapshot import MANIFEST, OBSERVED
+
+
+@pytest.fixture
+def hist(tmp_path: Path) -> Path:
+    """A private copy of the sample's history (tests below edit it)."""
+    dest = tmp_path / "history"
+    dest.mkdir()
+    for p in cfposture.history("sample"):
+        shutil.copytree(p, dest / p.name)
+    return dest
+
+
+@pytest.fixture
+def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def judged(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The snapshots the trend had to judge (run the rules on), in order."""
+    seen: list[Path] = []
+    real = nb.findings
+
+    def counting(snap, **kw):
+        seen.append(snap.path)
+        return real(snap, **kw)
+
+    monkeypatch.setattr(nb, "findings", counting)
+    return seen
+
+
+def trends(where: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    view = nb.build_view(str(where))
+    nb._trends(view)
+    return view.extras["checklist"], view.extras["exposure"]
+
+
+def test_warm_equals_cold_equals_off(hist, cache_in, judged, monkeypatch):
+    cold = trends(hist)
+    assert len(judged) == len(list(hist.iterdir())) - 1  # the newest comes with the view
+    assert len(list(cache_in.glob("*.json"))) == len(list(hist.iterdir()))
+    judged.clear()
+    warm = trends(hist)
+    assert judged == []  # nothing judged again
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
+    off = trends(hist)
+    assert len(judged) == len(list(hist.iterdir())) - 1
+    for a, b, c in zip(cold, warm, off, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(a, c)
+    assert cold[0]["findings"].sum() > 0 and cold[1]["tokens"].sum() > 0
+
+
+def test_an_older_snapshot_changing_invalidates_the_newer_ones(hist, cache_in, judged):
+    trends(hist)
+    snaps = cfposture.history(hist)
+    m = json.loads((snaps[2] / MANIFEST).read_text())
+    m["note"] = "edited"  # any byte of an older manifest: its audit events may differ
+    (snaps[2] / MANIFEST).write_text(json.dumps(m))
+    judged.clear()
+    trends(hist)
+    assert judged == snaps[2:-1]  # itself and every newer one (not the two before it)
+
+
+def test_observations_beside_a_snapshot_invalidate_it_alone(hist, cache_in, judged):
+    trends(hist)
+    snaps = cfposture.history(hist)
+    (snaps[1] / OBSERVED).write_text(json.dumps({"observations": []}))
+    judged.clear()
+    trends(hist)
+    assert judged == [snaps[1]]
+
+
+def test_other_parameters_other_entries(hist, cache_in, judged):
+    trends(hist)
+    judged.clear()
+    view = nb.build_view(str(hist), stale_days=30)
+    nb._trends(view)
+    assert len(judged) == len(list(hist.iterdir())) - 1
+
+
+def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, judged):
+    cold = trends(hist)
+    entries = sorted(cache_in.glob("*.json"))
+    entries[0].write_text("{not json")
+    entries[1].write_text(json.dumps({"key": "someone else", "value": {}}))
+    judged.clear()
+    again = trends(hist)
+    assert len(judged) == 2
+    pd.testing.assert_frame_equal(cold[1], again[1])
+    assert json.loads(entries[0].read_text())["key"] == entries[0].stem  # repaired
+
+
+def test_an_unwritable_cache_is_skipped(hist, tmp_path, monkeypatch, judged):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", str(blocker / "cache"))
+    checklist, _ = trends(hist)
+    assert checklist["findings"].sum() > 0
+    assert blocker.read_text() == "not a folder"
+
+
+def test_the_key_follows_the_code(hist, monkeypatch):
+    snap = cfposture.history(hist)[-1]
+    before = cache.snapshot_key("trend", snap, [], {"stale_days": 90})
+    monkeypatch.setattr(cache, "code_fingerprint", lambda: "other code")
+    assert cache.snapshot_key("trend", snap, [], {"stale_days": 90}) != before
+
+
+def test_default_folder_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.delenv("CFPOSTURE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.cache_dir() == tmp_path / "cfposture"
