@@ -1,7 +1,7 @@
 """Warm kernels: run the report's notebooks with papermill, a few per kernel.
 
 Most of a notebook run is not the notebook: it is starting a Python kernel and importing pandas,
-pandera and plotly in it, about 3 s a notebook on two cores, paid six times by a plain
+pandera and plotly in it, about 2.5 s a notebook on two cores, paid six times by a plain
 ``papermill.execute_notebook`` per notebook. Here each worker thread starts one kernel, has it
 import the notebook stack *while the parent process computes the findings* (see
 ``write_report``), then runs notebooks one after another on it through papermill, with the
@@ -52,10 +52,18 @@ KERNEL_ARGS = [
 ]
 
 
-@cache
+_engine_lock = threading.Lock()
+
+
 def _engine() -> str:
-    """Register the ``cfposture-warm`` papermill engine (papermill is imported here, late, so
-    that kernels start before this process loads the notebook stack)."""
+    """The ``cfposture-warm`` papermill engine, registered on first use (papermill is imported
+    here, late, so that the kernels start before this process loads the notebook stack)."""
+    with _engine_lock:
+        return _register_engine()
+
+
+@cache
+def _register_engine() -> str:
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
@@ -127,7 +135,7 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
 class WarmPool:
     """Up to ``workers`` kernels, started (and importing the notebook stack) at once.
 
-    ``start(names, fn)`` then calls ``fn(name, km)`` for every name on the warm kernels;
+    ``start(names, fn)`` then calls ``fn(name, kernel)`` for every name on the warm kernels;
     ``wait()`` returns name → result once all are done and every kernel is shut down, or raises
     the first error. ``close()`` shuts the kernels down unused."""
 
@@ -168,7 +176,14 @@ class WarmPool:
     def _worker(self) -> None:
         kernel = Kernel(AsyncKernelManager(kernel_name="python3"))
         try:
-            run_sync(_start)(kernel, self._cwd, self._env)
+            try:
+                run_sync(_start)(kernel, self._cwd, self._env)
+            except Exception as e:
+                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise CfPostureError(
+                    f"could not start a Python kernel for the report ({reason}); check that"
+                    " `python -m ipykernel_launcher --help` works in this environment"
+                ) from None
             while not self._ready.wait(0.05):
                 if self._abort.is_set():
                     return
@@ -179,7 +194,7 @@ class WarmPool:
                     return
                 assert self._fn is not None
                 self._results[name] = self._fn(name, kernel)
-        except BaseException as e:  # run() raises it in the caller's thread
+        except BaseException as e:  # wait() raises it in the caller's thread
             self._errors.append(e)
             self._abort.set()
         finally:
@@ -208,7 +223,7 @@ def execute(src: Path, dst: Path, params: dict[str, Any], kernel: Kernel) -> Any
         kernel_name="python3",
         progress_bar=False,
         log_output=False,
-        # written once at the end (and on error), not twice per cell: with plotly.js inlined
-        # each save serialises 5 MB, about 1 s per notebook here
+        # written once at the end (and on error), not twice per cell: each save serialises
+        # and validates the whole notebook (~1 s per notebook when it held plotly.js)
         request_save_on_cell_execute=False,
     )

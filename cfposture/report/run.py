@@ -123,10 +123,15 @@ def write_report(
             pool.close()
             raise
         pool.start(NOTEBOOKS, lambda name, kernel: _run_one(name, out, nb_params, kernel, pages))
-        # the machine-readable files are written while the kernels work
-        snap, df = view.snap, view.findings
-        _write_findings(out, snap, df)
-        written = {name: page.result() for name, page in pool.wait().items()}
+        try:
+            # the machine-readable files are written while the kernels work
+            snap, df = view.snap, view.findings
+            _write_findings(out, snap, df)
+            done = pool.wait()
+        except BaseException:
+            pool.close()  # no further notebook; every kernel shut down
+            raise
+        written = {name: page.result() for name, page in done.items()}
     finally:
         if pages is not None:
             pages.close()

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from cfposture.cli import main
+from cfposture.errors import CfPostureError
 from cfposture.report import kernels
 
 
@@ -83,3 +84,15 @@ def test_a_bad_snapshot_fails_before_any_notebook_and_leaves_no_kernel(tmp_path,
     assert code == 2 and "does not exist" in err and err.count("\n") == 1
     assert not list((tmp_path / "r" / "notebooks").glob("*.ipynb"))
     assert set(_children()) <= before
+
+
+def test_a_kernel_that_cannot_start_is_a_one_line_error(tmp_path):
+    fake = tmp_path / "shadow"
+    fake.mkdir()
+    (fake / "ipykernel_launcher.py").write_text("raise SystemExit(3)\n")  # dies at once
+    env = {**os.environ, "PYTHONPATH": str(fake)}
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=env)
+    pool.start(["a"], lambda name, k: pytest.fail("no notebook may run"))
+    with pytest.raises(CfPostureError, match="could not start a Python kernel") as e:
+        pool.wait()
+    assert "\n" not in str(e.value)
