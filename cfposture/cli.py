@@ -312,7 +312,9 @@ def _param(value: str) -> int | float | bool | str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report  # light: it starts kernels before importing pandas
+    from .report import skip_slow_imports, write_report  # light: kernels start before pandas
+
+    skip_slow_imports()  # this process is the command's own (see report.kernels)
 
     params = {name: _param(value) for name, value in args.parameter or []}
     index, _, df = write_report(args.snapshot, Path(args.out), params)

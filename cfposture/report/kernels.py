@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,9 +28,23 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from ..errors import CfPostureError
-from . import SKIPPED_IMPORTS
 
 log = logging.getLogger(__name__)
+
+# jsonschema, which nbformat imports (and papermill, nbconvert and plotly's renderers import
+# nbformat), imports rfc3987_syntax when it is installed (JupyterLab pulls it in), and that
+# module compiles a Lark grammar at import: 1.5 s per process on these machines, for the "iri"
+# format check that no notebook schema uses (python-jsonschema/jsonschema#1428). Processes
+# cfposture owns do without it: the `cfposture report` command and its kernels (WARMUP);
+# jsonschema then has no "iri" format checker. Importing cfposture never does this.
+SKIPPED_IMPORTS = ("rfc3987_syntax",)
+
+
+def skip_slow_imports() -> None:
+    """Make the SKIPPED_IMPORTS unimportable in this process (unless already imported)."""
+    for name in SKIPPED_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
 
 ENGINE = "cfposture-warm"
 #: what every notebook imports first; loaded once per kernel while the parent works

@@ -96,3 +96,14 @@ def test_a_kernel_that_cannot_start_is_a_one_line_error(tmp_path):
     with pytest.raises(CfPostureError, match="could not start a Python kernel") as e:
         pool.wait()
     assert "\n" not in str(e.value)
+
+
+def test_importing_the_report_changes_no_other_import():
+    """Only the command's own processes skip jsonschema's slow optional import; a program that
+    imports cfposture.report keeps every module importable."""
+    import subprocess
+    import sys
+
+    code = "import sys, cfposture.report; print(sys.modules.get('rfc3987_syntax', 'absent'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() != "None"
