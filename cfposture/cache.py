@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import tempfile
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +61,20 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _read(path: Path) -> bytes:
+def _digest(path: Path) -> bytes:
+    """sha256 of a file's bytes (empty for a missing file), remembered while the file's size
+    and modification time stay the same: a history's manifests feed many keys."""
     try:
-        return path.read_bytes()
+        st = path.stat()
+    except FileNotFoundError:
+        return b""
+    return _digest_of(str(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _digest_of(path: str, size: int, mtime_ns: int) -> bytes:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).digest()
     except FileNotFoundError:
         return b""
 
@@ -74,9 +85,7 @@ def snapshot_key(kind: str, snapshot: Path, older: list[Path], params: dict[str,
     h.update(code_fingerprint().encode())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     for part in (snapshot / MANIFEST, snapshot / OBSERVED, *(p / MANIFEST for p in older)):
-        data = _read(part)
-        h.update(len(data).to_bytes(8, "big"))
-        h.update(data)
+        h.update(_digest(part) or b"-")
     return h.hexdigest()
 
 

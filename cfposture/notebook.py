@@ -145,19 +145,24 @@ def summary_line(view: View) -> str:
     return " ".join(parts)
 
 
-def _older_siblings(path: Path) -> list[Path]:
-    """The snapshots the usage rules of ``path`` may read: older ones in the same folder."""
-    try:
-        siblings = history(path.parent) if path.parent != path else []
-    except SnapshotError:  # a lone snapshot
-        return []
+def _older_siblings(path: Path, folders: dict[Path, list[Path]]) -> list[Path]:
+    """The snapshots the usage rules of ``path`` may read: older ones in the same folder
+    (``folders`` keeps each folder's listing, so a long history is listed once, not per
+    snapshot)."""
+    parent = path.parent
+    if parent not in folders:
+        try:
+            folders[parent] = history(parent) if parent != path else []
+        except SnapshotError:  # a lone snapshot
+            folders[parent] = []
+    siblings = folders[parent]
     return siblings[: siblings.index(path)] if path in siblings else []
 
 
-def _trend_rows(view: View, path: Path) -> dict:
+def _trend_rows(view: View, path: Path, folders: dict[Path, list[Path]]) -> dict:
     """One snapshot's trend rows (open findings per step, exposure by format and tier), from the
     cache when this code already judged this snapshot with these parameters (see ``cache``)."""
-    key = cache.snapshot_key("trend", path, _older_siblings(path), view.params)
+    key = cache.snapshot_key("trend", path, _older_siblings(path, folders), view.params)
     hit = cache.get(key)
     if isinstance(hit, dict) and {"checklist", "exposure"} <= hit.keys():
         return hit
@@ -182,8 +187,9 @@ def _trends(view: View) -> None:
     """Both trends in one pass over the history: each old snapshot is judged once per code
     version and parameters, ever (``cfposture.cache``); only new snapshots cost a load."""
     checklist, exposure = [], []
+    folders: dict[Path, list[Path]] = {}
     for path in view.history:
-        rows = _trend_rows(view, Path(path))
+        rows = _trend_rows(view, Path(path), folders)
         at = view.snap.created_at if path == view.snap.path else load_created_at(path)
         checklist += [(at, step, n) for step, n in rows["checklist"]]
         exposure += [(at, *r) for r in rows["exposure"]]

@@ -96,14 +96,22 @@ def test_other_parameters_other_entries(hist, cache_in, judged):
     assert len(judged) == len(list(hist.iterdir())) - 1
 
 
-def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, judged):
+def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, monkeypatch):
     cold = trends(hist)
     entries = sorted(cache_in.glob("*.json"))
     entries[0].write_text("{not json")
     entries[1].write_text(json.dumps({"key": "someone else", "value": {}}))
-    judged.clear()
+    written: list[str] = []
+    real_put = cache.put
+
+    def counting_put(key, value):
+        written.append(key)
+        real_put(key, value)
+
+    monkeypatch.setattr(cache, "put", counting_put)
     again = trends(hist)
-    assert len(judged) == 2
+    assert sorted(written) == [entries[0].stem, entries[1].stem]  # those two, and only those
+    pd.testing.assert_frame_equal(cold[0], again[0])
     pd.testing.assert_frame_equal(cold[1], again[1])
     assert json.loads(entries[0].read_text())["key"] == entries[0].stem  # repaired
 
@@ -128,3 +136,19 @@ def test_default_folder_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("CFPOSTURE_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache.cache_dir() == tmp_path / "cfposture"
+
+
+def test_a_history_folder_is_listed_once_per_trend(hist, cache_in, monkeypatch):
+    """Each snapshot's key names the older snapshots of its folder: listing the folder per
+    snapshot would make a long history quadratic."""
+    view = nb.build_view(str(hist))
+    calls: list[Path] = []
+    real = nb.history
+
+    def counting(path="sample"):
+        calls.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(nb, "history", counting)
+    nb._trends(view)
+    assert calls == [hist]
