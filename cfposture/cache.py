@@ -45,7 +45,12 @@ def cache_dir() -> Path | None:
     env = os.environ.get("CFPOSTURE_CACHE_DIR")
     if env is not None:
         return None if env.strip().lower() in ("", "0", "off", "no", "false") else Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory (a bare cron or container user): no cache
+            return None
     return Path(base) / "cfposture"
 
 

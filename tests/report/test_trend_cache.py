@@ -152,3 +152,16 @@ def test_a_history_folder_is_listed_once_per_trend(hist, cache_in, monkeypatch):
     monkeypatch.setattr(nb, "history", counting)
     nb._trends(view)
     assert calls == [hist]
+
+
+def test_no_home_directory_means_no_cache(monkeypatch):
+    monkeypatch.delenv("CFPOSTURE_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def nowhere():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(nowhere))
+    assert cache.cache_dir() is None
+    assert cache.get("0" * 64) is None
+    cache.put("0" * 64, {"a": 1})  # a no-op, not an error
