@@ -122,14 +122,13 @@ def cached_view(snapshot: str, history_path: str, stale_days: int, usage_days: i
     return pickle.loads(path.read_bytes()) if path.is_file() else None
 
 
-def snapshot_history(snap: Snapshot | Path) -> str:
+def snapshot_history(snap: Snapshot) -> str:
     """The history folder a snapshot sits in (itself when it is alone)."""
-    path = snap if isinstance(snap, Path) else snap.path
-    parent = path.parent
+    parent = snap.path.parent
     try:
-        return str(parent) if len(history(parent)) > 1 else str(path)
+        return str(parent) if len(history(parent)) > 1 else str(snap.path)
     except SnapshotError:  # the parent is not a folder of snapshots
-        return str(path)
+        return str(snap.path)
 
 
 def summary_line(view: View) -> str:
@@ -160,24 +159,18 @@ def _older_siblings(path: Path, folders: dict[Path, list[Path]]) -> list[Path]:
     return siblings[: siblings.index(path)] if path in siblings else []
 
 
-def _trend_rows(
-    path: Path,
-    params: dict,
-    folders: dict[Path, list[Path]],
-    judged: tuple[Snapshot, pd.DataFrame] | None = None,
-) -> dict:
+def _trend_rows(view: View, path: Path, folders: dict[Path, list[Path]]) -> dict:
     """One snapshot's trend rows (open findings per step, exposure by format and tier), from the
-    cache when this code already judged this snapshot with these parameters (see ``cache``).
-    ``judged``: the snapshot and its findings, when the caller has them already."""
-    key = cache.snapshot_key("trend", path, _older_siblings(path, folders), params)
+    cache when this code already judged this snapshot with these parameters (see ``cache``)."""
+    key = cache.snapshot_key("trend", path, _older_siblings(path, folders), view.params)
     hit = cache.get(key)
     if isinstance(hit, dict) and {"checklist", "exposure"} <= hit.keys():
         return hit
-    if judged is not None:
-        snap, f = judged
+    if path == view.snap.path:
+        snap, f = view.snap, view.findings  # already judged with the same parameters
     else:
         snap = load(path)
-        f = findings(snap, **params)
+        f = findings(snap, **view.params)
     steps = f[f["status"] == "open"].groupby("checklist_step").size()
     e = exposure_summary(snap)
     rows = {
@@ -190,43 +183,13 @@ def _trend_rows(
     return rows
 
 
-def prefetch_trends(
-    snapshot: str = "sample",
-    history_path: str = "",
-    stale_days: int = 90,
-    usage_days: int = 90,
-    *,
-    part: int = 0,
-    parts: int = 1,
-) -> int:
-    """Judge share ``part`` of ``parts`` of the history's older snapshots into the trend cache.
-
-    ``cfposture report`` runs a share in each kernel while it waits for the view, and one in
-    its own process, so a cold cache (a first report, or the first after an upgrade) is filled
-    by every core instead of one. Returns how many snapshots this share covered (0 when the
-    cache is off: then there is nowhere to share results)."""
-    if cache.cache_dir() is None:
-        return 0
-    latest = history(snapshot)[-1]
-    older = [p for p in history(history_path or snapshot_history(latest)) if p != latest]
-    params = {"stale_days": stale_days, "usage_days": usage_days}
-    folders: dict[Path, list[Path]] = {}
-    mine = older[part::parts]
-    for path in mine:
-        _trend_rows(path, params, folders)
-    return len(mine)
-
-
 def _trends(view: View) -> None:
     """Both trends in one pass over the history: each old snapshot is judged once per code
     version and parameters, ever (``cfposture.cache``); only new snapshots cost a load."""
     checklist, exposure = [], []
     folders: dict[Path, list[Path]] = {}
     for path in view.history:
-        path = Path(path)
-        # the view's own snapshot was judged with the same parameters: no second run
-        judged = (view.snap, view.findings) if path == view.snap.path else None
-        rows = _trend_rows(path, view.params, folders, judged)
+        rows = _trend_rows(view, Path(path), folders)
         at = view.snap.created_at if path == view.snap.path else load_created_at(path)
         checklist += [(at, step, n) for step, n in rows["checklist"]]
         exposure += [(at, *r) for r in rows["exposure"]]

@@ -147,47 +147,26 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     log.debug("report: kernel %s started and warm", kernel.km.kernel_id)
 
 
-async def _quietly(kernel: Kernel, code: str) -> None:
-    reply = await kernel.kc.execute_interactive(
-        code, silent=True, store_history=False, timeout=3600
-    )
-    if reply["content"].get("status") != "ok":
-        log.debug("report: kernel prefetch failed: %s", reply["content"].get("evalue"))
-
-
 class WarmPool:
     """Up to ``workers`` kernels, started (and importing the notebook stack) at once.
-
-    ``prefetch(part, parts)``: the code each kernel runs once warm, for its share ``part`` (its
-    index) of ``parts`` (kernels + 1: the caller's process takes the last share). Its names do
-    not outlive it (the namespace is reset before each notebook).
 
     ``start(names, fn)`` then calls ``fn(name, kernel)`` for every name on the warm kernels;
     ``wait()`` returns name → result once all are done and every kernel is shut down, or raises
     the first error. ``close()`` shuts the kernels down unused."""
 
-    def __init__(self, workers: int, *, cwd: Path, env: dict[str, str], prefetch: str = "") -> None:
-        self._cwd, self._env, self._prefetch = cwd, env, prefetch
+    def __init__(self, workers: int, *, cwd: Path, env: dict[str, str]) -> None:
+        self._cwd, self._env = cwd, env
         self._todo: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._fn: Callable[[str, Kernel], Any] | None = None
         self._ready, self._abort = threading.Event(), threading.Event()
         self._results: dict[str, Any] = {}
         self._errors: list[BaseException] = []
-        self.workers = max(1, workers)
-        self._prefetched = [threading.Event() for _ in range(self.workers)]
         self._threads = [
-            threading.Thread(target=self._worker, args=(i,), name=f"cfposture-kernel-{i}")
-            for i in range(self.workers)
+            threading.Thread(target=self._worker, name=f"cfposture-kernel-{i}", daemon=True)
+            for i in range(max(1, workers))
         ]
         for t in self._threads:
-            t.daemon = True
-        for t in self._threads:
             t.start()
-
-    def wait_prefetched(self) -> None:
-        """Until every kernel ran its share of ``prefetch`` (or failed, or gave up)."""
-        for done in self._prefetched:
-            done.wait()
 
     def start(self, names: list[str], fn: Callable[[str, Kernel], Any]) -> None:
         for name in names:
@@ -209,7 +188,7 @@ class WarmPool:
         for t in self._threads:
             t.join()
 
-    def _worker(self, index: int) -> None:
+    def _worker(self) -> None:
         kernel = Kernel(AsyncKernelManager(kernel_name="python3"))
         try:
             try:
@@ -220,10 +199,6 @@ class WarmPool:
                     f"could not start a Python kernel for the report ({reason}); check that"
                     " `python -m ipykernel_launcher --help` works in this environment"
                 ) from None
-            if self._prefetch is not None and not self._abort.is_set():
-                code = self._prefetch(index, self.workers + 1)
-                run_sync(_quietly)(kernel, code)  # an optimisation: a failure costs only time
-            self._prefetched[index].set()
             while not self._ready.wait(0.05):
                 if self._abort.is_set():
                     return
@@ -238,7 +213,6 @@ class WarmPool:
             self._errors.append(e)
             self._abort.set()
         finally:
-            self._prefetched[index].set()
             if kernel.kc is not None:
                 kernel.kc.stop_channels()
             km = kernel.km

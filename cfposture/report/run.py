@@ -103,31 +103,17 @@ def write_report(
     # Kernels first: they start and import the notebook stack while this process imports it
     # and computes findings, scores and trends once (which also fails fast on a bad
     # snapshot); the kernels then read that view from the private cache.
-    days = {"stale_days": 90, "usage_days": 90, **view_params}
-
-    # on a cold trend cache (a first report, or the first after an upgrade) the kernels judge
-    # older snapshots of the history while they wait, this process a share after the view
-    def prefetch(part: int, parts: int) -> str:
-        args = (where, history_path, days["stale_days"], days["usage_days"])
-        return f"cfposture.notebook.prefetch_trends(*{args!r}, part={part}, parts={parts})"
-
     pool = kernels.WarmPool(
         workers or max(1, min(len(NOTEBOOKS), os.cpu_count() or 1)),
         cwd=out,
         env={**os.environ, VIEW_CACHE: str(cache), REPORT_KERNEL: "1"},
-        prefetch=prefetch,
     )
     pages: _Pages | None = None
     try:
         try:
-            from ..notebook import build_view, prefetch_trends, save_view
+            from ..notebook import build_view, save_view
 
             view = build_view(where, history_path=history_path, **view_params)
-            share = prefetch_trends(
-                where, history_path, **days, part=pool.workers, parts=pool.workers + 1
-            )
-            pool.wait_prefetched()
-            log.debug("report: view computed; this process judged %d older snapshot(s)", share)
             save_view(view, cache, where, history_path)
             log.debug("report: findings, scores and trends computed")
             # after the view: this process holds one GIL, and the view is what the kernels

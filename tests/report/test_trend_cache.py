@@ -165,26 +165,3 @@ def test_no_home_directory_means_no_cache(monkeypatch):
     assert cache.cache_dir() is None
     assert cache.get("0" * 64) is None
     cache.put("0" * 64, {"a": 1})  # a no-op, not an error
-
-
-def test_prefetch_shares_cover_the_older_snapshots_once(hist, cache_in, judged):
-    older = cfposture.history(hist)[:-1]
-    counts = [nb.prefetch_trends(str(hist), part=i, parts=3) for i in range(3)]
-    assert sum(counts) == len(older) and sorted(judged) == sorted(older)  # each once
-    judged.clear()
-    trends(hist)
-    assert judged == []  # the newest comes with the view; the rest from the shares
-
-
-def test_prefetch_does_nothing_without_a_cache(hist, monkeypatch, judged):
-    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
-    assert nb.prefetch_trends(str(hist), part=0, parts=1) == 0 and judged == []
-
-
-def test_a_cold_report_lets_the_kernels_judge_most_of_the_history(tmp_path, cache_in, judged):
-    """With 2 kernels the history's 5 older snapshots are shared 2 + 2 (kernels) + 1 (here)."""
-    from cfposture.report import write_report
-
-    write_report("sample", tmp_path / "r", workers=2)
-    assert len(judged) == 1  # this process's share; the kernels judged the other four
-    assert len(list(cache_in.glob("*.json"))) == len(cfposture.history("sample"))
