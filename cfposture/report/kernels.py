@@ -18,6 +18,7 @@ import logging
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -56,6 +57,9 @@ WARMUP = (
     "cfposture.plots.template()\n"
     "cfposture.notebook.use_renderer()\n"
 )
+WARMUP_TIMEOUT = 120  # seconds; the imports take ~1.5 s
+#: no cell of the report may run longer (a guard: a scheduled report fails, never hangs)
+CELL_TIMEOUT = 3600
 #: a fresh namespace and execution count, as in a new kernel; imported modules stay loaded
 RESET = "get_ipython().reset(new_session=True)"
 KERNEL_ARGS = [
@@ -141,9 +145,15 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     kernel.kc.start_channels()
     await kernel.kc.wait_for_ready(timeout=60)
     # an optimisation only: if an import fails here, the notebook says so itself
-    await kernel.kc.execute_interactive(
-        WARMUP.format(skipped=SKIPPED_IMPORTS), silent=True, store_history=False, timeout=120
-    )
+    code = WARMUP.format(skipped=SKIPPED_IMPORTS)
+    msg_id = kernel.kc.execute(code, silent=True, store_history=False)
+    # the reply only, as nbclient reads replies (execute_interactive also polls IOPub with its
+    # own poller; a variant that ran a second, long execute_interactive hung once in ~8 runs)
+    deadline = time.monotonic() + WARMUP_TIMEOUT
+    while True:
+        reply = await kernel.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
     log.debug("report: kernel %s started and warm", kernel.km.kernel_id)
 
 
@@ -238,6 +248,7 @@ def execute(src: Path, dst: Path, params: dict[str, Any], kernel: Kernel) -> Any
         kernel_name="python3",
         progress_bar=False,
         log_output=False,
+        execution_timeout=CELL_TIMEOUT,
         # written once at the end (and on error), not twice per cell: each save serialises
         # and validates the whole notebook (~1 s per notebook when it held plotly.js)
         request_save_on_cell_execute=False,

@@ -58,6 +58,9 @@ def _run_one(
             f"{str(e.evalue).splitlines()[0] if e.evalue else ''}; the executed notebook is "
             f"{dst}"
         ) from None
+    except TimeoutError as e:  # nbclient's CellTimeoutError: kernels.CELL_TIMEOUT passed
+        reason = str(e).splitlines()[0] if str(e) else "a cell ran too long"
+        raise CfPostureError(f"notebook {name} did not finish: {reason}") from None
     log.debug("report: notebook %s executed", name)
     return pages.submit(nb, out / f"{name}.html")
 

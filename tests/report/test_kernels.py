@@ -107,3 +107,25 @@ def test_importing_the_report_changes_no_other_import():
     code = "import sys, cfposture.report; print(sys.modules.get('rfc3987_syntax', 'absent'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() != "None"
+
+
+def test_a_cell_that_never_ends_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    slow = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)")
+    monkeypatch.setattr(kernels, "CELL_TIMEOUT", 2)
+    before = set(_children())
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    pool.start(["s"], lambda name, k: kernels.execute(slow, tmp_path / "out.ipynb", {}, k))
+    with pytest.raises(TimeoutError):
+        pool.wait()
+    assert set(_children()) <= before  # the busy kernel is killed too
+
+
+def test_a_timeout_reads_as_one_line(tmp_path, monkeypatch):
+    from cfposture.report import run
+
+    def never(*_args):
+        raise TimeoutError("A cell timed out while it was being executed, after 3600 seconds.")
+
+    monkeypatch.setattr(kernels, "execute", never)
+    with pytest.raises(CfPostureError, match=r"^notebook explore did not finish: A cell timed"):
+        run._run_one("explore", tmp_path, {}, None, None)
