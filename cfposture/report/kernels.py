@@ -94,9 +94,10 @@ def _register_engine() -> str:
             super().papermill_execute_cells()
 
     class WarmEngine(NBClientEngine):
-        """papermill's nbclient engine on a running kernel and its connected client
-        (``kernel=``): no start-up, and no new client, whose connection alone costs 0.2 s
-        (jupyter_client waits that long for IOPub to fall quiet)."""
+        """papermill's nbclient engine on a running kernel (``kernel=``): no start-up. Each
+        notebook connects its own client, as nbclient does; reusing one client across
+        notebooks saved 0.2 s each but hung about one report in twenty (a reply that never
+        arrived), so it is not done."""
 
         @classmethod
         def execute_managed_notebook(
@@ -124,8 +125,11 @@ def _register_engine() -> str:
                 stderr_file=stderr_file,
                 **kwargs,
             )
-            client.kc = kernel.kc  # nbclient keeps a client it did not make connected
-            return client.execute()
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:  # its own client, per notebook; the kernel stays
+                    client.kc.stop_channels()
 
     papermill_engines.register(ENGINE, WarmEngine)
     return ENGINE
@@ -133,7 +137,7 @@ def _register_engine() -> str:
 
 @dataclass
 class Kernel:
-    """A running kernel and the client connected to it, used for all its notebooks."""
+    """A running kernel (and, while it warms up, a client connected to it)."""
 
     km: AsyncKernelManager
     kc: Any = None
@@ -142,6 +146,7 @@ class Kernel:
 async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     await kernel.km.start_kernel(cwd=str(cwd), env=env, extra_arguments=KERNEL_ARGS)
     kernel.kc = kernel.km.client()
+    kernel.kc.allow_stdin = False  # as nbclient sets on the clients it makes: no frontend here
     kernel.kc.start_channels()
     await kernel.kc.wait_for_ready(timeout=60)
     # an optimisation only: if an import fails here, the notebook says so itself
@@ -154,6 +159,8 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
         reply = await kernel.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
         if reply["parent_header"].get("msg_id") == msg_id:
             break
+    kernel.kc.stop_channels()  # each notebook connects its own client, as nbclient does
+    kernel.kc = None
     log.debug("report: kernel %s started and warm", kernel.km.kernel_id)
 
 
