@@ -137,30 +137,29 @@ def _register_engine() -> str:
 
 @dataclass
 class Kernel:
-    """A running kernel (and, while it warms up, a client connected to it)."""
+    """A running kernel; each notebook connects its own client to it."""
 
     km: AsyncKernelManager
-    kc: Any = None
 
 
 async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     await kernel.km.start_kernel(cwd=str(cwd), env=env, extra_arguments=KERNEL_ARGS)
-    kernel.kc = kernel.km.client()
-    kernel.kc.allow_stdin = False  # as nbclient sets on the clients it makes: no frontend here
-    kernel.kc.start_channels()
-    await kernel.kc.wait_for_ready(timeout=60)
-    # an optimisation only: if an import fails here, the notebook says so itself
-    code = WARMUP.format(skipped=SKIPPED_IMPORTS)
-    msg_id = kernel.kc.execute(code, silent=True, store_history=False)
-    # the reply only, as nbclient reads replies (execute_interactive also polls IOPub with its
-    # own poller; a variant that ran a second, long execute_interactive hung once in ~8 runs)
-    deadline = time.monotonic() + WARMUP_TIMEOUT
-    while True:
-        reply = await kernel.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-        if reply["parent_header"].get("msg_id") == msg_id:
-            break
-    kernel.kc.stop_channels()  # each notebook connects its own client, as nbclient does
-    kernel.kc = None
+    kc = kernel.km.client()
+    kc.allow_stdin = False  # as nbclient sets on the clients it makes: no frontend here
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=60)
+        # an optimisation only: if an import fails here, the notebook says so itself
+        code = WARMUP.format(skipped=SKIPPED_IMPORTS)
+        msg_id = kc.execute(code, silent=True, store_history=False)
+        # the reply only, as nbclient reads replies (execute_interactive also polls IOPub)
+        deadline = time.monotonic() + WARMUP_TIMEOUT
+        while True:
+            reply = await kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+    finally:
+        kc.stop_channels()
     log.debug("report: kernel %s started and warm", kernel.km.kernel_id)
 
 
@@ -230,8 +229,6 @@ class WarmPool:
             self._errors.append(e)
             self._abort.set()
         finally:
-            if kernel.kc is not None:
-                kernel.kc.stop_channels()
             km = kernel.km
             try:
                 if run_sync(km.is_alive)():
