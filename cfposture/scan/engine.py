@@ -61,6 +61,9 @@ class Engine:
 
     def __init__(self, *, use_hyperscan: bool = True) -> None:
         self._lits = _literals()
+        # what ripgrep printed → literal index; keywords match in any case
+        self._index = {lit: i for i, (lit, _) in enumerate(self._lits)}
+        self._keywords = {lit: i for i, (lit, kw) in enumerate(self._lits) if kw}
         # which exact patterns to try where a literal starts: one .match per hit, no search
         self._check: list[list[tuple[str | None, re.Pattern[bytes]]]] = []
         for lit, keyword in self._lits:
@@ -122,10 +125,8 @@ class Engine:
 
     def literal_index(self, text: bytes) -> int | None:
         """Which prefilter literal ``text`` is (another engine found it: ripgrep)."""
-        for i, (lit, keyword) in enumerate(self._lits):
-            if text == lit or (keyword and text.lower() == lit):
-                return i
-        return None
+        i = self._index.get(text)
+        return i if i is not None else self._keywords.get(text.lower())
 
     def rg_patterns(self) -> list[str]:
         """The prefilter as ripgrep patterns: the case-sensitive and the caseless literals."""
