@@ -10,6 +10,8 @@ SEVERITIES = ["info", "low", "medium", "high", "critical"]
 """Finding severities, lowest first (here, not in schemas, so the command line starts without
 pandas)."""
 
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
 
 class CfPostureError(Exception):
     """Base class: an expected failure with a message a person can act on."""

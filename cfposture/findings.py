@@ -13,13 +13,11 @@ from collections.abc import Iterable
 import pandas as pd
 
 from .baseline import Baseline, apply_baseline
-from .errors import CfPostureError
+from .errors import SEVERITY_RANK, CfPostureError
 from .load import Snapshot
 from .rawsnapshot import read_observations
 from .rules import RULES, Context, Params
-from .schemas import SEVERITIES, Findings, validate
-
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+from .schemas import Findings, validate
 
 
 def finding_id(rule_id: str, principal_type: str, principal_id: str, scope: str) -> str:

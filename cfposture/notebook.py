@@ -15,12 +15,13 @@ from pathlib import Path
 import pandas as pd
 import plotly.io as pio
 
-from . import cache
 from .envvars import REPORT_KERNEL, VIEW_CACHE
-from .errors import SnapshotError
-from .findings import SEVERITY_RANK, context, findings, run_rules
-from .load import Snapshot, history, load, load_created_at
-from .scoring import exposure_summary, scores_from
+from .errors import SEVERITY_RANK, SnapshotError
+from .snapshot import Snapshot
+
+# Loading, the rules, scoring and the trend cache (and with them pandera) are imported where
+# a view is computed, not here: the report's kernels only unpickle a view the parent computed
+# and chart it, and skipping those imports saves each kernel ~0.6 s (benchmarks/README.md).
 
 # plotly_mimetype draws live in JupyterLab; +notebook inlines plotly.js once so nbconvert's
 # static HTML renders offline (plotly_mimetype alone is silently dropped from the HTML).
@@ -90,6 +91,10 @@ def build_view(
     snapshot: str = "sample", *, history_path: str = "", stale_days: int = 90, usage_days: int = 90
 ) -> View:
     """The unfiltered view: snapshot, all findings and scores, the history for trends."""
+    from .findings import context, run_rules
+    from .load import history, load
+    from .scoring import scores_from
+
     snap = load(snapshot)
     ctx = context(snap, stale_days=stale_days, usage_days=usage_days)
     f, s = run_rules(ctx), scores_from(ctx)
@@ -124,6 +129,8 @@ def cached_view(snapshot: str, history_path: str, stale_days: int, usage_days: i
 
 def snapshot_history(snap: Snapshot) -> str:
     """The history folder a snapshot sits in (itself when it is alone)."""
+    from .load import history
+
     parent = snap.path.parent
     try:
         return str(parent) if len(history(parent)) > 1 else str(snap.path)
@@ -149,6 +156,8 @@ def _older_siblings(path: Path, folders: dict[Path, list[Path]]) -> list[Path]:
     """The snapshots the usage rules of ``path`` may read: older ones in the same folder
     (``folders`` keeps each folder's listing, so a long history is listed once, not per
     snapshot)."""
+    from .load import history
+
     parent = path.parent
     if parent not in folders:
         try:
@@ -159,18 +168,42 @@ def _older_siblings(path: Path, folders: dict[Path, list[Path]]) -> list[Path]:
     return siblings[: siblings.index(path)] if path in siblings else []
 
 
-def _trend_rows(view: View, path: Path, folders: dict[Path, list[Path]]) -> dict:
-    """One snapshot's trend rows (open findings per step, exposure by format and tier), from the
-    cache when this code already judged this snapshot with these parameters (see ``cache``)."""
-    key = cache.snapshot_key("trend", path, _older_siblings(path, folders), view.params)
+def _trend_key(path: Path, params: dict, folders: dict[Path, list[Path]]) -> str:
+    from . import cache
+
+    return cache.snapshot_key("trend", path, _older_siblings(path, folders), params)
+
+
+def _cached_rows(key: str) -> dict | None:
+    from . import cache
+
     hit = cache.get(key)
-    if isinstance(hit, dict) and {"checklist", "exposure"} <= hit.keys():
+    return hit if isinstance(hit, dict) and {"checklist", "exposure"} <= hit.keys() else None
+
+
+def _trend_rows(
+    path: Path,
+    params: dict,
+    folders: dict[Path, list[Path]],
+    judged: tuple[Snapshot, pd.DataFrame] | None = None,
+) -> dict:
+    """One snapshot's trend rows (open findings per step, exposure by format and tier), from the
+    cache when this code already judged this snapshot with these parameters (see ``cache``).
+    ``judged``: the snapshot and its findings, when the caller has them already."""
+    from . import cache
+    from .findings import findings
+    from .load import load
+    from .scoring import exposure_summary
+
+    key = _trend_key(path, params, folders)
+    hit = _cached_rows(key)
+    if hit is not None:
         return hit
-    if path == view.snap.path:
-        snap, f = view.snap, view.findings  # already judged with the same parameters
+    if judged is not None:
+        snap, f = judged
     else:
         snap = load(path)
-        f = findings(snap, **view.params)
+        f = findings(snap, **params)
     steps = f[f["status"] == "open"].groupby("checklist_step").size()
     e = exposure_summary(snap)
     rows = {
@@ -186,10 +219,15 @@ def _trend_rows(view: View, path: Path, folders: dict[Path, list[Path]]) -> dict
 def _trends(view: View) -> None:
     """Both trends in one pass over the history: each old snapshot is judged once per code
     version and parameters, ever (``cfposture.cache``); only new snapshots cost a load."""
+    from .load import load_created_at
+
     checklist, exposure = [], []
     folders: dict[Path, list[Path]] = {}
     for path in view.history:
-        rows = _trend_rows(view, Path(path), folders)
+        path = Path(path)
+        # the view's own snapshot was judged with the same parameters: not again
+        judged = (view.snap, view.findings) if path == view.snap.path else None
+        rows = _trend_rows(path, view.params, folders, judged)
         at = view.snap.created_at if path == view.snap.path else load_created_at(path)
         checklist += [(at, step, n) for step, n in rows["checklist"]]
         exposure += [(at, *r) for r in rows["exposure"]]
@@ -199,6 +237,29 @@ def _trends(view: View) -> None:
     view.extras["exposure"] = pd.DataFrame(
         exposure, columns=["snapshot", "format", "tier", "tokens", "exposure"]
     ).astype({"tokens": "int64", "exposure": "float64"})
+
+
+def untrended(view: View) -> list[Path]:
+    """The history's older snapshots whose trend rows are not cached yet (none when caching is
+    off: then nothing judged elsewhere could be shared)."""
+    from . import cache
+
+    if cache.cache_dir() is None:
+        return []
+    folders: dict[Path, list[Path]] = {}
+    return [
+        path
+        for path in map(Path, view.history)
+        if path != view.snap.path and _cached_rows(_trend_key(path, view.params, folders)) is None
+    ]
+
+
+def judge_trends(paths: list[str], params: dict) -> None:
+    """Judge these snapshots into the trend cache. ``cfposture report`` runs a share of a cold
+    history in each kernel while the kernels would otherwise wait for the view."""
+    folders: dict[Path, list[Path]] = {}
+    for path in paths:
+        _trend_rows(Path(path), params, folders)
 
 
 def checklist_per_snapshot(view: View) -> pd.DataFrame:
@@ -270,6 +331,8 @@ def with_scan(view: View, scan_results: str) -> View:
     CFP-T09 joins leaked values to the inventory."""
     if not scan_results:
         return view
+    from .findings import findings
+
     leaks = pd.read_csv(scan_results, dtype=str)
     f = findings(view.snap, leaks=leaks, **view.params)
     return replace(view, findings=f)

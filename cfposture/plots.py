@@ -8,7 +8,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .schemas import SEVERITIES
+from .errors import SEVERITIES
 
 SEVERITY_COLORS = {
     "critical": "#6a1b9a",

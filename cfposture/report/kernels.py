@@ -150,25 +150,51 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     try:
         await kc.wait_for_ready(timeout=60)
         # an optimisation only: if an import fails here, the notebook says so itself
-        code = WARMUP.format(skipped=SKIPPED_IMPORTS)
-        msg_id = kc.execute(code, silent=True, store_history=False)
-        # the reply only, as nbclient reads replies (execute_interactive also polls IOPub)
-        deadline = time.monotonic() + WARMUP_TIMEOUT
-        while True:
-            reply = await kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if reply["parent_header"].get("msg_id") == msg_id:
-                break
+        await _reply(kc, WARMUP.format(skipped=SKIPPED_IMPORTS), WARMUP_TIMEOUT)
     finally:
         kc.stop_channels()
     log.debug("report: kernel %s started and warm", kernel.km.kernel_id)
 
 
+async def _reply(kc: Any, code: str, timeout: float) -> dict[str, Any]:
+    """Run ``code`` silently; its reply's content. Reads the reply only, as nbclient reads
+    replies (execute_interactive also polls IOPub). A TimeoutError after ``timeout`` s."""
+    msg_id = kc.execute(code, silent=True, store_history=False)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the report's kernel did not answer within {timeout:.0f} s")
+        try:
+            reply = await kc.get_shell_msg(timeout=left)
+        except queue.Empty:
+            continue
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"]
+
+
+async def _chore(kernel: Kernel, code: str) -> None:
+    """Run ``code`` on an idle kernel through a client of its own (see WarmEngine)."""
+    kc = kernel.km.client()
+    kc.allow_stdin = False
+    kc.start_channels()
+    try:
+        content = await _reply(kc, code, CELL_TIMEOUT)
+    finally:
+        kc.stop_channels()
+    if content.get("status") != "ok":  # an optimisation failed: the caller does the work
+        log.debug("report: kernel chore failed: %s", content.get("evalue"))
+
+
 class WarmPool:
     """Up to ``workers`` kernels, started (and importing the notebook stack) at once.
 
-    ``start(names, fn)`` then calls ``fn(name, kernel)`` for every name on the warm kernels;
-    ``wait()`` returns name → result once all are done and every kernel is shut down, or raises
-    the first error. ``close()`` shuts the kernels down unused."""
+    ``lend(codes)`` has idle warm kernels run each code once, silently, before any notebook
+    (work the caller would otherwise do alone; its names do not outlive the reset before each
+    notebook); ``wait_lent()`` waits for them. ``start(names, fn)`` then calls ``fn(name,
+    kernel)`` for every name on the warm kernels; ``wait()`` returns name → result once all are
+    done and every kernel is shut down, or raises the first error. ``close()`` shuts the
+    kernels down unused."""
 
     def __init__(self, workers: int, *, cwd: Path, env: dict[str, str]) -> None:
         self._cwd, self._env = cwd, env
@@ -177,12 +203,31 @@ class WarmPool:
         self._ready, self._abort = threading.Event(), threading.Event()
         self._results: dict[str, Any] = {}
         self._errors: list[BaseException] = []
+        self._chores: queue.SimpleQueue[tuple[str, threading.Event]] = queue.SimpleQueue()
+        self._lent: list[threading.Event] = []
         self._threads = [
             threading.Thread(target=self._worker, name=f"cfposture-kernel-{i}", daemon=True)
             for i in range(max(1, workers))
         ]
         for t in self._threads:
             t.start()
+
+    @property
+    def size(self) -> int:
+        return len(self._threads)
+
+    def lend(self, codes: list[str]) -> None:
+        for code in codes:
+            done = threading.Event()
+            self._lent.append(done)
+            self._chores.put((code, done))
+
+    def wait_lent(self) -> None:
+        """Until every lent code ran, or no kernel is left to run it (an error stops them)."""
+        for done in self._lent:
+            while not done.wait(0.05):
+                if self._abort.is_set() or not any(t.is_alive() for t in self._threads):
+                    return
 
     def start(self, names: list[str], fn: Callable[[str, Kernel], Any]) -> None:
         for name in names:
@@ -215,9 +260,17 @@ class WarmPool:
                     f"could not start a Python kernel for the report ({reason}); check that"
                     " `python -m ipykernel_launcher --help` works in this environment"
                 ) from None
-            while not self._ready.wait(0.05):
+            while not self._ready.is_set():
                 if self._abort.is_set():
                     return
+                try:
+                    code, done = self._chores.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                try:
+                    run_sync(_chore)(kernel, code)
+                finally:
+                    done.set()
             while not self._abort.is_set():
                 try:
                     name = self._todo.get_nowait()

@@ -117,6 +117,7 @@ def write_report(
             from ..notebook import build_view, save_view
 
             view = build_view(where, history_path=history_path, **view_params)
+            _share_trends(pool, view)
             save_view(view, cache, where, history_path)
             log.debug("report: findings, scores and trends computed")
             # after the view: this process holds one GIL, and the view is what the kernels
@@ -143,6 +144,32 @@ def write_report(
 
     index = write_index(out / "index.html", snap, df, [written[n] for n in NOTEBOOKS])
     return index, snap, df
+
+
+def _share_trends(pool: kernels.WarmPool, view: Any) -> None:
+    """On a cold trend cache (a first report, or the first after an upgrade), the kernels,
+    idle until the view is saved, judge shares of the history's older snapshots into the
+    cache while this process judges its own share; ``save_view`` then finds them all cached
+    (and judges itself whatever a failed share left out)."""
+    from ..notebook import judge_trends, untrended
+
+    todo = [str(p) for p in untrended(view)]
+    if len(todo) < 2:
+        return
+    parts = pool.size + 1
+    shares = [todo[i::parts] for i in range(parts)]
+    pool.lend(
+        [
+            f"import cfposture.notebook as _nb\n_nb.judge_trends({share!r}, {view.params!r})"
+            for share in shares[1:]
+            if share
+        ]
+    )
+    judge_trends(shares[0], view.params)
+    pool.wait_lent()
+    log.debug(
+        "report: %d older snapshot(s) judged, %d in kernels", len(todo), len(todo) - len(shares[0])
+    )
 
 
 def _write_findings(out: Path, snap: Snapshot, df: Any) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import SEVERITIES, SEVERITY_RANK
 from ..load import Snapshot
 from ..privilege import principal_privilege, weighted_grants
-from ..schemas import SEVERITIES
 from ..usage import Window, exercised, grant_usage, usage_events
 
 
@@ -101,7 +101,6 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {}
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def rule(rule_id: str, step: int, title: str) -> Callable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -36,13 +37,14 @@ def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def judged(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The snapshots the trend had to judge (run the rules on), in order."""
     seen: list[Path] = []
-    real = nb.findings
+    module = importlib.import_module("cfposture.findings")  # notebook imports it when judging
+    real = module.findings
 
     def counting(snap, **kw):
         seen.append(snap.path)
         return real(snap, **kw)
 
-    monkeypatch.setattr(nb, "findings", counting)
+    monkeypatch.setattr(module, "findings", counting)
     return seen
 
 
@@ -143,15 +145,16 @@ def test_a_history_folder_is_listed_once_per_trend(hist, cache_in, monkeypatch):
     snapshot would make a long history quadratic."""
     view = nb.build_view(str(hist))
     calls: list[Path] = []
-    real = nb.history
+    module = importlib.import_module("cfposture.load")
+    real = module.history
 
     def counting(path="sample"):
         calls.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(nb, "history", counting)
+    monkeypatch.setattr(module, "history", counting)
     nb._trends(view)
-    assert calls == [hist]
+    assert calls.count(hist) == 1  # (judging an old snapshot lists that snapshot itself)
 
 
 def test_no_home_directory_means_no_cache(monkeypatch):
@@ -165,3 +168,40 @@ def test_no_home_directory_means_no_cache(monkeypatch):
     assert cache.cache_dir() is None
     assert cache.get("0" * 64) is None
     cache.put("0" * 64, {"a": 1})  # a no-op, not an error
+
+
+def test_shares_of_a_cold_history_cover_each_snapshot_once(hist, cache_in, judged):
+    view = nb.build_view(str(hist))
+    older = cfposture.history(hist)[:-1]
+    assert nb.untrended(view) == older  # cold: every older snapshot, never the view's own
+    for share in (older[0::2], older[1::2]):
+        nb.judge_trends([str(p) for p in share], view.params)
+    assert sorted(judged) == sorted(older)  # each once
+    assert nb.untrended(view) == []
+    judged.clear()
+    nb._trends(view)
+    assert judged == []  # the view finds every share in the cache
+
+
+def test_untrended_is_empty_without_a_cache(hist, monkeypatch):
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
+    assert nb.untrended(nb.build_view(str(hist))) == []
+
+
+def test_a_cold_report_lends_older_snapshots_to_its_kernels(hist, cache_in, judged, tmp_path):
+    """The kernels judge their shares (in their own processes: not counted here); the report
+    then reads the same trend rows a report judging everything alone would."""
+    from cfposture.report.run import write_report
+
+    older = cfposture.history(hist)[:-1]
+    write_report(str(hist), out=tmp_path / "report", workers=2)
+    assert 0 < len(judged) < len(older)  # this process judged its share, not all
+    assert nb.untrended(nb.build_view(str(hist))) == []
+    judged.clear()
+    shared = trends(hist)
+    assert judged == []
+    off = tmp_path / "off"
+    cache_in.rename(off)  # an empty cache: judge everything here, alone
+    alone = trends(hist)
+    pd.testing.assert_frame_equal(shared[0], alone[0])
+    pd.testing.assert_frame_equal(shared[1], alone[1])
