@@ -71,6 +71,37 @@ KERNEL_ARGS = [
 ]
 
 
+#: the longest any client here waits on a kernel socket before it looks again (seconds)
+POLL = 0.5
+
+
+def _bounded_polls(kc: Any) -> None:
+    """Make every wait of ``kc`` on its shell and IOPub sockets look again every POLL s.
+
+    A wait on a zmq.asyncio socket can miss the wake-up for a message that is already queued
+    (ZMQ's notification descriptor is edge-triggered), and nbclient waits for a cell's reply
+    for the cell's whole timeout: reports hung now and then, always in explore's
+    widget cell (a burst of comm messages), with the kernel idle and its reply sent; the same
+    symptom as jupyter/nbclient#312. Each look ends in a real zero-timeout poll, which finds
+    a queued message, so a missed wake-up costs at most POLL seconds."""
+    for channel in (kc.shell_channel, kc.iopub_channel):
+        channel.get_msg = _patient(channel.get_msg)
+
+
+def _patient(get_msg: Callable[..., Any]) -> Callable[..., Any]:
+    async def get(timeout: float | None = None) -> dict[str, Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await get_msg(timeout=min(POLL, left))
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    return get
+
+
 _engine_lock = threading.Lock()
 
 
@@ -88,6 +119,7 @@ def _register_engine() -> str:
 
     class ResettingClient(PapermillNotebookClient):
         def papermill_execute_cells(self) -> None:
+            _bounded_polls(self.kc)
             reply = self.wait_for_reply(self.kc.execute(RESET, silent=True, store_history=False))
             if not reply or reply["content"].get("status") != "ok":
                 raise CfPostureError("the report's kernel could not be reset between notebooks")
@@ -165,8 +197,8 @@ async def _reply(kc: Any, code: str, timeout: float) -> dict[str, Any]:
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError(f"the report's kernel did not answer within {timeout:.0f} s")
-        try:
-            reply = await kc.get_shell_msg(timeout=left)
+        try:  # short looks, never one long wait (see _bounded_polls)
+            reply = await kc.get_shell_msg(timeout=min(POLL, left))
         except queue.Empty:
             continue
         if reply["parent_header"].get("msg_id") == msg_id:

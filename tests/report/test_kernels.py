@@ -170,3 +170,39 @@ print(len(view.findings), sorted(m for m in ("pandera", "cfposture.load", "cfpos
     assert int(n) > 0
     assert loaded == "[]"
 
+
+def test_a_missed_wake_up_costs_one_look_not_the_whole_timeout(monkeypatch):
+    """A wait on a kernel socket that misses its wake-up (jupyter/nbclient#312) must look
+    again after POLL seconds, not sleep for the cell's whole timeout."""
+    import asyncio
+    import queue
+
+    monkeypatch.setattr(kernels, "POLL", 0.01)
+    asked: list[float | None] = []
+
+    async def flaky(timeout=None):  # the message is there, but the first wait never wakes
+        asked.append(timeout)
+        if len(asked) == 1:
+            await asyncio.sleep(timeout)
+            raise queue.Empty
+        return {"msg": "reply"}
+
+    got = asyncio.run(kernels._patient(flaky)(timeout=3600))
+    assert got == {"msg": "reply"} and asked == [0.01, 0.01]
+
+
+def test_a_bounded_wait_still_ends_at_its_deadline(monkeypatch):
+    import asyncio
+    import queue
+
+    monkeypatch.setattr(kernels, "POLL", 0.01)
+    asked: list[float] = []
+
+    async def silent(timeout=None):
+        asked.append(timeout)
+        await asyncio.sleep(timeout)
+        raise queue.Empty
+
+    with pytest.raises(queue.Empty):
+        asyncio.run(kernels._patient(silent)(timeout=0.05))
+    assert len(asked) >= 3 and max(asked) <= 0.01
