@@ -114,12 +114,26 @@ def _engine() -> str:
 
 @cache
 def _register_engine() -> str:
+    from nbclient.util import ensure_async, run_hook
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
     class ResettingClient(PapermillNotebookClient):
-        def papermill_execute_cells(self) -> None:
+        async def _async_connect(self) -> Any:
+            """A client of its own on the running kernel (nbclient's start_new_kernel_client
+            without jupyter_client's wait_for_ready, which ends by waiting for 0.2 s of IOPub
+            silence: 0.2 s per notebook)."""
+            self.kc = self.km.client()
+            self.kc.allow_stdin = False
+            await ensure_async(self.kc.start_channels())
             _bounded_polls(self.kc)
+            await _connected(self.kc, self.startup_timeout)
+            await run_hook(self.on_notebook_start, notebook=self.nb)
+            return self.kc
+
+        start_new_kernel_client = run_sync(_async_connect)
+
+        def papermill_execute_cells(self) -> None:
             reply = self.wait_for_reply(self.kc.execute(RESET, silent=True, store_history=False))
             if not reply or reply["content"].get("status") != "ok":
                 raise CfPostureError("the report's kernel could not be reset between notebooks")
@@ -203,6 +217,47 @@ async def _reply(kc: Any, code: str, timeout: float) -> dict[str, Any]:
             continue
         if reply["parent_header"].get("msg_id") == msg_id:
             return reply["content"]
+
+
+async def _connected(kc: Any, timeout: float) -> None:
+    """Until ``kc`` is connected on both channels: a kernel_info reply on shell, then the
+    kernel's idle status for that request on IOPub. A new IOPub subscription misses what the
+    kernel publishes before it is in place (ZMQ's slow joiner), so seeing that idle proves the
+    subscription live and leaves nothing of the request unread; if it does not come, ask
+    again."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg_id = kc.kernel_info()
+        await _reply_to(kc.shell_channel, msg_id, deadline, lambda m: True)
+        try:
+            await _reply_to(
+                kc.iopub_channel,
+                msg_id,
+                min(deadline, time.monotonic() + 1.0),
+                lambda m: (
+                    m["msg_type"] == "status" and m["content"].get("execution_state") == "idle"
+                ),
+            )
+            return
+        except TimeoutError:
+            continue  # subscribed too late for that request: ask again
+    raise TimeoutError(f"the report's kernel did not answer within {timeout:.0f} s")
+
+
+async def _reply_to(
+    channel: Any, msg_id: str, deadline: float, wanted: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The first message on ``channel`` answering ``msg_id`` that is ``wanted``."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no answer from the report's kernel")
+        try:
+            msg = await channel.get_msg(timeout=min(POLL, left))
+        except queue.Empty:
+            continue
+        if msg["parent_header"].get("msg_id") == msg_id and wanted(msg):
+            return msg
 
 
 async def _chore(kernel: Kernel, code: str) -> None:

@@ -206,3 +206,46 @@ def test_a_bounded_wait_still_ends_at_its_deadline(monkeypatch):
     with pytest.raises(queue.Empty):
         asyncio.run(kernels._patient(silent)(timeout=0.05))
     assert len(asked) >= 3 and max(asked) <= 0.01
+
+
+def test_a_client_subscribed_too_late_asks_again(monkeypatch):
+    """IOPub drops what the kernel publishes before a new subscription is in place: the
+    client asks for kernel_info again until it sees that request's idle status."""
+    import asyncio
+    import queue
+
+    monkeypatch.setattr(kernels, "POLL", 0.01)
+
+    class Channel:
+        def __init__(self):
+            self.q: asyncio.Queue = asyncio.Queue()
+
+        async def get_msg(self, timeout=None):
+            try:
+                return await asyncio.wait_for(self.q.get(), timeout)
+            except TimeoutError:
+                raise queue.Empty from None
+
+    class FakeClient:
+        def __init__(self):
+            self.shell_channel, self.iopub_channel, self.asked = Channel(), Channel(), 0
+
+        def kernel_info(self):
+            self.asked += 1
+            msg_id = f"k{self.asked}"
+            parent = {"msg_id": msg_id}
+            self.shell_channel.q.put_nowait({"parent_header": parent, "msg_type": "reply"})
+            if self.asked > 1:  # the first request's IOPub messages went before subscribing
+                for state in ("busy", "idle"):
+                    self.iopub_channel.q.put_nowait(
+                        {
+                            "parent_header": parent,
+                            "msg_type": "status",
+                            "content": {"execution_state": state},
+                        }
+                    )
+            return msg_id
+
+    kc = FakeClient()
+    asyncio.run(kernels._connected(kc, timeout=30))
+    assert kc.asked == 2 and kc.iopub_channel.q.empty()  # nothing of it left unread
