@@ -71,6 +71,13 @@ KERNEL_ARGS = [
 ]
 
 
+# HEARTBEAT: the clients here start no heartbeat channel. Its thread pings the kernel on a
+# zmq.asyncio REQ socket, and a send that waits for the socket to become writable can miss its
+# wake-up (see _bounded_polls): stop_channels then joined that thread forever (a report hung
+# in the warm-up's stop_channels, the notebooks all done). Liveness comes from the kernel
+# manager instead: a client made by km.client() asks km whether the process is alive, and
+# nbclient checks that while it waits.
+
 #: the longest any client here waits on a kernel socket before it looks again (seconds)
 POLL = 0.5
 
@@ -125,7 +132,7 @@ def _register_engine() -> str:
             silence: 0.2 s per notebook)."""
             self.kc = self.km.client()
             self.kc.allow_stdin = False
-            await ensure_async(self.kc.start_channels())
+            await ensure_async(self.kc.start_channels(hb=False))  # see HEARTBEAT
             _bounded_polls(self.kc)
             await _connected(self.kc, self.startup_timeout)
             await run_hook(self.on_notebook_start, notebook=self.nb)
@@ -192,7 +199,7 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     await kernel.km.start_kernel(cwd=str(cwd), env=env, extra_arguments=KERNEL_ARGS)
     kc = kernel.km.client()
     kc.allow_stdin = False  # as nbclient sets on the clients it makes: no frontend here
-    kc.start_channels()
+    kc.start_channels(hb=False)  # see HEARTBEAT
     try:
         await kc.wait_for_ready(timeout=60)
         # an optimisation only: if an import fails here, the notebook says so itself
@@ -264,7 +271,7 @@ async def _chore(kernel: Kernel, code: str) -> None:
     """Run ``code`` on an idle kernel through a client of its own (see WarmEngine)."""
     kc = kernel.km.client()
     kc.allow_stdin = False
-    kc.start_channels()
+    kc.start_channels(hb=False)  # see HEARTBEAT
     try:
         content = await _reply(kc, code, CELL_TIMEOUT)
     finally:

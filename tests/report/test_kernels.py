@@ -249,3 +249,21 @@ def test_a_client_subscribed_too_late_asks_again(monkeypatch):
     kc = FakeClient()
     asyncio.run(kernels._connected(kc, timeout=30))
     assert kc.asked == 2 and kc.iopub_channel.q.empty()  # nothing of it left unread
+
+
+def test_the_report_s_clients_start_no_heartbeat_thread(tmp_path, monkeypatch):
+    """A heartbeat thread stuck in a send made stop_channels hang (see kernels.HEARTBEAT):
+    the warm-up, a lent chore and a notebook's client start none."""
+    from jupyter_client.channels import HBChannel
+
+    started: list[object] = []
+    real = HBChannel.start
+    monkeypatch.setattr(HBChannel, "start", lambda self: (started.append(self), real(self)))
+    nb = _notebook(tmp_path / "a.ipynb", "print('ran')")
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    pool.lend(["x = 1"])
+    pool.wait_lent()
+    pool.start(["a"], lambda name, k: kernels.execute(nb, tmp_path / "out.ipynb", {}, k))
+    out = pool.wait()["a"]
+    assert out.cells[0].outputs[0]["text"] == "ran\n"
+    assert started == []
