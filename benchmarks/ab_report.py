@@ -1,0 +1,88 @@
+"""Interleaved A/B of ``cfposture report`` on the sample: another git revision against this
+checkout, alternating runs, so a slow hour of a shared VM slows both sides alike.
+
+Best-of-N tables from different hours moved by about a second on the 2-core machine of
+benchmarks/README.md, more than most single changes gain; alternating runs in one sitting
+compare like with like. The other revision is checked out into a temporary git worktree and
+imported through PYTHONPATH (its kernels inherit it); each side keeps its own trend cache,
+primed once for the warm runs and fresh for every cold run.
+
+    python benchmarks/ab_report.py REV [--warm 8] [--cold 3] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _harness import meta
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(src: Path | None, cache: Path, out: Path) -> float:
+    env = {**os.environ, "CFPOSTURE_CACHE_DIR": str(cache)}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    cmd = [sys.executable, "-m", "cfposture.cli", "report", "--quiet", "--out", str(out)]
+    start = time.monotonic()
+    subprocess.run(cmd, check=True, capture_output=True, env=env, timeout=600)
+    return time.monotonic() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("rev", help="the git revision to compare this checkout against")
+    ap.add_argument("--warm", type=int, default=8)
+    ap.add_argument("--cold", type=int, default=3)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        other = work / "other"
+        got = subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), args.rev],
+            capture_output=True,
+            text=True,
+        )
+        if got.returncode:
+            raise SystemExit(f"cannot check out {args.rev}: {got.stderr.strip()}")
+        try:
+            sides = {args.rev: other, "this checkout": None}
+            times: dict[str, dict[str, list[float]]] = {k: {"warm": [], "cold": []} for k in sides}
+            for i, src in enumerate(sides.values()):
+                run(src, work / f"warm{i}", work / "out")  # prime the warm cache
+            for kind, n in (("warm", args.warm), ("cold", args.cold)):
+                for r in range(n):
+                    for i, (name, src) in enumerate(sides.items()):
+                        cache = work / (f"warm{i}" if kind == "warm" else f"cold{i}-{r}")
+                        times[name][kind].append(run(src, cache, work / "out"))
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)],
+                capture_output=True,
+            )
+    print("| cache | runs | " + " | ".join(f"{k} s (mean, range)" for k in sides) + " |")
+    print("|---|---:|" + "---:|" * len(sides))
+    for kind in ("warm", "cold"):
+        cells = [
+            f"{statistics.mean(t[kind]):.2f} ({min(t[kind]):.2f}–{max(t[kind]):.2f})"
+            for t in times.values()
+            if t[kind]
+        ]
+        if cells:
+            print(f"| {kind} | {len(times[args.rev][kind])} + {len(times[args.rev][kind])} | "
+                  + " | ".join(cells) + " |")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"times": times, "meta": meta()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
