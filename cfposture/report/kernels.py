@@ -95,6 +95,16 @@ def _bounded_polls(kc: Any) -> None:
         channel.get_msg = _patient(channel.get_msg)
 
 
+def _client(km: AsyncKernelManager) -> Any:
+    """A new client of ``km``'s kernel, as every client here is made: no stdin (no frontend),
+    no heartbeat (see HEARTBEAT), bounded waits (see _bounded_polls)."""
+    kc = km.client()
+    kc.allow_stdin = False
+    kc.start_channels(hb=False)
+    _bounded_polls(kc)
+    return kc
+
+
 def _patient(get_msg: Callable[..., Any]) -> Callable[..., Any]:
     async def get(timeout: float | None = None) -> dict[str, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -121,7 +131,7 @@ def _engine() -> str:
 
 @cache
 def _register_engine() -> str:
-    from nbclient.util import ensure_async, run_hook
+    from nbclient.util import run_hook
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
@@ -130,10 +140,7 @@ def _register_engine() -> str:
             """A client of its own on the running kernel (nbclient's start_new_kernel_client
             without jupyter_client's wait_for_ready, which ends by waiting for 0.2 s of IOPub
             silence: 0.2 s per notebook)."""
-            self.kc = self.km.client()
-            self.kc.allow_stdin = False
-            await ensure_async(self.kc.start_channels(hb=False))  # see HEARTBEAT
-            _bounded_polls(self.kc)
+            self.kc = _client(self.km)
             await _connected(self.kc, self.startup_timeout)
             await run_hook(self.on_notebook_start, notebook=self.nb)
             return self.kc
@@ -148,9 +155,9 @@ def _register_engine() -> str:
 
     class WarmEngine(NBClientEngine):
         """papermill's nbclient engine on a running kernel (``kernel=``): no start-up. Each
-        notebook connects its own client, as nbclient does; reusing one client across
-        notebooks saved 0.2 s each but hung about one report in twenty (a reply that never
-        arrived), so it is not done."""
+        notebook connects its own client, as nbclient does (0.1-0.3 s with ResettingClient's
+        connect). Reusing one client was once blamed for hangs whose cause was missed
+        wake-ups (see _bounded_polls); going back to it is not worth that 0.1 s."""
 
         @classmethod
         def execute_managed_notebook(
@@ -197,9 +204,7 @@ class Kernel:
 
 async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     await kernel.km.start_kernel(cwd=str(cwd), env=env, extra_arguments=KERNEL_ARGS)
-    kc = kernel.km.client()
-    kc.allow_stdin = False  # as nbclient sets on the clients it makes: no frontend here
-    kc.start_channels(hb=False)  # see HEARTBEAT
+    kc = _client(kernel.km)
     try:
         await kc.wait_for_ready(timeout=60)
         # an optimisation only: if an import fails here, the notebook says so itself
@@ -213,17 +218,11 @@ async def _reply(kc: Any, code: str, timeout: float) -> dict[str, Any]:
     """Run ``code`` silently; its reply's content. Reads the reply only, as nbclient reads
     replies (execute_interactive also polls IOPub). A TimeoutError after ``timeout`` s."""
     msg_id = kc.execute(code, silent=True, store_history=False)
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"the report's kernel did not answer within {timeout:.0f} s")
-        try:  # short looks, never one long wait (see _bounded_polls)
-            reply = await kc.get_shell_msg(timeout=min(POLL, left))
-        except queue.Empty:
-            continue
-        if reply["parent_header"].get("msg_id") == msg_id:
-            return reply["content"]
+    try:
+        reply = await _reply_to(kc.shell_channel, msg_id, time.monotonic() + timeout)
+    except TimeoutError:
+        raise TimeoutError(f"the report's kernel did not answer within {timeout:.0f} s") from None
+    return reply["content"]
 
 
 async def _connected(kc: Any, timeout: float) -> None:
@@ -235,7 +234,7 @@ async def _connected(kc: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         msg_id = kc.kernel_info()
-        await _reply_to(kc.shell_channel, msg_id, deadline, lambda m: True)
+        await _reply_to(kc.shell_channel, msg_id, deadline)
         try:
             await _reply_to(
                 kc.iopub_channel,
@@ -252,26 +251,25 @@ async def _connected(kc: Any, timeout: float) -> None:
 
 
 async def _reply_to(
-    channel: Any, msg_id: str, deadline: float, wanted: Callable[[dict[str, Any]], bool]
+    channel: Any,
+    msg_id: str,
+    deadline: float,
+    wanted: Callable[[dict[str, Any]], bool] = lambda m: True,
 ) -> dict[str, Any]:
-    """The first message on ``channel`` answering ``msg_id`` that is ``wanted``."""
+    """The first message on ``channel`` answering ``msg_id`` that is ``wanted``; a
+    TimeoutError at ``deadline`` (the channel's waits are bounded, see _bounded_polls)."""
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("no answer from the report's kernel")
         try:
-            msg = await channel.get_msg(timeout=min(POLL, left))
+            msg = await channel.get_msg(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            continue
+            raise TimeoutError("no answer from the report's kernel") from None
         if msg["parent_header"].get("msg_id") == msg_id and wanted(msg):
             return msg
 
 
 async def _chore(kernel: Kernel, code: str) -> None:
     """Run ``code`` on an idle kernel through a client of its own (see WarmEngine)."""
-    kc = kernel.km.client()
-    kc.allow_stdin = False
-    kc.start_channels(hb=False)  # see HEARTBEAT
+    kc = _client(kernel.km)
     try:
         content = await _reply(kc, code, CELL_TIMEOUT)
     finally:
