@@ -26,6 +26,17 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from .merge import describe, merge
+
+    out = merge(args.snapshots, args.out, max_apart=timedelta(hours=args.max_apart))
+    if not args.quiet:
+        print(describe(out))
+    return 0
+
+
 def _cmd_summary(args: argparse.Namespace) -> int:
     from .load import load
 
@@ -294,6 +305,16 @@ def _timestamp(value: str) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
+def _hours(value: str) -> float:
+    try:
+        n = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of hours") from None
+    if not 0 <= n <= 24 * 365:
+        raise argparse.ArgumentTypeError("must be between 0 and 8760 hours")
+    return n
+
+
 def _days(value: str) -> int:
     n = int(value)
     if not 1 <= n <= 3650:
@@ -396,6 +417,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue an interrupted pull")
     s.add_argument("--quiet", action="store_true", help="no progress bar (for schedulers)")
     s.set_defaults(func=_cmd_pull)
+
+    s = sub.add_parser(
+        "merge", help="merge several members' pulls of the same accounts into one snapshot"
+    )
+    s.add_argument("out", help="new folder for the merged snapshot")
+    s.add_argument("snapshots", nargs="+", metavar="SNAPSHOT", help="pull folders (two or more)")
+    s.add_argument(
+        "--max-apart",
+        type=_hours,
+        default=24.0,
+        metavar="HOURS",
+        help="refuse pulls further apart in time than this (default 24)",
+    )
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_merge)
 
     s = sub.add_parser("fake-api", help="serve a snapshot as the Cloudflare API on 127.0.0.1")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")

@@ -93,5 +93,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         # observed by a scan (--verify) or a roll (apply): stored alike, so one reader serves all.
         Endpoint("connected_apps", "/oauth/connected_apps", "none", "(export file)"),
         Endpoint("observed_token_formats", "/observed/token_formats", "none", "(scan or apply)"),
+        # Not API paths either: a merged snapshot (cfposture merge) keeps each pull's /user and
+        # /user/tokens under its owner, because user tokens can only be listed by their owner.
+        Endpoint("owner_user", "/owners/{user_id}", "none", "User Details Read"),
+        Endpoint("owner_user_tokens", "/owners/{user_id}/tokens", "page", "API Tokens Read"),
     ]
 }

@@ -2,7 +2,8 @@
 
 A *history* is a folder whose subfolders are snapshots (what ``cfposture sample`` writes and
 what scheduled pulls into dated folders build up); loading it gives its latest snapshot, and
-``history()`` lists all of them oldest first, for trends.
+``history()`` lists all of them oldest first, for trends. A pull that a merge in the same
+folder holds (``cfposture merge``) is left out: the merge stands for it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 
 from .catalog import sample_dir
 from .errors import SnapshotError
+from .merge import manifest_digest, merged_from
 from .normalize import normalize
 from .rawsnapshot import MANIFEST, PARTIAL_SUFFIX, RawSnapshot
 from .snapshot import Snapshot
@@ -42,7 +44,12 @@ def history(path: PathLike = "sample") -> list[Path]:
             f"{p} holds no snapshot (no {MANIFEST} in it or its subfolders); create one with"
             " cfposture pull DIR or cfposture sample DIR, or use 'sample'"
         )
-    return sorted(snaps, key=lambda c: (RawSnapshot.open(c).created_at, c.name))
+    opened = {c: RawSnapshot.open(c) for c in snaps}
+    # pulls that a merge beside them holds (cfposture merge) would count twice in trends
+    held = set().union(*(merged_from(r.manifest) for r in opened.values()))
+    if held:
+        opened = {c: r for c, r in opened.items() if manifest_digest(c) not in held}
+    return sorted(opened, key=lambda c: (opened[c].created_at, c.name))
 
 
 def load_created_at(path: PathLike) -> pd.Timestamp:

@@ -382,6 +382,11 @@ class RawSnapshot:
         return list(self.iter_items(key, **ids))
 
     def iter_items(self, key: str, **ids: str) -> Iterator[dict[str, Any]]:
+        for item, _ in self.iter_lines(key, **ids):
+            yield item
+
+    def iter_lines(self, key: str, **ids: str) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """Each stored item with its line as stored (``merge`` copies lines unchanged)."""
         rel = _endpoint(key).file(**ids)
         for n, line in enumerate(self.read_bytes(key, **ids).splitlines(), start=1):
             if not line.strip():
@@ -397,7 +402,7 @@ class RawSnapshot:
                     f"{self.path / rel} line {n} is a {type(item).__name__}, expected an object;"
                     " the API answered in an unexpected shape"
                 )
-            yield item
+            yield item, line
 
 
 # -- observations: what a scan or a roll saw of token values (never the values) -----------

@@ -70,16 +70,23 @@ def tokens(
         rows.append(_row(token, **owner))
         grants.add_token_policies(token, principal_type, account)
 
-    for t in raw.items("user_tokens"):
-        add(
-            t,
-            "user_token",
-            None,
-            owner_type="user",
-            owner_id=text(user.get("id")),
-            owner_email=text(user.get("email")),
-            account_id=None,
-        )
+    # one pull: the caller's own tokens; a merge (cfposture merge): each member's, by owner
+    owned = [(user, raw.items("user_tokens"))]
+    for e in raw.entries("owner_user_tokens"):
+        uid = e["ids"]["user_id"]
+        who = next(iter(raw.items("owner_user", user_id=uid)), {"id": uid})
+        owned.append((who, raw.items("owner_user_tokens", user_id=uid)))
+    for who, listed in owned:
+        for t in listed:
+            add(
+                t,
+                "user_token",
+                None,
+                owner_type="user",
+                owner_id=text(who.get("id")),
+                owner_email=text(who.get("email")),
+                account_id=None,
+            )
     for aid in account_ids:
         for t in raw.items("account_tokens", account_id=aid):
             add(

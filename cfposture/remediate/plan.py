@@ -71,6 +71,8 @@ def _manual(f: Any, recommendation: str, principal: str | None = None) -> dict[s
 
 def _raw_tokens(snap: Snapshot, raw: RawSnapshot) -> dict[str, dict[str, Any]]:
     out = {str(t.get("id")): t for t in raw.items("user_tokens")}
+    for e in raw.entries("owner_user_tokens"):  # a merged snapshot: every member's own tokens
+        out.update({str(t.get("id")): t for t in raw.items("owner_user_tokens", **e["ids"])})
     for aid in snap.accounts["account_id"]:
         out.update({str(t.get("id")): t for t in raw.items("account_tokens", account_id=aid)})
     return out
@@ -216,6 +218,8 @@ def build_plan(
                         "id": tid,
                         "name": t["name"],
                         "account_id": None if owner == "user" else t["account_id"],
+                        # a user token only its owner can change (merged snapshots hold many)
+                        "owner_email": t["owner_email"] if owner == "user" else None,
                         "path": base,
                     },
                     "request": {
