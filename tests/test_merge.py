@@ -335,3 +335,46 @@ def test_a_plan_from_a_merge_names_whose_user_token_each_action_changes(
         for a in plan["actions"]
         if a["target"]["type"] == "account_token"
     )
+
+
+def _small_pull(dest: Path, who: str, when: datetime, lines: list[bytes]) -> Path:
+    with SnapshotWriter(dest, {"kind": "test"}, when) as w:
+        w.audit_window = {"since": "2026-11-01T00:00:00Z", "before": "2026-11-25T00:00:00Z"}
+        w.write("user", [{"id": who, "email": f"{who}@x.test"}])
+        w.write("user_tokens", [])
+        w.write("accounts", [{"id": "acc", "name": "A"}])
+        w.write_lines("audit_logs", lines, account_id="acc")
+    return dest
+
+
+def _event(ident: Any, when: str) -> bytes:
+    return json.dumps({"id": ident, "action": {"time": when, "type": "view"}}).encode()
+
+
+@pytest.mark.parametrize("odd", ["number id", "blank line", "no action"])
+def test_unusual_audit_lines_take_the_exact_path_and_merge_alike(tmp_path: Path, odd: str) -> None:
+    when = datetime(2026, 11, 25, tzinfo=UTC)
+    first = [_event("e1", "2026-11-02T00:00:00Z"), _event("e3", "2026-11-04T00:00:00Z")]
+    strange = {
+        "number id": [_event(7, "2026-11-03T00:00:00Z")],
+        "blank line": [b"", _event("e7", "2026-11-03T00:00:00Z")],
+        "no action": [json.dumps({"id": "e7"}).encode()],
+    }[odd]
+    second = [first[0], *strange, _event("e4", "2026-11-05T00:00:00Z")]
+    a = _small_pull(tmp_path / "a", "ann", when, first)
+    b = _small_pull(tmp_path / "b", "ben", when + timedelta(hours=1), second)
+    merged = RawSnapshot.open(merge([a, b], tmp_path / "m"))
+    got = [e["id"] for e in merged.items("audit_logs", account_id="acc")]
+    # an event without a time keeps its place among its own pull's events
+    assert got == ["e1", 7 if odd == "number id" else "e7", "e3", "e4"]
+    again = RawSnapshot.open(merge([merged.path, b], tmp_path / "m2"))
+    assert [e["id"] for e in again.items("audit_logs", account_id="acc")] == got
+
+
+def test_a_malformed_audit_line_stops_the_merge_naming_the_file(tmp_path: Path) -> None:
+    when = datetime(2026, 11, 25, tzinfo=UTC)
+    a = _small_pull(tmp_path / "a", "ann", when, [_event("e1", "2026-11-02T00:00:00Z")])
+    b = _small_pull(tmp_path / "b", "ben", when, [b'{"id": "e2", "action": '])
+    with pytest.raises(SnapshotError, match=r"audit\.ndjson\.gz line 1 is not JSON"):
+        merge([a, b], tmp_path / "m")
+    assert not (tmp_path / "m").exists()
