@@ -37,11 +37,11 @@ def covers_table(catalog: pd.DataFrame) -> pd.DataFrame:
     ``all_privileges``) at the same or a lower access level; zone-scoped roles cover only
     zone-level groups. Every group covers itself.
     """
-    tokens = catalog[catalog["kind"] == "token"]
+    tokens = list(catalog[catalog["kind"] == "token"].itertuples())  # once, not per group
     rows = []
     for g in catalog.itertuples():
         lvl = LEVEL_ORDER[g.access_level]
-        for t in tokens.itertuples():
+        for t in tokens:
             if g.name == t.name:
                 continue
             if LEVEL_ORDER[t.access_level] > lvl:
