@@ -43,11 +43,12 @@ def token_exposure(snap: Snapshot, privilege: pd.DataFrame) -> pd.Series:
     raw = (
         weight
         * reach
-        * (1 + t["format"].map(EXPOSURE["format"]))
+        # float: mapping an empty string column keeps its string dtype (no tokens readable)
+        * (1 + t["format"].map(EXPOSURE["format"]).astype(float))
         * (1 + EXPOSURE["no_expiry"] * t["expires_on"].isna())
         * (1 + EXPOSURE["no_ip"] * t["ip_allow"].isna())
         * (1 + age.clip(upper=cap) / cap)
-        * recent.fillna(False).map({True: 1.0, False: EXPOSURE["unused_factor"]})
+        * recent.fillna(False).map({True: 1.0, False: EXPOSURE["unused_factor"]}).astype(float)
     )
     raw = raw.where(t["status"] == "active", 0.0)
     return (100 * raw / EXPOSURE_MAX).round(2)

@@ -85,12 +85,17 @@ class Window:
 
 
 def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
-    """Audit events of the window ending at the snapshot, from it and the older snapshots of
-    its history folder (deduplicated by event id), plus the window they cover."""
-    as_of = snap.created_at
+    """Audit events of the window ending where the snapshot's audit logs end (its
+    ``audit_window``'s ``before``, else when it was taken), from it and the older snapshots of
+    its history folder (deduplicated by event id), plus the span they cover unbroken."""
+    own = _span(snap.manifest)
+    windowed = bool(snap.manifest.get("audit_window")) or _audit_denied(snap.manifest)
+    # "unused" can only be said up to where the audit logs were read: a pull with an earlier
+    # --before, or a merge (whose window is what every pull read), ends there
+    as_of = min(snap.created_at, own[1]) if own else snap.created_at
     start = as_of - pd.Timedelta(days=days)
     parts = [snap.audit_events]
-    since = [_since(snap.manifest)]
+    manifests = [snap.manifest]
     parent = snap.path.parent
     try:
         siblings = history(parent) if parent != snap.path else []
@@ -101,21 +106,60 @@ def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
             continue
         raw = RawSnapshot.open(p)
         created = pd.Timestamp(raw.created_at)
-        if created >= as_of or created < start:
+        if created >= snap.created_at or created < start:
             continue
         parts.append(audit_events(raw, [e["ids"]["account_id"] for e in raw.entries("audit_logs")]))
-        since.append(_since(raw.manifest))
+        manifests.append(raw.manifest)
+        windowed = windowed or bool(raw.manifest.get("audit_window"))
     events = pd.concat(parts, ignore_index=True).drop_duplicates("event_id")
     events = events[(events["when"] > start) & (events["when"] <= as_of)]
-    covered = min((s for s in since if s is not None), default=None)
-    if covered is None and not events.empty:
-        covered = events["when"].min()
+    if own is not None:
+        covered = covered_since(as_of, [_span(m) for m in manifests])
+    elif windowed:  # this snapshot's audit logs were not (all) read: nothing is covered
+        covered = None
+    else:  # hand-made snapshots without a window: the events are all there is
+        covered = None if events.empty else events["when"].min()
     return events.reset_index(drop=True), Window(as_of, days, covered)
 
 
-def _since(manifest: dict) -> pd.Timestamp | None:
+GAP_TOLERANCE = pd.Timedelta(days=2)
+"""The largest hole between one snapshot's audit span and the next that still counts as
+unbroken history. Audit logs v2 keep 30 days, so monthly pulls on the same date lose a day in
+31-day months (the sample's history has such holes); pulls further apart lose more, and then
+the history before the hole no longer counts."""
+
+
+def _audit_denied(manifest: dict) -> bool:
+    return any(
+        e.get("endpoint") == "audit_logs" and e.get("status") != "ok"
+        for e in manifest.get("endpoints") or []
+    )
+
+
+def _span(manifest: dict) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The audit span a snapshot read in full: its ``audit_window``, provided the audit logs
+    of every account in it were read. A token without audit access leaves a window in the
+    manifest and no events: that span proves no disuse, so it counts as not covered."""
     window = manifest.get("audit_window") or {}
-    return pd.Timestamp(window["since"]) if window.get("since") else None
+    read = [e for e in manifest.get("endpoints") or [] if e.get("endpoint") == "audit_logs"]
+    if not read or _audit_denied(manifest) or not window.get("since") or not window.get("before"):
+        return None
+    return pd.Timestamp(window["since"]), pd.Timestamp(window["before"])
+
+
+def covered_since(
+    as_of: pd.Timestamp, spans: list[tuple[pd.Timestamp, pd.Timestamp] | None]
+) -> pd.Timestamp | None:
+    """Where the unbroken audit history ending at ``as_of`` begins, or None when the latest
+    events are not covered. Spans are chained from the newest back while each one reaches the
+    start of the next (within ``GAP_TOLERANCE``): a history with a hole in it, such as pulls
+    further apart than the 30 days audit logs are kept, covers only the part after the hole."""
+    edge = as_of
+    for since, before in sorted((s for s in spans if s), key=lambda s: s[1], reverse=True):
+        if before + GAP_TOLERANCE < edge:
+            break
+        edge = min(edge, since)
+    return None if edge == as_of else edge
 
 
 def exercised(snap: Snapshot, events: pd.DataFrame) -> pd.DataFrame:

@@ -27,6 +27,7 @@ def org(tmp_path: Path) -> Callable[..., cfposture.Snapshot]:
         enforce_twofactor=True,
         history_days: int = 120,
         account_tokens_b=(),
+        audit_denied_b: bool = False,
     ) -> cfposture.Snapshot:
         dest = tmp_path / f"org{next(counter)}"
         with SnapshotWriter(dest, source={"kind": "test"}, created_at=AS_OF) as w:
@@ -53,6 +54,8 @@ def org(tmp_path: Path) -> Callable[..., cfposture.Snapshot]:
             w.write("user_tokens", list(user_tokens))
             w.write("members", list(members), account_id=A)
             w.write("audit_logs", list(events), account_id=A)
+            if audit_denied_b:  # the token could not read account B's audit logs
+                w.deny("audit_logs", http_status=403, message="Forbidden", account_id=B)
             w.write("connected_apps", list(apps))
         return cfposture.load(dest)
 

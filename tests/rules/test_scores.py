@@ -75,3 +75,15 @@ def test_exposure_trend_shows_legacy_going_down():
     legacy = trend[trend["format"] == "legacy"].groupby("snapshot")["tokens"].sum()
     assert len(legacy) >= 6 and legacy.iloc[-1] < legacy.iloc[0]
     assert set(trend["tier"]) <= {"admin", "write", "read", "unknown"}
+
+
+def test_scores_of_an_org_without_readable_tokens(org):
+    from orgbuilder import member
+
+    snap = org(
+        members=[member("solo", ["Administrator"])], events=[event(1, email="solo@example.com")]
+    )
+    assert snap.tokens.empty
+    scores = cfposture.scores(snap)
+    assert set(scores["principal_type"]) == {"member"}
+    assert scores["exposure"].isna().all()  # exposure is a token measure

@@ -1,0 +1,106 @@
+"""Which audit history a usage judgement stands on: unbroken, and actually read.
+
+Calling a grant unused, or a member inactive, claims that no event in the window used it; that
+holds only for spans whose audit logs were read in full. A token that could not read an
+account's audit logs, or a history with a hole in it, must not look like a quiet one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from orgbuilder import AS_OF, A, event, member
+from test_member_oauth_rules import fired
+
+import cfposture
+from cfposture.rawsnapshot import SnapshotWriter
+from cfposture.usage import GAP_TOLERANCE, covered_since, usage_events
+
+T = pd.Timestamp("2026-11-25T06:00:00Z")
+
+
+def span(end_days_ago: float, length_days: float) -> tuple[pd.Timestamp, pd.Timestamp]:
+    before = T - pd.Timedelta(days=end_days_ago)
+    return before - pd.Timedelta(days=length_days), before
+
+
+def test_chained_spans_cover_back_to_the_oldest() -> None:
+    spans = [span(0, 30), span(30, 30), span(60, 30)]
+    assert covered_since(T, spans) == T - pd.Timedelta(days=90)
+    # order does not matter, overlaps are fine, and a span inside another adds nothing
+    assert covered_since(T, [span(60, 30), span(0, 40), span(10, 5), span(40, 30)]) == T - (
+        pd.Timedelta(days=90)
+    )
+
+
+def test_a_hole_cuts_the_history_and_a_small_one_is_bridged() -> None:
+    holed = [span(0, 30), span(45, 30)]  # 15 days between them: audit logs keep only 30
+    assert covered_since(T, holed) == T - pd.Timedelta(days=30)
+    day = [span(0, 30), span(31, 30)]  # a 31-day month between monthly pulls
+    assert covered_since(T, day) == T - pd.Timedelta(days=61)
+    older_end = T - pd.Timedelta(days=30) - GAP_TOLERANCE - pd.Timedelta(hours=1)
+    just_over = [span(0, 30), (T - pd.Timedelta(days=90), older_end)]
+    assert covered_since(T, just_over) == T - pd.Timedelta(days=30)
+
+
+def test_no_cover_when_the_latest_events_were_not_read() -> None:
+    assert covered_since(T, [span(10, 30)]) is None  # ended 10 days before the snapshot
+    assert covered_since(T, [None, span(0, 30)]) == T - pd.Timedelta(days=30)
+    assert covered_since(T, [None]) is None
+    assert covered_since(T, []) is None
+
+
+def test_unreadable_audit_logs_are_not_a_quiet_account(org) -> None:
+    members = [member("busy", ["Administrator"]), member("idle", ["Administrator"])]
+    events = [event(1, email="busy@example.com")]
+    assert fired(org(members=members, events=events), "CFP-M05") == {"idle@example.com"}
+    blind = org(members=members, events=events, audit_denied_b=True)
+    assert usage_events(blind, 90)[1].covered_since is None
+    assert fired(blind, "CFP-M05") == set()
+    scores = cfposture.scores(blind)
+    assert set(scores["basis"]) == {"static"}
+
+
+def _pull(
+    dest: Path, when: datetime, days: int, events: list[dict], ends_early: timedelta = timedelta(0)
+) -> Path:
+    before = when - ends_early  # a pull with an earlier --before
+    with SnapshotWriter(dest, {"kind": "test"}, when) as w:
+        w.audit_window = {
+            "since": (before - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "before": before.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        w.write("accounts", [{"id": A, "name": "Acme"}])
+        w.write("members", [member("idle", ["Administrator"])], account_id=A)
+        w.write("audit_logs", events, account_id=A)
+    return dest
+
+
+def test_a_history_with_a_hole_judges_only_the_part_after_it(tmp_path: Path) -> None:
+    now = AS_OF.astimezone(UTC)
+    monthly = tmp_path / "monthly"
+    _pull(monthly / "1", now - timedelta(days=61), 30, [])
+    _pull(monthly / "2", now - timedelta(days=30), 30, [])
+    _pull(monthly / "3", now, 30, [])
+    snap = cfposture.load(monthly)
+    assert usage_events(snap, 90)[1].covered_since == pd.Timestamp(now - timedelta(days=91))
+    assert fired(snap, "CFP-M05") == {"idle@example.com"}
+
+    sparse = tmp_path / "sparse"  # pulls 45 days apart: 15 days of audit logs never read
+    _pull(sparse / "1", now - timedelta(days=90), 30, [])
+    _pull(sparse / "2", now - timedelta(days=45), 30, [])
+    _pull(sparse / "3", now, 30, [])
+    snap = cfposture.load(sparse)
+    assert usage_events(snap, 90)[1].covered_since == pd.Timestamp(now - timedelta(days=30))
+    assert fired(snap, "CFP-M05") == set()
+
+
+def test_usage_is_judged_up_to_where_the_audit_logs_end(tmp_path: Path) -> None:
+    now = AS_OF.astimezone(UTC)
+    snap = cfposture.load(_pull(tmp_path / "early", now, 120, [], ends_early=timedelta(days=5)))
+    window = usage_events(snap, 90)[1]
+    assert window.as_of == pd.Timestamp(now - timedelta(days=5))
+    assert window.sufficient and window.covered_days == 90
+    assert fired(snap, "CFP-M05") == {"idle@example.com"}
