@@ -116,6 +116,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
             audit_days=args.audit_days,
             since=args.since,
             before=args.before,
+            since_last=args.since_last,
             oauth_export=Path(args.oauth_export) if args.oauth_export else None,
             rate_limit=args.rate_limit,
             rate_window=args.rate_window_seconds,
@@ -398,7 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--api-base", help="API base URL (default: CLOUDFLARE_BASE_URL or Cloudflare)")
     s.add_argument("--account", action="append", metavar="ID", help="only this account (repeat)")
     s.add_argument("--audit-days", type=_days, default=30, help="audit log days (default 30)")
-    s.add_argument("--since", type=_timestamp, help="audit logs from (default: --audit-days ago)")
+    first = s.add_mutually_exclusive_group()
+    first.add_argument(
+        "--since", type=_timestamp, help="audit logs from (default: --audit-days ago)"
+    )
+    first.add_argument(
+        "--since-last",
+        action="store_true",
+        help="audit logs from where the latest snapshot in OUT's folder ends (scheduled pulls)",
+    )
     s.add_argument("--before", type=_timestamp, help="audit logs until (default: now)")
     s.add_argument("--oauth-export", metavar="FILE", help="connected-apps export (CSV or JSON)")
     s.add_argument(

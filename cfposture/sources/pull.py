@@ -35,6 +35,7 @@ from ..endpoints import ENDPOINTS
 from ..errors import CfPostureError
 from ..rawsnapshot import (
     OBSERVED,
+    RawSnapshot,
     SnapshotWriter,
     add_observations,
     isoformat,
@@ -129,6 +130,7 @@ class PullOptions:
     audit_days: int = 30
     since: datetime | None = None
     before: datetime | None = None
+    since_last: bool = False  # audit logs from where the history's latest snapshot's end
     oauth_export: Path | None = None
     rate_limit: int = DEFAULT_LIMIT
     rate_window: float = DEFAULT_WINDOW
@@ -334,6 +336,8 @@ def pull(opts: PullOptions) -> PullResult:
             if "audit_window" not in w.state:
                 before = opts.before or now
                 since = opts.since or before - timedelta(days=opts.audit_days)
+                if opts.since_last:
+                    since = since_last(opts.out, before, opts.audit_days)
                 w.state["audit_window"] = {"since": isoformat(since), "before": isoformat(before)}
                 w.save_state()
             w.audit_window = w.state["audit_window"]
@@ -358,6 +362,55 @@ def pull(opts: PullOptions) -> PullResult:
         [e for e in manifest["endpoints"] if e["status"] == "denied"],
         manifest["counts"],
     )
+
+
+AUDIT_RETENTION = timedelta(days=30)
+"""How long Cloudflare keeps audit logs v2 (reference: beta, 30 days)."""
+
+
+def since_last(out: Path, before: datetime, audit_days: int) -> datetime:
+    """Where the audit logs of the latest snapshot in ``out``'s history folder end, so that a
+    scheduled pull fetches only what is new and the history's audit spans chain without a
+    hole (``--since-last``). Falls back to ``audit_days`` before ``before``, with a warning,
+    when there is no earlier snapshot or its audit logs were not all read; starts at the
+    retention limit, with a warning that the days between are gone, when it ended longer ago."""
+    latest: RawSnapshot | None = None
+    folder = out.parent
+    for p in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if p == out or p.name.startswith(".") or not (p / "manifest.json").is_file():
+            continue
+        try:
+            raw = RawSnapshot.open(p)
+        except CfPostureError as e:
+            log.warning("%s", e)
+            continue
+        if latest is None or raw.created_at > latest.created_at:
+            latest = raw
+    fallback = before - timedelta(days=audit_days)
+    if latest is None:
+        log.warning("--since-last: no earlier snapshot in %s; audit logs of the last %d days",
+                    folder, audit_days)  # fmt: skip
+        return fallback
+    window = latest.manifest.get("audit_window") or {}
+    read = latest.entries("audit_logs") and not latest.entries("audit_logs", "denied")
+    if not read or not window.get("before"):
+        log.warning("--since-last: %s holds no complete audit logs; audit logs of the last %d"
+                    " days", latest.path, audit_days)  # fmt: skip
+        return fallback
+    end = datetime.fromisoformat(str(window["before"]).replace("Z", "+00:00"))
+    if end >= before:
+        raise PullError(
+            f"--since-last: {latest.path}'s audit logs already reach {window['before']}, not"
+            " before this pull's end; pull later, or give --before"
+        )
+    if end < before - AUDIT_RETENTION:
+        log.warning(
+            "--since-last: %s's audit logs end at %s, more than %d days ago; the days between"
+            " are gone (the API keeps %d), so usage history starts again after them",
+            latest.path, window["before"], AUDIT_RETENTION.days, AUDIT_RETENTION.days,
+        )  # fmt: skip
+        return before - AUDIT_RETENTION
+    return end
 
 
 def carry_observations(out: Path) -> int:

@@ -313,3 +313,60 @@ def test_403_on_every_optional_endpoint_is_a_snapshot_of_gaps(tmp_path):
     assert snap.tokens.empty and snap.audit_events.empty
     assert len(snap.coverage_gaps) == len(result.denied)
     cfposture.findings(snap)  # runs on what there is (account-level rules only)
+
+
+@pytest.fixture
+def hist(tmp_path: Path) -> Path:
+    """A history folder holding the sample's latest snapshot (audit logs up to BEFORE)."""
+    import shutil
+
+    h = tmp_path / "hist"
+    shutil.copytree(LATEST, h / "2026-11-25")
+    return h
+
+
+def _window(snap: Path) -> dict[str, str]:
+    return json.loads((snap / "manifest.json").read_text())["audit_window"]
+
+
+def test_since_last_fetches_only_what_is_new_and_the_history_chains(hist, caplog):
+    before = datetime(2026, 11, 27, 6, tzinfo=UTC)  # two days after the sample's pull
+    with serve("sample") as (_fake, url):
+        pull(opts(hist / "2026-11-27", url, since=None, before=before, since_last=True))
+    assert _window(hist / "2026-11-27") == {
+        "since": MANIFEST["audit_window"]["before"],
+        "before": "2026-11-27T06:00:00Z",
+    }
+    snap = cfposture.load(hist)
+    assert snap.path.name == "2026-11-27" and snap.audit_events.empty  # nothing new in the fake
+    from cfposture.usage import usage_events
+
+    window = usage_events(snap, 30)[1]  # this pull's 2 days + the older snapshot's 30
+    assert window.sufficient and window.covered_since == pd.Timestamp(SINCE)
+    assert not [r for r in caplog.records if "since-last" in r.getMessage()]
+
+
+def test_since_last_after_the_retention_says_the_days_between_are_gone(hist, caplog):
+    with serve("sample") as (_fake, url), caplog.at_level(logging.WARNING):
+        later = datetime(2027, 1, 10, tzinfo=UTC)
+        pull(opts(hist / "later", url, since=None, before=later, since_last=True))
+    assert _window(hist / "later")["since"] == "2026-12-11T00:00:00Z"  # 30 days: all there is
+    assert any("the days between are gone" in r.getMessage() for r in caplog.records)
+
+
+def test_since_last_without_an_earlier_snapshot_takes_audit_days(tmp_path, caplog):
+    with serve("sample") as (_fake, url), caplog.at_level(logging.WARNING):
+        first = opts(tmp_path / "first" / "s", url, since=None, since_last=True, audit_days=7)
+        pull(first)
+    assert _window(tmp_path / "first" / "s")["since"] == "2026-11-18T06:00:00Z"
+    assert any("no earlier snapshot" in r.getMessage() for r in caplog.records)
+
+
+def test_since_last_refuses_a_window_the_history_already_holds(hist, capsys):
+    code = main(["pull", str(hist / "again"), "--api-base", "http://127.0.0.1:9/client/v4",
+                 "--since-last", "--before", "2026-11-24T00:00:00Z", "--quiet"])  # fmt: skip
+    assert code == 2
+    assert "already reach 2026-11-25T06:00:00Z" in capsys.readouterr().err
+    assert not (hist / "again").exists() and not (hist / ".again.partial").exists()
+    with pytest.raises(SystemExit):
+        main(["pull", str(hist / "x"), "--since-last", "--since", "2026-11-01T00:00:00Z"])
