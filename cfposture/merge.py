@@ -228,7 +228,7 @@ def merge(
             key, ids = entry.get("endpoint"), dict(entry.get("ids") or {})
             if key in PER_CALLER:
                 if owner is None:
-                    if entry.get("status") == "ok" and key == "user_tokens" and entry["count"]:
+                    if entry.get("status") == "ok" and key == "user_tokens" and entry.get("count"):
                         raise SnapshotError(
                             f"{raw.path} holds user tokens but not who owns them (/user was not"
                             " readable); pull again with a token that has User Details Read"
