@@ -37,6 +37,20 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_audit(args: argparse.Namespace) -> int:
+    from .sources.logpush import import_audit
+
+    out, events = import_audit(args.out, args.files, since=args.since, before=args.before)
+    if not args.quiet:
+        from .rawsnapshot import RawSnapshot
+
+        window = RawSnapshot.open(out).manifest["audit_window"]
+        print(
+            f"imported {events} audit event(s) ({window['since']}..{window['before']}) into {out}"
+        )
+    return 0
+
+
 def _cmd_summary(args: argparse.Namespace) -> int:
     from .load import load
 
@@ -441,6 +455,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_merge)
+
+    s = sub.add_parser(
+        "import-audit",
+        help="import a Logpush export of audit logs (audit_logs_v2) into a history folder",
+    )
+    s.add_argument("out", help="new folder, inside the history folder of your pulls")
+    s.add_argument("files", nargs="+", metavar="FILE", help="Logpush files: NDJSON, .gz, Parquet")
+    s.add_argument("--since", type=_timestamp, help="start of the span the export covers")
+    s.add_argument("--before", type=_timestamp, help="end of the span the export covers")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_import_audit)
 
     s = sub.add_parser("fake-api", help="serve a snapshot as the Cloudflare API on 127.0.0.1")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")

@@ -17,10 +17,10 @@ from .catalog import sample_dir
 from .errors import SnapshotError
 from .merge import manifest_digest, merged_from
 from .normalize import normalize
-from .rawsnapshot import MANIFEST, PARTIAL_SUFFIX, RawSnapshot
+from .rawsnapshot import MANIFEST, PARTIAL_SUFFIX, RawSnapshot, is_audit_export
 from .snapshot import Snapshot
 
-__all__ = ["Snapshot", "history", "load", "load_created_at"]
+__all__ = ["Snapshot", "audit_exports", "history", "load", "load_created_at"]
 
 PathLike = str | os.PathLike[str]
 
@@ -45,11 +45,30 @@ def history(path: PathLike = "sample") -> list[Path]:
             " cfposture pull DIR or cfposture sample DIR, or use 'sample'"
         )
     opened = {c: RawSnapshot.open(c) for c in snaps}
+    # imported audit logs hold no inventory: the usage rules read them (audit_exports)
+    opened = {c: r for c, r in opened.items() if not is_audit_export(r.manifest)}
+    if not opened:
+        raise SnapshotError(
+            f"{p} holds only imported audit logs; pull a snapshot into it (cfposture pull)"
+        )
     # pulls that a merge beside them holds (cfposture merge) would count twice in trends
     held = set().union(*(merged_from(r.manifest) for r in opened.values()))
     if held:
         opened = {c: r for c, r in opened.items() if manifest_digest(c) not in held}
     return sorted(opened, key=lambda c: (opened[c].created_at, c.name))
+
+
+def audit_exports(folder: PathLike) -> list[Path]:
+    """The imported audit logs (``cfposture import-audit``) in a history folder, oldest first:
+    what the usage rules read beside the pulls."""
+    p = Path(folder)
+    found = []
+    for c in sorted(p.iterdir()) if p.is_dir() else []:
+        if c.is_dir() and _is_snapshot(c):
+            raw = RawSnapshot.open(c)
+            if is_audit_export(raw.manifest):
+                found.append((raw.created_at, c))
+    return [c for _, c in sorted(found)]
 
 
 def load_created_at(path: PathLike) -> pd.Timestamp:
@@ -64,5 +83,10 @@ def load(path: PathLike = "sample") -> Snapshot:
     """
     target = history(path)[-1]
     raw = RawSnapshot.open(target)
+    if is_audit_export(raw.manifest):
+        raise SnapshotError(
+            f"{target} holds only imported audit logs, no inventory; load the history folder"
+            " it sits in (its pulls), and the usage rules will read it from there"
+        )
     frames = normalize(raw)
     return Snapshot(path=target, manifest=raw.manifest, **frames)

@@ -156,7 +156,7 @@ def _older_siblings(path: Path, folders: dict[Path, list[Path]]) -> list[Path]:
     """The snapshots the usage rules of ``path`` may read: older ones in the same folder
     (``folders`` keeps each folder's listing, so a long history is listed once, not per
     snapshot)."""
-    from .load import history
+    from .load import audit_exports, history
 
     parent = path.parent
     if parent not in folders:
@@ -165,7 +165,9 @@ def _older_siblings(path: Path, folders: dict[Path, list[Path]]) -> list[Path]:
         except SnapshotError:  # a lone snapshot
             folders[parent] = []
     siblings = folders[parent]
-    return siblings[: siblings.index(path)] if path in siblings else []
+    older = siblings[: siblings.index(path)] if path in siblings else []
+    # imported audit logs feed the usage rules too: adding one changes the key
+    return older + audit_exports(parent) if path in siblings else []
 
 
 def _trend_key(path: Path, params: dict, folders: dict[Path, list[Path]]) -> str:

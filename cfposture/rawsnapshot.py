@@ -59,6 +59,16 @@ def _endpoint(key: str) -> Endpoint:
 
 WRITE_BATCH = 1 << 20  # bytes of lines handed to gzip at once
 
+AUDIT_EXPORT = "audit_export"
+"""``source.kind`` of a folder holding only imported audit logs (``cfposture import-audit``):
+read by the usage rules like an older pull, but no inventory, so not in ``history()``."""
+
+
+def is_audit_export(manifest: dict[str, Any]) -> bool:
+    source = manifest.get("source")
+    return isinstance(source, dict) and source.get("kind") == AUDIT_EXPORT
+
+
 JOURNAL = "journal.ndjson"
 RESUME_STATE = "resume.json"
 

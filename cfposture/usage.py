@@ -17,7 +17,7 @@ import pandas as pd
 
 from .catalog import load_audit_map, load_catalog
 from .errors import SnapshotError
-from .load import Snapshot, history
+from .load import Snapshot, audit_exports, history
 from .normalize.audit import audit_events
 from .rawsnapshot import RawSnapshot
 
@@ -101,7 +101,7 @@ def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
         siblings = history(parent) if parent != snap.path else []
     except SnapshotError:  # a lone snapshot: its folder holds no other snapshots
         siblings = []
-    for p in siblings:
+    for p in [*siblings, *(audit_exports(parent) if siblings else [])]:
         if p == snap.path:
             continue
         raw = RawSnapshot.open(p)
