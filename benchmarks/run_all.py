@@ -21,7 +21,7 @@ from pathlib import Path
 from _harness import meta
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["foundation", "findings", "scale", "pull", "merge", "report", "scan"]
+SCRIPTS = ["foundation", "findings", "scale", "pull", "merge", "import", "report", "scan"]
 
 
 def main() -> None:

@@ -141,10 +141,13 @@ def test_the_trend_cache_key_changes_when_an_export_is_added(
 
 def test_timestamps_in_every_format_logpush_writes() -> None:
     base = {"AuditLogID": "e", "AccountID": "a"}
-    times = ["2026-11-01T12:00:00Z", 1_793_534_400, 1_793_534_400_000, 1_793_534_400_000_000_000,
-             "1793534400", "2026-11-01T12:00:00+00:00"]  # fmt: skip
+    times = ["2026-11-01T12:00:00Z", 1_793_534_400, 1_793_534_400_000, 1_793_534_400_000_000,
+             1_793_534_400_000_000_000, "1793534400", "2026-11-01T12:00:00+00:00",
+             "2026-11-01T12:00:00"]  # fmt: skip
     got = {to_event({**base, "ActionTimestamp": t}, "x")["action"]["time"] for t in times}
     assert got == {"2026-11-01T12:00:00Z"}
+    with pytest.raises(AuditImportError, match="is not a time"):
+        to_event({**base, "ActionTimestamp": 10**30}, "x")
 
 
 @pytest.mark.parametrize(
@@ -183,9 +186,15 @@ def test_events_outside_the_stated_span_are_refused(tmp_path: Path) -> None:
             since=datetime(2026, 10, 1, tzinfo=UTC),
             before=datetime(2026, 11, 1, tzinfo=UTC),
         )
-    with pytest.raises(AuditImportError, match="is empty"):
+    with pytest.raises(AuditImportError, match="is after --before 2026-11-01T00:00:00Z"):
         import_audit(tmp_path / "out", [f], before=datetime(2026, 11, 1, tzinfo=UTC))
+    none = tmp_path / "none.log"
+    none.write_bytes(b"")
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    with pytest.raises(AuditImportError, match="is empty"):
+        import_audit(tmp_path / "out", [none], since=day, before=day)
     assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["e.log", "none.log"]  # no spill left
 
 
 def test_an_export_alone_is_not_a_snapshot_to_load(
@@ -207,3 +216,19 @@ def test_the_command_line(tmp_path: Path, export_files: list[Path]) -> None:
     bad = subprocess.run([*cli, str(tmp_path / "y"), str(tmp_path / "missing.log")],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "cannot read" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_spilling_to_disk_gives_the_same_export(
+    tmp_path: Path, export_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cfposture.sources.logpush as logpush
+
+    whole, n = import_audit(tmp_path / "whole", [*export_files, export_files[0]])
+    monkeypatch.setattr(logpush, "SPILL", 4096)  # spill every few events
+    spilled, m = import_audit(tmp_path / "spilled", [*export_files, export_files[0]])
+    assert n == m == len(older_events())  # the file given twice adds nothing
+    a, b = RawSnapshot.open(whole), RawSnapshot.open(spilled)
+    accounts = [e["ids"] for e in a.entries("audit_logs")]
+    assert accounts == [e["ids"] for e in b.entries("audit_logs")] and len(accounts) == 3
+    for ids in accounts:
+        assert a.read_bytes("audit_logs", **ids) == b.read_bytes("audit_logs", **ids)

@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +40,14 @@ class AuditImportError(CfPostureError):
 
 
 def _when(value: Any, where: str) -> datetime:
-    """``ActionTimestamp`` as a UTC datetime: RFC 3339, or an epoch number in s, ms or ns."""
+    """``ActionTimestamp`` as a UTC datetime: RFC 3339, or an epoch number in s, ms, µs or ns."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        n = float(value)
-        seconds = n / 1e9 if n > 1e14 else n / 1e3 if n > 1e11 else n
-        return datetime.fromtimestamp(seconds, UTC)
+        n = float(value)  # by magnitude: ns > 1e17 > µs > 1e14 > ms > 1e11 > s
+        seconds = n / 1e9 if n > 1e17 else n / 1e6 if n > 1e14 else n / 1e3 if n > 1e11 else n
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
     if isinstance(value, str) and value.strip():
         text = value.strip()
         if text.isdigit():
@@ -99,12 +103,18 @@ def to_event(record: dict[str, Any], where: str) -> dict[str, Any]:
     }
 
 
-def read_records(path: Path) -> Iterator[tuple[dict[str, Any], str]]:
-    """(record, "file:line") for every record of one export file."""
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as e:
         raise AuditImportError(f"cannot read {path} ({e.strerror or e}); check the path") from None
+
+
+def read_records(path: Path, data: bytes | None = None) -> Iterator[tuple[dict[str, Any], str]]:
+    """(record, "file:line") for every record of one export file (``data``: its bytes, when the
+    caller has read them already)."""
+    if data is None:
+        data = _read(path)
     if path.suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -133,6 +143,14 @@ def read_records(path: Path) -> Iterator[tuple[dict[str, Any], str]]:
         yield record, f"{path} line {n}"
 
 
+# one encoder for every event: json.dumps with keywords builds a new one per call
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+SPILL = 64 << 20
+"""Bytes of converted events held before they are appended to per-account spill files: an
+import of a quarter of an enterprise's audit logs (millions of events) runs in bounded memory."""
+
+
 def import_audit(
     out: str | os.PathLike[str],
     files: Sequence[str | os.PathLike[str]],
@@ -142,37 +160,73 @@ def import_audit(
 ) -> tuple[Path, int]:
     """Write the events of ``files`` as an audit export at ``out`` (atomically); returns the
     folder and the number of distinct events. The export claims to cover ``since``–``before``
-    (default: its first to its last event), the span the usage rules will trust."""
+    (default: its first to its last event), the span the usage rules will trust.
+
+    Events stream: converted lines collect per account, spill to files beside ``out`` every
+    ``SPILL`` bytes, and each account is then deduplicated and sorted on its own, so memory
+    follows the largest account, not the export."""
     if not files:
         raise AuditImportError("give one or more Logpush export files")
-    by_account: dict[str, dict[str, dict[str, Any]]] = {}
+    lo = isoformat(since) if since else None  # the stored form sorts as text
+    hi = isoformat(before) if before else None
+    first = last = None
     sources = []
-    for f in map(Path, files):
-        for record, where in read_records(f):
-            event = to_event(record, where)
-            by_account.setdefault(event["account"]["id"], {})[event["id"]] = event
-        sources.append({"file": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()})
-    times = [e["action"]["time"] for events in by_account.values() for e in events.values()]
-    if not times and (since is None or before is None):
-        raise AuditImportError("the files hold no audit events; give --since and --before to record"
-                           " a span with none")  # fmt: skip
-    start = since or _when(min(times), "first event")
-    end = before or _when(max(times), "last event")
-    if start >= end:
-        raise AuditImportError(
-            f"the span {isoformat(start)}..{isoformat(end)} is empty; check --since and --before"
-        )
-    outside = [t for t in times if not start <= _when(t, "event") <= end]
-    if outside:
-        raise AuditImportError(
-            f"{len(outside)} event(s) fall outside {isoformat(start)}..{isoformat(end)}"
-            f" (e.g. {min(outside)}); widen --since/--before or leave them out"
-        )
-    source = {"kind": AUDIT_EXPORT, "format": "logpush audit_logs_v2", "files": sources}
-    with SnapshotWriter(out, source, created_at=end) as w:
-        w.audit_window = {"since": isoformat(start), "before": isoformat(end)}
-        w.write("accounts", [{"id": a} for a in sorted(by_account)])
-        for account, events in sorted(by_account.items()):
-            ordered = sorted(events.values(), key=lambda e: (e["action"]["time"], e["id"]))
-            w.write("audit_logs", ordered, account_id=account)
-    return Path(out), len(times)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.import-", dir=out.parent) as tmp:
+        spill: dict[str, Path] = {}
+        held: dict[str, list[bytes]] = {}
+        size = 0
+
+        def flush() -> None:
+            for account, lines in held.items():
+                with open(spill[account], "ab") as f:
+                    f.write(b"\n".join(lines) + b"\n")
+            held.clear()
+
+        for f in map(Path, files):
+            data = _read(f)
+            sources.append({"file": f.name, "sha256": hashlib.sha256(data).hexdigest()})
+            for record, where in read_records(f, data):
+                event = to_event(record, where)
+                when, account = event["action"]["time"], event["account"]["id"]
+                if (lo and when < lo) or (hi and when > hi):
+                    bound = f"after --before {hi}" if hi and when > hi else f"before --since {lo}"
+                    raise AuditImportError(
+                        f"{where}: the event at {when} is {bound}, outside the span the export"
+                        " is said to cover; widen --since/--before or leave the file out"
+                    )
+                first = when if first is None or when < first else first
+                last = when if last is None or when > last else last
+                # time, id (JSON-quoted: no tab or newline in it), event
+                line = f"{when}\t{_ENCODE(event['id'])}\t{_ENCODE(event)}".encode()
+                if account not in spill:
+                    spill[account] = Path(tmp) / f"{len(spill)}.tsv"
+                held.setdefault(account, []).append(line)
+                size += len(line)
+                if size >= SPILL:
+                    flush()
+                    size = 0
+        flush()
+        if first is None and (lo is None or hi is None):
+            raise AuditImportError(
+                "the files hold no audit events; give --since and --before to record a span"
+                " with none"
+            )
+        start, end = lo or str(first), hi or str(last)
+        if start >= end:
+            raise AuditImportError(f"the span {start}..{end} is empty; check --since and --before")
+        source = {"kind": AUDIT_EXPORT, "format": "logpush audit_logs_v2", "files": sources}
+        count = 0
+        with SnapshotWriter(out, source, created_at=_when(end, "--before")) as w:
+            w.audit_window = {"since": start, "before": end}
+            w.write("accounts", [{"id": a} for a in sorted(spill)])
+            for account in sorted(spill):
+                events = {}  # id → (time, line): each event once, in time order
+                for row in spill[account].read_bytes().splitlines():
+                    when, ident, line = row.split(b"\t", 2)
+                    events[ident] = (when, ident, line)
+                count += len(events)
+                lines = (line for _, _, line in sorted(events.values()))
+                w.write_lines("audit_logs", lines, account_id=account)
+    return out, count
