@@ -175,6 +175,14 @@ def test_a_bad_export_is_one_line_and_writes_nothing(
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
+def test_an_existing_folder_is_refused_before_reading(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "mine.txt").write_text("keep")
+    with pytest.raises(SnapshotError, match="already exists"):
+        import_audit(tmp_path / "out", [tmp_path / "not-read-at-all.log"])
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["mine.txt"]
+
+
 def test_events_outside_the_stated_span_are_refused(tmp_path: Path) -> None:
     f = tmp_path / "e.log"
     f.write_text(json.dumps({"AuditLogID": "e", "AccountID": "a",

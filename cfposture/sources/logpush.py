@@ -172,6 +172,7 @@ def import_audit(
     first = last = None
     sources = []
     out = Path(out)
+    writer = SnapshotWriter(out, {})  # refuses an existing folder now, not after the parsing
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.import-", dir=out.parent) as tmp:
         spill: dict[str, Path] = {}
@@ -216,9 +217,10 @@ def import_audit(
         start, end = lo or str(first), hi or str(last)
         if start >= end:
             raise AuditImportError(f"the span {start}..{end} is empty; check --since and --before")
-        source = {"kind": AUDIT_EXPORT, "format": "logpush audit_logs_v2", "files": sources}
+        writer.source = {"kind": AUDIT_EXPORT, "format": "logpush audit_logs_v2", "files": sources}
+        writer.created_at = _when(end, "--before")
         count = 0
-        with SnapshotWriter(out, source, created_at=_when(end, "--before")) as w:
+        with writer as w:
             w.audit_window = {"since": start, "before": end}
             w.write("accounts", [{"id": a} for a in sorted(spill)])
             for account in sorted(spill):
