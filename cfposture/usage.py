@@ -101,12 +101,17 @@ def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
         siblings = history(parent) if parent != snap.path else []
     except SnapshotError:  # a lone snapshot: its folder holds no other snapshots
         siblings = []
-    for p in [*siblings, *(audit_exports(parent) if siblings else [])]:
+    exports = set(audit_exports(parent)) if siblings else set()
+    for p in [*siblings, *sorted(exports)]:
         if p == snap.path:
             continue
         raw = RawSnapshot.open(p)
         created = pd.Timestamp(raw.created_at)
-        if created >= snap.created_at or created < start:
+        if p in exports:  # imported audit logs count wherever their span meets the window
+            span = _span(raw.manifest)
+            if span is None or span[0] >= as_of or span[1] <= start:
+                continue
+        elif created >= snap.created_at or created < start:
             continue
         parts.append(audit_events(raw, [e["ids"]["account_id"] for e in raw.entries("audit_logs")]))
         manifests.append(raw.manifest)

@@ -240,3 +240,20 @@ def test_spilling_to_disk_gives_the_same_export(
     assert accounts == [e["ids"] for e in b.entries("audit_logs")] and len(accounts) == 3
     for ids in accounts:
         assert a.read_bytes("audit_logs", **ids) == b.read_bytes("audit_logs", **ids)
+
+
+def test_an_export_running_past_the_latest_pull_still_counts(
+    latest_only: Path, export_files: list[Path]
+) -> None:
+    """A Logpush job keeps running: its export may end after the pull being judged."""
+    first = window_of(SAMPLE[-3])["since"]
+    import_audit(
+        latest_only / "logpush",
+        export_files,
+        since=_ts(first),
+        before=datetime(2026, 12, 31, tzinfo=UTC),
+    )
+    snap = cfposture.load(latest_only)
+    assert snap.path.name == SAMPLE[-1].name
+    window = usage_events(snap, 90)[1]
+    assert window.sufficient and window.covered_since == _ts(first)
