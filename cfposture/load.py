@@ -20,7 +20,7 @@ from .normalize import normalize
 from .rawsnapshot import MANIFEST, PARTIAL_SUFFIX, RawSnapshot, is_audit_export
 from .snapshot import Snapshot
 
-__all__ = ["Snapshot", "audit_exports", "history", "load", "load_created_at"]
+__all__ = ["Snapshot", "audit_exports", "folder_listing", "history", "load", "load_created_at"]
 
 PathLike = str | os.PathLike[str]
 
@@ -38,37 +38,43 @@ def history(path: PathLike = "sample") -> list[Path]:
         raise SnapshotError(
             f"{p} does not exist; give a snapshot folder, a folder of snapshots, or 'sample'"
         )
-    snaps = [c for c in p.iterdir() if c.is_dir() and _is_snapshot(c)]
-    if not snaps:
-        raise SnapshotError(
-            f"{p} holds no snapshot (no {MANIFEST} in it or its subfolders); create one with"
-            " cfposture pull DIR or cfposture sample DIR, or use 'sample'"
-        )
-    opened = {c: RawSnapshot.open(c) for c in snaps}
-    # imported audit logs hold no inventory: the usage rules read them (audit_exports)
-    opened = {c: r for c, r in opened.items() if not is_audit_export(r.manifest)}
-    if not opened:
+    snaps, exports = folder_listing(p)
+    if snaps:
+        return snaps
+    if exports:
         raise SnapshotError(
             f"{p} holds only imported audit logs; pull a snapshot into it (cfposture pull)"
         )
+    raise SnapshotError(
+        f"{p} holds no snapshot (no {MANIFEST} in it or its subfolders); create one with"
+        " cfposture pull DIR or cfposture sample DIR, or use 'sample'"
+    )
+
+
+def folder_listing(folder: PathLike) -> tuple[list[Path], list[Path]]:
+    """A history folder's snapshots (what ``history`` lists) and its imported audit logs
+    (``cfposture import-audit``, what ``audit_exports`` lists), each oldest first, from one
+    reading of the folder's manifests: the usage rules and the trend cache need both."""
+    p = Path(folder)
+    children = [c for c in p.iterdir() if c.is_dir() and _is_snapshot(c)] if p.is_dir() else []
+    opened = {c: RawSnapshot.open(c) for c in children}
+    # imported audit logs hold no inventory: the usage rules read them beside the pulls
+    exports = {c: r for c, r in opened.items() if is_audit_export(r.manifest)}
+    snaps = {c: r for c, r in opened.items() if c not in exports}
     # pulls that a merge beside them holds (cfposture merge) would count twice in trends
-    held = set().union(*(merged_from(r.manifest) for r in opened.values()))
+    held = set().union(*(merged_from(r.manifest) for r in snaps.values()))
     if held:
-        opened = {c: r for c, r in opened.items() if manifest_digest(c) not in held}
-    return sorted(opened, key=lambda c: (opened[c].created_at, c.name))
+        snaps = {c: r for c, r in snaps.items() if manifest_digest(c) not in held}
+
+    def oldest_first(found: dict[Path, RawSnapshot]) -> list[Path]:
+        return sorted(found, key=lambda c: (found[c].created_at, c.name))
+
+    return oldest_first(snaps), oldest_first(exports)
 
 
 def audit_exports(folder: PathLike) -> list[Path]:
-    """The imported audit logs (``cfposture import-audit``) in a history folder, oldest first:
-    what the usage rules read beside the pulls."""
-    p = Path(folder)
-    found = []
-    for c in sorted(p.iterdir()) if p.is_dir() else []:
-        if c.is_dir() and _is_snapshot(c):
-            raw = RawSnapshot.open(c)
-            if is_audit_export(raw.manifest):
-                found.append((raw.created_at, c))
-    return [c for _, c in sorted(found)]
+    """The imported audit logs in a history folder, oldest first (see ``folder_listing``)."""
+    return folder_listing(folder)[1]
 
 
 def load_created_at(path: PathLike) -> pd.Timestamp:

@@ -152,25 +152,23 @@ def summary_line(view: View) -> str:
     return " ".join(parts)
 
 
-def _older_siblings(path: Path, folders: dict[Path, list[Path]]) -> list[Path]:
-    """The snapshots the usage rules of ``path`` may read: older ones in the same folder
-    (``folders`` keeps each folder's listing, so a long history is listed once, not per
-    snapshot)."""
-    from .load import audit_exports, history
+Listings = dict[Path, tuple[list[Path], list[Path]]]
+"""Each history folder's ``folder_listing``, read once per report, not once per snapshot."""
+
+
+def _older_siblings(path: Path, folders: Listings) -> list[Path]:
+    """The snapshots the usage rules of ``path`` may read: older ones in the same folder, and
+    the folder's imported audit logs (adding one changes the key)."""
+    from .load import folder_listing
 
     parent = path.parent
     if parent not in folders:
-        try:
-            folders[parent] = history(parent) if parent != path else []
-        except SnapshotError:  # a lone snapshot
-            folders[parent] = []
-    siblings = folders[parent]
-    older = siblings[: siblings.index(path)] if path in siblings else []
-    # imported audit logs feed the usage rules too: adding one changes the key
-    return older + audit_exports(parent) if path in siblings else []
+        folders[parent] = folder_listing(parent)
+    siblings, exports = folders[parent]
+    return siblings[: siblings.index(path)] + exports if path in siblings else []
 
 
-def _trend_key(path: Path, params: dict, folders: dict[Path, list[Path]]) -> str:
+def _trend_key(path: Path, params: dict, folders: Listings) -> str:
     from . import cache
 
     return cache.snapshot_key("trend", path, _older_siblings(path, folders), params)
@@ -186,7 +184,7 @@ def _cached_rows(key: str) -> dict | None:
 def _trend_rows(
     path: Path,
     params: dict,
-    folders: dict[Path, list[Path]],
+    folders: Listings,
     judged: tuple[Snapshot, pd.DataFrame] | None = None,
 ) -> dict:
     """One snapshot's trend rows (open findings per step, exposure by format and tier), from the
@@ -224,7 +222,7 @@ def _trends(view: View) -> None:
     from .load import load_created_at
 
     checklist, exposure = [], []
-    folders: dict[Path, list[Path]] = {}
+    folders: Listings = {}
     for path in view.history:
         path = Path(path)
         # the view's own snapshot was judged with the same parameters: not again
@@ -248,7 +246,7 @@ def untrended(view: View) -> list[Path]:
 
     if cache.cache_dir() is None:
         return []
-    folders: dict[Path, list[Path]] = {}
+    folders: Listings = {}
     return [
         path
         for path in map(Path, view.history)
@@ -259,7 +257,7 @@ def untrended(view: View) -> list[Path]:
 def judge_trends(paths: list[str], params: dict) -> None:
     """Judge these snapshots into the trend cache. ``cfposture report`` runs a share of a cold
     history in each kernel while the kernels would otherwise wait for the view."""
-    folders: dict[Path, list[Path]] = {}
+    folders: Listings = {}
     for path in paths:
         _trend_rows(Path(path), params, folders)
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from .__about__ import __version__
 from .endpoints import ENDPOINTS, Endpoint
-from .errors import SnapshotError
+from .errors import CfPostureError, SnapshotError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -409,22 +409,29 @@ class RawSnapshot:
 
     def iter_lines(self, key: str, **ids: str) -> Iterator[tuple[dict[str, Any], bytes]]:
         """Each stored item with its line as stored (``merge`` copies lines unchanged)."""
-        rel = _endpoint(key).file(**ids)
-        for n, line in enumerate(self.read_bytes(key, **ids).splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SnapshotError(
-                    f"{self.path / rel} line {n} is not JSON ({e.msg}); pull the snapshot again"
-                ) from None
-            if not isinstance(item, dict):
-                raise SnapshotError(
-                    f"{self.path / rel} line {n} is a {type(item).__name__}, expected an object;"
-                    " the API answered in an unexpected shape"
-                )
+        where = self.path / _endpoint(key).file(**ids)
+        for item, line, _ in json_objects(
+            self.read_bytes(key, **ids), where, SnapshotError, "pull the snapshot again"
+        ):
             yield item, line
+
+
+def json_objects(
+    data: bytes, where: object, error: type[CfPostureError], advice: str
+) -> Iterator[tuple[dict[str, Any], bytes, int]]:
+    """Each non-blank line of NDJSON ``data`` as (object, line, line number). A line that is
+    not a JSON object is a one-line ``error`` naming ``where`` and the line, then ``advice``:
+    snapshots and imported exports are read alike."""
+    for n, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise error(f"{where} line {n} is not JSON ({e.msg}); {advice}") from None
+        if not isinstance(item, dict):
+            raise error(f"{where} line {n} is a {type(item).__name__}, not a JSON object; {advice}")
+        yield item, line, n
 
 
 # -- observations: what a scan or a roll saw of token values (never the values) -----------

@@ -16,8 +16,7 @@ from functools import cache
 import pandas as pd
 
 from .catalog import load_audit_map, load_catalog
-from .errors import SnapshotError
-from .load import Snapshot, audit_exports, history
+from .load import Snapshot, folder_listing
 from .normalize.audit import audit_events
 from .rawsnapshot import RawSnapshot
 
@@ -96,12 +95,8 @@ def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
     start = as_of - pd.Timedelta(days=days)
     parts = [snap.audit_events]
     manifests = [snap.manifest]
-    parent = snap.path.parent
-    try:
-        siblings = history(parent) if parent != snap.path else []
-    except SnapshotError:  # a lone snapshot: its folder holds no other snapshots
-        siblings = []
-    exports = set(audit_exports(parent)) if siblings else set()
+    siblings, listed = folder_listing(snap.path.parent)
+    exports = set(listed)
     for p in [*siblings, *sorted(exports)]:
         if p == snap.path:
             continue

@@ -99,19 +99,25 @@ def repull(
     return dest
 
 
-def _account(dana: Path) -> str:
-    return RawSnapshot.open(dana).entries("account_tokens")[0]["ids"]["account_id"]
-
-
-def test_each_members_user_tokens_stay_with_their_owner(
-    tmp_path: Path, dana: Path, marco: dict[str, Any]
-) -> None:
-    bob = repull(
+@pytest.fixture
+def marco_pull(tmp_path: Path, dana: Path, marco: dict[str, Any]) -> Path:
+    """Marco's own pull of the same accounts: his user token inventoried, with its policy."""
+    return repull(
         dana,
         tmp_path / "marco",
         user={"id": marco["id"], "email": marco["email"]},
         user_tokens=[_token(marco["token_id"], "marco-terraform")],
     )
+
+
+def _account(dana: Path) -> str:
+    return RawSnapshot.open(dana).entries("account_tokens")[0]["ids"]["account_id"]
+
+
+def test_each_members_user_tokens_stay_with_their_owner(
+    tmp_path: Path, dana: Path, marco: dict[str, Any], marco_pull: Path
+) -> None:
+    bob = marco_pull
     merged = merge([dana, bob], tmp_path / "merged")
     tokens = cfposture.load(merged).tokens.set_index("token_id")
     before = cfposture.load(dana).tokens
@@ -282,14 +288,9 @@ def test_what_cannot_be_merged_says_why_and_writes_nothing(
 
 
 def test_the_command_line_merges_and_the_rules_run_on_the_merge(
-    tmp_path: Path, dana: Path, marco: dict[str, Any]
+    tmp_path: Path, dana: Path, marco: dict[str, Any], marco_pull: Path
 ) -> None:
-    bob = repull(
-        dana,
-        tmp_path / "marco",
-        user={"id": marco["id"], "email": marco["email"]},
-        user_tokens=[_token(marco["token_id"], "marco-terraform")],
-    )
+    bob = marco_pull
     out = tmp_path / "merged"
     cli = [sys.executable, "-m", "cfposture.cli"]
     done = subprocess.run(
@@ -312,16 +313,11 @@ def test_the_command_line_merges_and_the_rules_run_on_the_merge(
 
 
 def test_a_plan_from_a_merge_names_whose_user_token_each_action_changes(
-    tmp_path: Path, dana: Path, marco: dict[str, Any]
+    tmp_path: Path, dana: Path, marco: dict[str, Any], marco_pull: Path
 ) -> None:
     from cfposture.remediate.plan import build_plan
 
-    bob = repull(
-        dana,
-        tmp_path / "marco",
-        user={"id": marco["id"], "email": marco["email"]},
-        user_tokens=[_token(marco["token_id"], "marco-terraform")],
-    )
+    bob = marco_pull
     plan = build_plan(cfposture.load(merge([dana, bob], tmp_path / "m")), rules=["CFP-T02"])
     owners = {
         a["target"]["id"]: a["target"]["owner_email"]

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CfPostureError
-from ..rawsnapshot import AUDIT_EXPORT, SnapshotWriter, isoformat
+from ..rawsnapshot import AUDIT_EXPORT, SnapshotWriter, isoformat, json_objects
 
 
 class AuditImportError(CfPostureError):
@@ -131,15 +131,7 @@ def read_records(path: Path, data: bytes | None = None) -> Iterator[tuple[dict[s
             data = gzip.decompress(data)
         except (OSError, EOFError) as e:
             raise AuditImportError(f"{path} is not valid gzip ({e}); download it again") from None
-    for n, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise AuditImportError(f"{path} line {n} is not JSON ({e.msg})") from None
-        if not isinstance(record, dict):
-            raise AuditImportError(f"{path} line {n} is not a JSON object")
+    for record, _, n in json_objects(data, path, AuditImportError, "check the export"):
         yield record, f"{path} line {n}"
 
 

@@ -146,13 +146,13 @@ def test_a_history_folder_is_listed_once_per_trend(hist, cache_in, monkeypatch):
     view = nb.build_view(str(hist))
     calls: list[Path] = []
     module = importlib.import_module("cfposture.load")
-    real = module.history
+    real = module.folder_listing  # what history() and the trend keys list a folder with
 
-    def counting(path="sample"):
+    def counting(path):
         calls.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(module, "history", counting)
+    monkeypatch.setattr(module, "folder_listing", counting)
     nb._trends(view)
     assert calls.count(hist) == 1  # (judging an old snapshot lists that snapshot itself)
 
