@@ -12,9 +12,13 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .__about__ import __version__
 from .errors import CfPostureError
+
+if TYPE_CHECKING:
+    from .window import Window
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -69,12 +73,12 @@ def _write(text: str, out: str | None) -> None:
 def _cmd_findings(args: argparse.Namespace) -> int:
     from .baseline import load_baseline, unknown_ids
     from .export import render
-    from .findings import at_or_above, findings
+    from .findings import at_or_above, judge
     from .load import load
 
     snap = load(args.snapshot)
     baseline = load_baseline(args.baseline) if args.baseline else None
-    df = findings(
+    df, window = judge(
         snap,
         stale_days=args.stale_days,
         usage_days=args.usage_days,
@@ -91,8 +95,9 @@ def _cmd_findings(args: argparse.Namespace) -> int:
                 f"(fixed, or a typo): {', '.join(gone[:5])}{' …' if len(gone) > 5 else ''}",
                 file=sys.stderr,
             )
+    _note_window(window, args.rules)
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
-    _write(render(df, args.format, meta), args.output)
+    _write(render(df, args.format, meta, window), args.output)
     if args.fail_on and not at_or_above(df, args.fail_on).empty:
         n = len(at_or_above(df, args.fail_on))
         print(f"cfposture: {n} open finding(s) at or above {args.fail_on}", file=sys.stderr)
@@ -100,11 +105,25 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_scores(args: argparse.Namespace) -> int:
-    from .load import load
-    from .scoring import scores
+def _note_window(window: Window, rules: list[str] | None) -> None:
+    """Say on standard error why the usage rules are silent, when they are: silence must not
+    read as "all used"."""
+    from .window import USAGE_RULES
 
-    df = scores(load(args.snapshot), usage_days=args.usage_days)
+    asked = USAGE_RULES if rules is None else [r for r in rules if r in USAGE_RULES]
+    if asked and not window.sufficient:
+        print(f"cfposture: note: {window.sentence()}", file=sys.stderr)
+
+
+def _cmd_scores(args: argparse.Namespace) -> int:
+    from .findings import context
+    from .load import load
+    from .scoring import scores_from
+
+    ctx = context(load(args.snapshot), usage_days=args.usage_days)
+    df = scores_from(ctx)
+    if not ctx.window.sufficient:
+        print(f"cfposture: note: {ctx.window.sentence()}", file=sys.stderr)
     if args.format == "json":
         text = df.to_json(orient="records", indent=1, date_format="iso") + "\n"
     elif args.format == "csv":

@@ -15,6 +15,7 @@ import pandas as pd
 from .__about__ import __version__
 from .rules import RULES
 from .sarif import sarif_log
+from .window import Window
 
 SARIF_LEVEL = {
     "critical": "error",
@@ -36,13 +37,15 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def to_json(df: pd.DataFrame, snapshot: dict[str, Any]) -> str:
-    doc = {
+def to_json(df: pd.DataFrame, snapshot: dict[str, Any], window: Window | None = None) -> str:
+    doc: dict[str, Any] = {
         "cfposture_version": __version__,
         "snapshot": snapshot,
         "rules": sorted(df["rule_id"].unique()) if not df.empty else [],
-        "findings": _records(df),
     }
+    if window is not None:
+        doc["usage_window"] = window.to_dict()
+    doc["findings"] = _records(df)
     return json.dumps(doc, indent=1, default=str) + "\n"
 
 
@@ -66,10 +69,11 @@ def to_table(df: pd.DataFrame) -> str:
     return view.to_string(index=False, max_colwidth=60) + f"\n\n{len(df)} findings: {head}\n"
 
 
-def to_sarif(df: pd.DataFrame, snapshot: dict[str, Any]) -> str:
+def to_sarif(df: pd.DataFrame, snapshot: dict[str, Any], window: Window | None = None) -> str:
     """SARIF 2.1.0: one rule per cfposture rule id, one result per finding. Findings are about
     cloud principals, not files, so results carry logical locations; ``partialFingerprints``
-    carry the stable finding id so code-scanning UIs track them across runs."""
+    carry the stable finding id so code-scanning UIs track them across runs. A usage window too
+    short to judge is a tool notification (code-scanning UIs show those as run warnings)."""
     rules = [
         {
             "id": r.rule_id,
@@ -122,15 +126,36 @@ def to_sarif(df: pd.DataFrame, snapshot: dict[str, Any]) -> str:
                 },
             }
         )
-    doc = sarif_log("cfposture", INFO_URI, rules, results, {"snapshot": snapshot})
+    props: dict[str, Any] = {"snapshot": snapshot}
+    if window is not None:
+        props["usage_window"] = window.to_dict()
+    doc = sarif_log("cfposture", INFO_URI, rules, results, props)
+    if window is not None:
+        notes = [] if window.sufficient else [window_notification(window)]
+        doc["runs"][0]["invocations"] = [
+            {"executionSuccessful": True, "toolExecutionNotifications": notes}
+        ]
     return json.dumps(doc, indent=1, default=str) + "\n"
 
 
-def render(df: pd.DataFrame, fmt: str, snapshot: dict[str, Any]) -> str:
+def window_notification(window: Window) -> dict[str, Any]:
+    return {
+        "level": "warning",
+        "message": {"text": window.sentence()},
+        "descriptor": {"id": "usage-window"},
+        "properties": window.to_dict(),
+    }
+
+
+def render(
+    df: pd.DataFrame, fmt: str, snapshot: dict[str, Any], window: Window | None = None
+) -> str:
+    """Findings in ``fmt``. ``window``: the usage window they were judged on, stated in JSON
+    and SARIF (CSV is one row per finding and has nowhere to say it)."""
     if fmt == "json":
-        return to_json(df, snapshot)
+        return to_json(df, snapshot, window)
     if fmt == "csv":
         return to_csv(df)
     if fmt == "sarif":
-        return to_sarif(df, snapshot)
+        return to_sarif(df, snapshot, window)
     return to_table(df)

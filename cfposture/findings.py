@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -18,6 +19,7 @@ from .load import Snapshot
 from .rawsnapshot import read_observations
 from .rules import RULES, Context, Params
 from .schemas import Findings, validate
+from .window import Window
 
 
 def finding_id(rule_id: str, principal_type: str, principal_id: str, scope: str) -> str:
@@ -58,7 +60,7 @@ def run_rules(ctx: Context, rules: Iterable[str] | None = None) -> pd.DataFrame:
     return validate(Findings, df.drop(columns=["adjust"]))
 
 
-def findings(
+def judge(
     snap: Snapshot,
     *,
     stale_days: int = 90,
@@ -68,9 +70,11 @@ def findings(
     rules: Iterable[str] | None = None,
     baseline: Baseline | None = None,
     leaks: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Findings for one snapshot. Usage-based rules (CFP-T07, M04, M05) read audit events
-    of the snapshot's history folder too and only judge when they cover ``usage_days``."""
+) -> tuple[pd.DataFrame, Window]:
+    """Findings for one snapshot, and the usage window they were judged on. Usage-based rules
+    (CFP-T07, M04, M05) read audit events of the snapshot's history folder too and only judge
+    when they cover ``usage_days``; the window says whether they did, so outputs can say "not
+    yet enough history" instead of staying silent."""
     wanted = _wanted(rules)
     ctx = context(
         snap,
@@ -81,7 +85,12 @@ def findings(
         leaks=leaks,
     )
     df = run_rules(ctx, wanted)
-    return apply_baseline(df, baseline, snap.created_at) if baseline else df
+    return (apply_baseline(df, baseline, snap.created_at) if baseline else df), ctx.window
+
+
+def findings(snap: Snapshot, **options: Any) -> pd.DataFrame:
+    """Findings for one snapshot (``judge``'s options; its window left out)."""
+    return judge(snap, **options)[0]
 
 
 def recorded_leaks(snap: Snapshot) -> pd.DataFrame:

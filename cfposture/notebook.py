@@ -18,6 +18,7 @@ import plotly.io as pio
 from .envvars import REPORT_KERNEL, VIEW_CACHE
 from .errors import SEVERITY_RANK, SnapshotError
 from .snapshot import Snapshot
+from .window import Window
 
 # Loading, the rules, scoring and the trend cache (and with them pandera) are imported where
 # a view is computed, not here: the report's kernels only unpickle a view the parent computed
@@ -55,6 +56,7 @@ class View:
     history: list
     params: dict
     extras: dict = field(default_factory=dict)  # trend frames, computed once and cached
+    window: Window | None = None  # the usage window the findings were judged on
 
 
 def _accounts(value: str) -> list[str]:
@@ -100,7 +102,7 @@ def build_view(
     f, s = run_rules(ctx), scores_from(ctx)
     hist = history(history_path or snapshot_history(snap))
     params = {"stale_days": stale_days, "usage_days": usage_days}
-    return View(snap, f, s, hist, params)
+    return View(snap, f, s, hist, params, window=ctx.window)
 
 
 def _cache_key(snapshot: str, history_path: str, stale_days: int, usage_days: int) -> str:
@@ -152,6 +154,12 @@ def summary_line(view: View) -> str:
     return " ".join(parts)
 
 
+def usage_line(view: View) -> str:
+    """What the usage rules judged on, or why they stayed silent (deterministic on the sample,
+    so nbval compares it)."""
+    return view.window.sentence() if view.window is not None else ""
+
+
 Listings = dict[Path, tuple[list[Path], list[Path]]]
 """Each history folder's ``folder_listing``, read once per report, not once per snapshot."""
 
@@ -178,20 +186,22 @@ def _cached_rows(key: str) -> dict | None:
     from . import cache
 
     hit = cache.get(key)
-    return hit if isinstance(hit, dict) and {"checklist", "exposure"} <= hit.keys() else None
+    wanted = {"checklist", "exposure", "usage_judged"}
+    return hit if isinstance(hit, dict) and wanted <= hit.keys() else None
 
 
 def _trend_rows(
     path: Path,
     params: dict,
     folders: Listings,
-    judged: tuple[Snapshot, pd.DataFrame] | None = None,
+    judged: tuple[Snapshot, pd.DataFrame, Window | None] | None = None,
 ) -> dict:
-    """One snapshot's trend rows (open findings per step, exposure by format and tier), from the
-    cache when this code already judged this snapshot with these parameters (see ``cache``).
-    ``judged``: the snapshot and its findings, when the caller has them already."""
+    """One snapshot's trend rows (open findings per step, exposure by format and tier, whether
+    the usage rules judged), from the cache when this code already judged this snapshot with
+    these parameters (see ``cache``). ``judged``: the snapshot, its findings and usage window,
+    when the caller has them already."""
     from . import cache
-    from .findings import findings
+    from .findings import judge
     from .load import load
     from .scoring import exposure_summary
 
@@ -200,13 +210,14 @@ def _trend_rows(
     if hit is not None:
         return hit
     if judged is not None:
-        snap, f = judged
+        snap, f, window = judged
     else:
         snap = load(path)
-        f = findings(snap, **params)
+        f, window = judge(snap, **params)
     steps = f[f["status"] == "open"].groupby("checklist_step").size()
     e = exposure_summary(snap)
     rows = {
+        "usage_judged": bool(window and window.sufficient),
         "checklist": [[int(k), int(n)] for k, n in steps.items()],
         "exposure": [
             [r.format, r.tier, int(r.tokens), float(r.exposure)] for r in e.itertuples(index=False)
@@ -226,14 +237,14 @@ def _trends(view: View) -> None:
     for path in view.history:
         path = Path(path)
         # the view's own snapshot was judged with the same parameters: not again
-        judged = (view.snap, view.findings) if path == view.snap.path else None
+        judged = (view.snap, view.findings, view.window) if path == view.snap.path else None
         rows = _trend_rows(path, view.params, folders, judged)
         at = view.snap.created_at if path == view.snap.path else load_created_at(path)
-        checklist += [(at, step, n) for step, n in rows["checklist"]]
+        checklist += [(at, step, n, rows["usage_judged"]) for step, n in rows["checklist"]]
         exposure += [(at, *r) for r in rows["exposure"]]
     view.extras["checklist"] = pd.DataFrame(
-        checklist, columns=["snapshot", "checklist_step", "findings"]
-    ).astype({"checklist_step": "int64", "findings": "int64"})
+        checklist, columns=["snapshot", "checklist_step", "findings", "usage_judged"]
+    ).astype({"checklist_step": "int64", "findings": "int64", "usage_judged": "bool"})
     view.extras["exposure"] = pd.DataFrame(
         exposure, columns=["snapshot", "format", "tier", "tokens", "exposure"]
     ).astype({"tokens": "int64", "exposure": "float64"})
@@ -263,7 +274,8 @@ def judge_trends(paths: list[str], params: dict) -> None:
 
 
 def checklist_per_snapshot(view: View) -> pd.DataFrame:
-    """Open findings per checklist step for every snapshot of the history (for the trend)."""
+    """Open findings per checklist step for every snapshot of the history (for the trend), and
+    whether the usage rules judged that snapshot (its step-3 count rises when they start)."""
     if "checklist" not in view.extras:
         _trends(view)
     return view.extras["checklist"]

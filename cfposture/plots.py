@@ -63,7 +63,10 @@ def findings_by_severity(findings: pd.DataFrame) -> go.Figure:
 
 
 def checklist_trend(per_snapshot: pd.DataFrame) -> go.Figure:
-    """Open findings per checklist step across snapshots (``snapshot``, ``step``, ``findings``)."""
+    """Open findings per checklist step across snapshots (``snapshot``, ``checklist_step``,
+    ``findings``, optionally ``usage_judged``). Snapshots whose usage rules did not judge (too
+    little audit history) are shaded: step 3 rises when they start judging, which is not a
+    regression."""
     df = per_snapshot.assign(step=per_snapshot["checklist_step"].map(STEP_NAMES))
     fig = px.line(
         df,
@@ -74,7 +77,34 @@ def checklist_trend(per_snapshot: pd.DataFrame) -> go.Figure:
         markers=True,
         labels={"snapshot": "snapshot date", "findings": "open findings"},
     )
+    if "usage_judged" in df:
+        note = "usage rules not judged yet (short audit history)"
+        for i, (x0, x1) in enumerate(_unjudged_spans(df)):
+            fig.add_vrect(
+                x0=x0,
+                x1=x1,
+                fillcolor="#9e9e9e",
+                opacity=0.15,
+                line_width=0,
+                annotation_text=note if i == 0 else "",
+                annotation_position="top left",
+            )
     return _style(fig, "Checklist progress: open findings per step over time")
+
+
+def _unjudged_spans(df: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Runs of snapshots whose usage rules did not judge, each reaching to the next snapshot
+    (where the step-3 count changes), or to itself when it is the last."""
+    judged = df.groupby("snapshot")["usage_judged"].all().sort_index()
+    dates = list(judged.index)
+    spans, start = [], None
+    for i, at in enumerate(dates):
+        if not judged[at] and start is None:
+            start = at
+        if start is not None and (judged[at] or i == len(dates) - 1):
+            spans.append((start, at))
+            start = None
+    return spans
 
 
 def legacy_exposure_trend(trend: pd.DataFrame) -> go.Figure:

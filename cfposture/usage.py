@@ -10,7 +10,6 @@ event, because enterprise audit logs hold millions of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 import pandas as pd
@@ -19,6 +18,7 @@ from .catalog import load_audit_map, load_catalog
 from .load import Snapshot, folder_listing
 from .normalize.audit import audit_events
 from .rawsnapshot import RawSnapshot
+from .window import Window
 
 LEVEL_ORDER = {"read": 1, "edit": 2, "admin": 3}
 WIDE_PRODUCTS = {"all_products", "all_privileges"}
@@ -57,38 +57,13 @@ def covers_table(catalog: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([self_pairs, pairs], ignore_index=True).drop_duplicates()
 
 
-@dataclass(frozen=True)
-class Window:
-    """The usage window asked for and the audit history that actually covers it."""
-
-    as_of: pd.Timestamp
-    days: int
-    covered_since: pd.Timestamp | None
-
-    @property
-    def start(self) -> pd.Timestamp:
-        return self.as_of - pd.Timedelta(days=self.days)
-
-    @property
-    def covered_days(self) -> int:
-        if self.covered_since is None:
-            return 0
-        return max(0, (self.as_of - max(self.covered_since, self.start)).days)
-
-    @property
-    def sufficient(self) -> bool:
-        """True when audit history covers the whole window (AWS Access Analyzer's rule too)."""
-        return self.covered_since is not None and self.covered_since <= self.start + pd.Timedelta(
-            hours=12
-        )
-
-
 def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
     """Audit events of the window ending where the snapshot's audit logs end (its
     ``audit_window``'s ``before``, else when it was taken), from it and the older snapshots of
     its history folder (deduplicated by event id), plus the span they cover unbroken."""
     own = _span(snap.manifest)
-    windowed = bool(snap.manifest.get("audit_window")) or _audit_denied(snap.manifest)
+    denied = _audit_denied(snap.manifest)
+    windowed = bool(snap.manifest.get("audit_window")) or denied
     # "unused" can only be said up to where the audit logs were read: a pull with an earlier
     # --before, or a merge (whose window is what every pull read), ends there
     as_of = min(snap.created_at, own[1]) if own else snap.created_at
@@ -119,7 +94,7 @@ def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
         covered = None
     else:  # hand-made snapshots without a window: the events are all there is
         covered = None if events.empty else events["when"].min()
-    return events.reset_index(drop=True), Window(as_of, days, covered)
+    return events.reset_index(drop=True), Window(as_of, days, covered, denied)
 
 
 GAP_TOLERANCE = pd.Timedelta(days=2)

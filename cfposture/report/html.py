@@ -22,6 +22,7 @@ from nbconvert import HTMLExporter
 from ..load import Snapshot
 from ..plots import SEVERITY_COLORS
 from ..schemas import SEVERITIES
+from ..window import Window
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,20 @@ h1{font-size:1.6rem;margin-bottom:.2rem}.muted{color:#5b6475}
 .card{border:1px solid #d6dae3;border-radius:.5rem;padding:.8rem 1rem;min-width:9rem}
 .card b{display:block;font-size:1.6rem}.sev{color:#fff;border:0}
 ul{line-height:1.9}a{color:#1f5fbf}
+.window{border-left:4px solid #2ca02c;padding:.4rem .8rem;background:#f3f8f2}
+.window.short{border-color:#d62728;background:#fdf1f0}
 """
 
 
-def write_index(dest: Path, snap: Snapshot, findings: pd.DataFrame, pages: list[Path]) -> Path:
+def write_index(
+    dest: Path,
+    snap: Snapshot,
+    findings: pd.DataFrame,
+    pages: list[Path],
+    window: Window | None = None,
+) -> Path:
+    """The report's front page: headline counts, open findings by severity, the usage window
+    (a silent least-privilege section must say why) and links to every page and file."""
     s = snap.summary()
     open_f = findings[findings["status"] == "open"]
     sev = open_f.groupby("severity").size()
@@ -121,6 +132,7 @@ def write_index(dest: Path, snap: Snapshot, findings: pd.DataFrame, pages: list[
  · {len(open_f)} open findings</p>
 <div class="cards">{card_html}</div>
 <h2>Open findings by severity</h2><div class="cards">{sev_html}</div>
+{_window_html(window)}
 <h2>Notebooks</h2><ul>{links}</ul>
 <h2>Machine-readable</h2><ul>
 <li><a href="findings.json">findings.json</a></li><li><a href="findings.csv">findings.csv</a></li>
@@ -132,3 +144,13 @@ def write_index(dest: Path, snap: Snapshot, findings: pd.DataFrame, pages: list[
         encoding="utf-8",
     )
     return dest
+
+
+def _window_html(window: Window | None) -> str:
+    if window is None:
+        return ""
+    css = "window" if window.sufficient else "window short"
+    text = html.escape(window.sentence())
+    # the commands in the sentence, as code
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return f"<p class='{css}' id='usage-window'>{text}</p>"

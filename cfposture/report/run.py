@@ -19,6 +19,7 @@ from . import kernels
 # kernels started: they start (and import the same stack) while this process imports it
 if TYPE_CHECKING:
     from ..load import Snapshot
+    from ..window import Window
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def write_report(
         try:
             # the machine-readable files are written while the kernels work
             snap, df = view.snap, view.findings
-            _write_findings(out, snap, df)
+            _write_findings(out, snap, df, view.window)
             done = pool.wait()
         except BaseException:
             pool.close()  # no further notebook; every kernel shut down
@@ -152,7 +153,8 @@ def write_report(
         shutil.rmtree(cache, ignore_errors=True)
     from .html import write_index
 
-    index = write_index(out / "index.html", snap, df, [written[n] for n in NOTEBOOKS])
+    pages_written = [written[n] for n in NOTEBOOKS]
+    index = write_index(out / "index.html", snap, df, pages_written, view.window)
     return index, snap, df
 
 
@@ -182,12 +184,13 @@ def _share_trends(pool: kernels.WarmPool, view: Any) -> None:
     )
 
 
-def _write_findings(out: Path, snap: Snapshot, df: Any) -> None:
+def _write_findings(out: Path, snap: Snapshot, df: Any, window: Window | None) -> None:
     from ..export import render
 
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
     for fmt, ext in (("json", "json"), ("csv", "csv"), ("sarif", "sarif")):
-        (out / f"findings.{ext}").write_text(render(df, fmt, meta), encoding="utf-8")
+        (out / f"findings.{ext}").write_text(render(df, fmt, meta, window), encoding="utf-8")
     summary = snap.summary()
     summary["findings"] = df.groupby("severity").size().to_dict()
+    summary["usage_window"] = window.to_dict() if window else None
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")

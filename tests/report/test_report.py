@@ -37,6 +37,9 @@ def test_report_folder_has_everything(report):
     summary = json.loads((report / "summary.json").read_text())
     assert summary["findings"]["high"] > 0
     assert f"<b>{summary['findings']['high']}</b>high" in index
+    # the sample's history covers the default 90-day usage window, and the report says so
+    assert summary["usage_window"]["judged"] is True
+    assert "id='usage-window'>Usage judged on 90 days of audit logs" in index
 
 
 CHART_PAGES = ("00-overview", "01-api-tokens", "02-oauth-apps", "03-least-privilege")
@@ -57,9 +60,14 @@ def test_html_is_self_contained(report):
 def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a relative --out, as in the README's Quickstart
     argv = ["report", "--out", "r", "--quiet", "--fail-on", "high", "-p", "stale_days", "45"]
+    argv += ["-p", "usage_days", "200"]  # longer than the sample's history
     assert main(argv) == 1
     assert "at or above high" in capsys.readouterr().err
-    assert (tmp_path / "r" / "index.html").is_file()
+    # the silent usage rules are explained on the index and in the least-privilege page
+    short = "Not yet enough history for CFP-T07, CFP-M04 and CFP-M05"
+    assert short in (tmp_path / "r" / "index.html").read_text()
+    assert short in (tmp_path / "r" / "03-least-privilege.html").read_text()
+    assert not json.loads((tmp_path / "r" / "summary.json").read_text())["usage_window"]["judged"]
     assert (tmp_path / "r" / "notebooks" / "01-api-tokens.ipynb").is_file()
     # papermill chdirs per notebook, in parallel threads: the caller's cwd must survive it
     assert Path.cwd() == tmp_path

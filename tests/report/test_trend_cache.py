@@ -38,13 +38,13 @@ def judged(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The snapshots the trend had to judge (run the rules on), in order."""
     seen: list[Path] = []
     module = importlib.import_module("cfposture.findings")  # notebook imports it when judging
-    real = module.findings
+    real = module.judge
 
     def counting(snap, **kw):
         seen.append(snap.path)
         return real(snap, **kw)
 
-    monkeypatch.setattr(module, "findings", counting)
+    monkeypatch.setattr(module, "judge", counting)
     return seen
 
 

@@ -7,16 +7,20 @@ account's audit logs, or a history with a hole in it, must not look like a quiet
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 from orgbuilder import AS_OF, A, event, member
 from test_member_oauth_rules import fired
 
 import cfposture
+from cfposture.cli import main
 from cfposture.rawsnapshot import SnapshotWriter
 from cfposture.usage import GAP_TOLERANCE, covered_since, usage_events
+from cfposture.window import Window
 
 T = pd.Timestamp("2026-11-25T06:00:00Z")
 
@@ -104,3 +108,88 @@ def test_usage_is_judged_up_to_where_the_audit_logs_end(tmp_path: Path) -> None:
     assert window.as_of == pd.Timestamp(now - timedelta(days=5))
     assert window.sufficient and window.covered_days == 90
     assert fired(snap, "CFP-M05") == {"idle@example.com"}
+
+
+# --- saying so: every usage-based output states the window it judged on, or why it did not ---
+
+SAMPLE = Path(cfposture.__file__).parent.parent / "data" / "sample"
+SARIF_SCHEMA = json.loads(
+    (Path(__file__).parent.parent / "data" / "sarif-2.1.0-rtm.5.json").read_text()
+)
+
+
+def test_the_window_says_what_it_judged_on_or_why_not() -> None:
+    judged = Window(T, 90, T - pd.Timedelta(days=120))
+    assert judged.sufficient
+    assert judged.sentence() == "Usage judged on 90 days of audit logs, 2026-08-27 to 2026-11-25."
+    assert judged.to_dict()["covered_days"] == 90 and judged.to_dict()["judged"] is True
+
+    short = Window(T, 90, T - pd.Timedelta(days=30))
+    assert not short.sufficient
+    text = short.sentence()
+    assert text.startswith("Not yet enough history for CFP-T07, CFP-M04 and CFP-M05:")
+    assert "30 of the 90 days asked (since 2026-10-26)" in text
+    assert "--since-last" in text and "import-audit" in text
+    assert short.to_dict() == {
+        "judged": False,
+        "rules": ["CFP-T07", "CFP-M04", "CFP-M05"],
+        "asked_days": 90,
+        "covered_days": 30,
+        "covered_since": "2026-10-26T06:00:00+00:00",
+        "ends": "2026-11-25T06:00:00+00:00",
+        "audit_logs_denied": False,
+    }
+    denied = Window(T, 90, None, denied=True)
+    assert "Access: Audit Logs Read" in denied.sentence()
+    assert "no audit logs were read" in Window(T, 90, None).sentence()
+
+
+def test_a_denied_pull_says_so(org) -> None:
+    blind = org(members=[member("idle", ["Administrator"])], audit_denied_b=True)
+    window = usage_events(blind, 90)[1]
+    assert window.denied and "Audit Logs Read" in window.sentence()
+
+
+def test_findings_say_when_the_history_is_too_short(capsys) -> None:
+    young = str(SAMPLE / "2026-07-25")  # the sample's second month: 60 of 90 days
+    assert main(["findings", young, "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("cfposture: note: Not yet enough history") and "60 of the 90" in err
+    window = json.loads(out)["usage_window"]
+    assert (window["judged"], window["covered_days"]) == (False, 60)
+
+    assert main(["findings", young, "--format", "sarif"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(doc)
+    (note,) = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "warning" and "60 of the 90 days" in note["message"]["text"]
+
+    assert main(["findings", young, "--rules", "CFP-T01"]) == 0  # no usage rule asked: no note
+    assert "Not yet enough history" not in capsys.readouterr().err
+    assert main(["findings", young, "--usage-days", "30"]) == 0  # 30 days asked, 60 held
+    assert "Not yet enough history" not in capsys.readouterr().err
+    assert main(["scores", young]) == 0
+    assert "Not yet enough history" in capsys.readouterr().err
+
+
+def test_findings_on_a_covered_window_state_it_and_raise_no_notification(capsys) -> None:
+    assert main(["findings", "--format", "sarif"]) == 0
+    out, err = capsys.readouterr()
+    assert "note:" not in err
+    run = json.loads(out)["runs"][0]
+    assert run["invocations"][0]["toolExecutionNotifications"] == []
+    assert run["properties"]["usage_window"]["judged"] is True
+
+
+def test_the_checklist_trend_shades_snapshots_the_usage_rules_did_not_judge() -> None:
+    import cfposture.notebook as nb
+    import cfposture.plots as plots
+
+    per = nb.checklist_per_snapshot(nb.setup())
+    judged = per.groupby("snapshot")["usage_judged"].all()
+    # the sample's first two months hold 30 and 60 days of audit logs: too few for 90
+    assert judged.tolist() == [False, False, True, True, True, True]
+    (shade,) = plots.checklist_trend(per).layout.shapes
+    assert (pd.Timestamp(shade.x0), pd.Timestamp(shade.x1)) == (judged.index[0], judged.index[2])
+    all_judged = per.assign(usage_judged=True)
+    assert plots.checklist_trend(all_judged).layout.shapes == ()
