@@ -5,7 +5,9 @@ Best-of-N tables from different hours moved by about a second on the 2-core mach
 benchmarks/README.md, more than most single changes gain; alternating runs in one sitting
 compare like with like. The other revision is checked out into a temporary git worktree and
 imported through PYTHONPATH (its kernels inherit it); each side keeps its own trend cache,
-primed once for the warm runs and fresh for every cold run.
+primed once for the warm runs and fresh for every cold run. Each run's CPU seconds (the
+command's and its kernels') are tabled too: they move less than wall time on a shared VM, and
+on 2 cores they bound it.
 
     python benchmarks/ab_report.py REV [--warm 8] [--cold 3] [--json OUT]
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,14 +30,22 @@ from _harness import meta
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(src: Path | None, cache: Path, out: Path) -> float:
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(src: Path | None, cache: Path, out: Path) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of one report: the CPU of the command and of its kernels
+    (reaped by it, so counted in its children's usage), less noisy than wall time on a
+    shared VM and, on 2 cores, what bounds the wall."""
     env = {**os.environ, "CFPOSTURE_CACHE_DIR": str(cache)}
     if src is not None:
         env["PYTHONPATH"] = str(src)
     cmd = [sys.executable, "-m", "cfposture.cli", "report", "--quiet", "--out", str(out)]
-    start = time.monotonic()
+    cpu, start = _children_cpu(), time.monotonic()
     subprocess.run(cmd, check=True, capture_output=True, env=env, timeout=600)
-    return time.monotonic() - start
+    return time.monotonic() - start, _children_cpu() - cpu
 
 
 def main() -> None:
@@ -57,31 +68,37 @@ def main() -> None:
         try:
             sides = {args.rev: other, "this checkout": None}
             times: dict[str, dict[str, list[float]]] = {k: {"warm": [], "cold": []} for k in sides}
+            cpu: dict[str, dict[str, list[float]]] = {k: {"warm": [], "cold": []} for k in sides}
             for i, src in enumerate(sides.values()):
                 run(src, work / f"warm{i}", work / "out")  # prime the warm cache
             for kind, n in (("warm", args.warm), ("cold", args.cold)):
                 for r in range(n):
                     for i, (name, src) in enumerate(sides.items()):
                         cache = work / (f"warm{i}" if kind == "warm" else f"cold{i}-{r}")
-                        times[name][kind].append(run(src, cache, work / "out"))
+                        wall, used = run(src, cache, work / "out")
+                        times[name][kind].append(wall)
+                        cpu[name][kind].append(used)
         finally:
             subprocess.run(
                 ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)],
                 capture_output=True,
             )
-    print("| cache | runs | " + " | ".join(f"{k} s (mean, range)" for k in sides) + " |")
-    print("|---|---:|" + "---:|" * len(sides))
-    for kind in ("warm", "cold"):
-        cells = [
-            f"{statistics.mean(t[kind]):.2f} ({min(t[kind]):.2f}–{max(t[kind]):.2f})"
-            for t in times.values()
-            if t[kind]
-        ]
-        if cells:
-            print(f"| {kind} | {len(times[args.rev][kind])} + {len(times[args.rev][kind])} | "
-                  + " | ".join(cells) + " |")  # fmt: skip
+    for label, table in (("wall", times), ("CPU", cpu)):
+        heads = " | ".join(f"{k}: {label} s (mean, range)" for k in sides)
+        print(f"| cache | runs | {heads} |")
+        print("|---|---:|" + "---:|" * len(sides))
+        for kind in ("warm", "cold"):
+            cells = [
+                f"{statistics.mean(t[kind]):.2f} ({min(t[kind]):.2f}–{max(t[kind]):.2f})"
+                for t in table.values()
+                if t[kind]
+            ]
+            if cells:
+                print(f"| {kind} | {len(table[args.rev][kind])} + {len(table[args.rev][kind])} | "
+                      + " | ".join(cells) + " |")  # fmt: skip
+        print()
     if args.json:
-        args.json.write_text(json.dumps({"times": times, "meta": meta()}, indent=1))
+        args.json.write_text(json.dumps({"times": times, "cpu": cpu, "meta": meta()}, indent=1))
 
 
 if __name__ == "__main__":

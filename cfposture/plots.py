@@ -9,15 +9,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from .errors import SEVERITIES
+from .palette import FORMAT_COLORS, SEVERITY_COLORS
 
-SEVERITY_COLORS = {
-    "critical": "#6a1b9a",
-    "high": "#c62828",
-    "medium": "#ef6c00",
-    "low": "#f9a825",
-    "info": "#90a4ae",
-}
-FORMAT_COLORS = {"legacy": "#c62828", "unknown": "#9e9e9e", "scannable": "#2e7d32"}
 STEP_NAMES = {1: "1 · API tokens", 2: "2 · OAuth apps", 3: "3 · permissions"}
 LAYOUT = {"height": 420, "margin": {"t": 60, "l": 60, "r": 20}}
 TEMPLATE = "cfposture"

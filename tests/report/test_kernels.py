@@ -109,6 +109,17 @@ def test_importing_the_report_changes_no_other_import():
     assert out.stdout.strip() != "None"
 
 
+def test_the_page_writer_does_not_import_plotly():
+    """The report's own process writes pages and the index; the charts are the kernels' work,
+    and importing plotly there cost the report's critical path ~0.4 s (benchmarks/README.md)."""
+    import subprocess
+    import sys
+
+    code = "import sys, cfposture.report.html; print('plotly' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_a_cell_that_never_ends_is_an_error_not_a_hang(tmp_path, monkeypatch):
     slow = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)")
     monkeypatch.setattr(kernels, "CELL_TIMEOUT", 2)
@@ -147,6 +158,7 @@ import cfposture.notebook as nb, cfposture.plots as plots
 view = nb.setup("sample", min_severity="low")
 view = nb.with_scan(view, "")
 nb.summary_line(view)
+nb.usage_line(view)
 plots.findings_by_severity(view.findings)
 plots.lp_gap_distribution(view.scores)
 plots.granted_vs_used(view.scores)

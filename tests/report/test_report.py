@@ -57,6 +57,60 @@ def test_html_is_self_contained(report):
         assert '<script src="">' not in page
 
 
+def _tags(page: str) -> tuple[list, str]:
+    """A page as (tag, attributes) pairs and its text: what a reader and a screen reader get.
+    Widget output areas get a fresh random id each conversion; that id is left out."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page, "html.parser")
+    tags = []
+    for t in soup.find_all(True):
+        attrs = {k: " ".join(v) if isinstance(v, list) else v for k, v in t.attrs.items()}
+        if "jupyter-widgets" in attrs.get("class", ""):
+            attrs.pop("id", None)
+        tags.append((t.name, attrs))
+    return tags, soup.get_text()
+
+
+def test_page_exporter_renders_what_nbconvert_renders(report):
+    """The report's exporter skips nbconvert's BeautifulSoup pass and adds its attributes by
+    pattern (cfposture.report.html.PageExporter): every page must come out the same."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from cfposture.report.html import exporter
+
+    ours = exporter()
+    options = {k: getattr(ours, k) for k in ("template_name", "exclude_input", "mathjax_url")}
+    stock = HTMLExporter(**options, exclude_input_prompt=True, exclude_output_prompt=True,
+                         require_js_url="", jquery_url="", widget_renderer_url="")  # fmt: skip
+    for name in NOTEBOOKS:
+        nb = nbformat.read(report / "notebooks" / f"{name}.ipynb", as_version=4)
+        theirs, _ = stock.from_notebook_node(nb)
+        mine, _ = ours.from_notebook_node(nb)
+        assert 'tabindex="0"' in theirs, name  # the attributes are there to be compared
+        assert _tags(mine) == _tags(theirs), name
+
+
+def test_the_accessibility_attributes_are_added_by_pattern():
+    from cfposture.report.html import accessible
+
+    page = (
+        '<div class="jp-Cell jp-CodeCell"><div class="jp-Cell-inputWrapper" data-x="1">'
+        '<div class="jupyter-widgets jp-OutputArea-output jp-OutputArea-executeResult">'
+        '<div class="jp-OutputArea-output" tabindex="-1"><div class="jp-OutputArea-outputs">'
+        '<img src="a.png"><img alt="chart" src="b.png"/><imgx>'
+    )
+    assert accessible(page) == (
+        '<div class="jp-Cell jp-CodeCell"><div class="jp-Cell-inputWrapper" data-x="1" '
+        'tabindex="0"><div class="jupyter-widgets jp-OutputArea-output '
+        'jp-OutputArea-executeResult" tabindex="0"><div class="jp-OutputArea-output" '
+        'tabindex="-1"><div class="jp-OutputArea-outputs">'
+        '<img alt="No description has been provided for this image" src="a.png">'
+        '<img alt="chart" src="b.png"/><imgx>'
+    )
+
+
 def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a relative --out, as in the README's Quickstart
     argv = ["report", "--out", "r", "--quiet", "--fail-on", "high", "-p", "stale_days", "45"]

@@ -1,0 +1,12 @@
+"""The colours every chart and page uses, one place for all (severity red is the same red in a
+plotly chart and on the report's index). Kept free of imports: the report's page writer needs
+the colours, not plotly."""
+
+SEVERITY_COLORS = {
+    "critical": "#6a1b9a",
+    "high": "#c62828",
+    "medium": "#ef6c00",
+    "low": "#f9a825",
+    "info": "#90a4ae",
+}
+FORMAT_COLORS = {"legacy": "#c62828", "unknown": "#9e9e9e", "scannable": "#2e7d32"}
