@@ -13,6 +13,7 @@ fatal: the problem may simply be fixed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -36,12 +37,14 @@ class Acceptance:
 class Baseline:
     path: str
     entries: dict[str, Acceptance]
+    digest: str = ""  # of the file's bytes: cached results judged with it key on it
 
 
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise CfPostureError(f"cannot read baseline {p} ({e}); give a YAML or JSON file") from None
     try:
@@ -73,7 +76,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
             ) from None
         fid = str(it["finding_id"])
         entries[fid] = Acceptance(fid, str(it["reason"]), str(it["owner"]), when)
-    return Baseline(str(p), entries)
+    return Baseline(str(p), entries, hashlib.sha256(raw).hexdigest()[:16])
 
 
 def apply_baseline(df: pd.DataFrame, baseline: Baseline, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -82,6 +85,60 @@ def apply_baseline(df: pd.DataFrame, baseline: Baseline, as_of: pd.Timestamp) ->
     out = df.copy()
     out.loc[out["finding_id"].isin(list(live)), "status"] = "accepted"
     return out
+
+
+EXPIRING_DAYS = 30
+"""An acceptance this close to its expiry is listed as expiring: its owner has a month to
+renew it with a reason or fix the finding before it opens again (and fails a gate)."""
+
+RISK_STATES = ["reopened", "expiring", "accepted", "no finding"]
+RISK_COLUMNS = [
+    "state",
+    "days_left",
+    "expires",
+    "owner",
+    "reason",
+    "severity",
+    "rule_id",
+    "principal_name",
+    "finding_id",
+]
+
+
+def accepted_risks(df: pd.DataFrame, baseline: Baseline, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Every baseline entry with what became of it at ``as_of``, so none is forgotten:
+    ``reopened`` (expired, the finding is open again), ``expiring`` (within EXPIRING_DAYS),
+    ``accepted``, or ``no finding`` (fixed, or a typo: the entry can go). Most urgent first."""
+    by_id = df.drop_duplicates("finding_id").set_index("finding_id")
+    rows = []
+    for fid, a in baseline.entries.items():
+        days = None if a.expires is None else (a.expires - as_of).days
+        if fid not in by_id.index:
+            state = "no finding"
+        elif a.expires is not None and a.expires <= as_of:
+            state = "reopened"
+        elif days is not None and days <= EXPIRING_DAYS:
+            state = "expiring"
+        else:
+            state = "accepted"
+        f = by_id.loc[fid] if fid in by_id.index else None
+        rows.append(
+            {
+                "state": state,
+                "days_left": days,
+                "expires": a.expires,
+                "owner": a.owner,
+                "reason": a.reason,
+                "severity": None if f is None else f["severity"],
+                "rule_id": None if f is None else f["rule_id"],
+                "principal_name": None if f is None else f["principal_name"],
+                "finding_id": fid,
+            }
+        )
+    out = pd.DataFrame(rows, columns=RISK_COLUMNS)
+    out["state"] = pd.Categorical(out["state"], RISK_STATES, ordered=True)
+    out["days_left"] = out["days_left"].astype("Int64")
+    return out.sort_values(["state", "days_left"], na_position="last").reset_index(drop=True)
 
 
 def unknown_ids(df: pd.DataFrame, baseline: Baseline) -> list[str]:

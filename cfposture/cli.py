@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
 from .errors import CfPostureError
@@ -113,6 +113,23 @@ def _note_window(window: Window, rules: list[str] | None) -> None:
     asked = USAGE_RULES if rules is None else [r for r in rules if r in USAGE_RULES]
     if asked and not window.sufficient:
         print(f"cfposture: note: {window.sentence()}", file=sys.stderr)
+
+
+def _note_baseline(risks: Any) -> None:
+    """What a scheduled run's log should show about accepted risks: the ones that need their
+    owner (reopened, expiring) and the entries that match nothing any more."""
+    from .baseline import EXPIRING_DAYS
+
+    for state, says in (
+        ("reopened", "accepted risk(s) expired; their findings are open again"),
+        ("expiring", f"accepted risk(s) expire within {EXPIRING_DAYS} days"),
+        ("no finding", "baseline id(s) match no current finding (fixed, or a typo)"),
+    ):
+        rows = risks[risks["state"] == state]
+        if len(rows):
+            who = ", ".join(f"{r.finding_id} ({r.owner})" for r in rows.head(5).itertuples())
+            more = " …" if len(rows) > 5 else ""
+            print(f"cfposture: warning: {len(rows)} {says}: {who}{more}", file=sys.stderr)
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
@@ -372,11 +389,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     skip_slow_imports()  # this process is the command's own (see report.kernels)
 
     params = {name: _param(value) for name, value in args.parameter or []}
-    index, _, df = write_report(args.snapshot, Path(args.out), params)
+    if args.baseline:
+        params["baseline"] = args.baseline
+    index, view = write_report(args.snapshot, Path(args.out), params)
     from .findings import at_or_above
 
+    df = view.findings
     if not args.quiet:
         print(f"report written to {index}")
+    if view.window is not None:
+        _note_window(view.window, None)
+    if view.baseline is not None:
+        _note_baseline(view.extras["accepted_risks"])
     if args.fail_on and not at_or_above(df, args.fail_on).empty:
         n = len(at_or_above(df, args.fail_on))
         print(f"cfposture: {n} open finding(s) at or above {args.fail_on}", file=sys.stderr)
@@ -569,6 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar=("NAME", "VALUE"),
         help="notebook parameter (repeat), e.g. -p stale_days 30",
+    )
+    s.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accepted risks (YAML/JSON): marked accepted, not gated (same as -p baseline FILE)",
     )
     s.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if an open finding is at or above")
     s.add_argument("--quiet", action="store_true")

@@ -11,6 +11,7 @@ import os
 import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.io as pio
@@ -19,6 +20,9 @@ from .envvars import REPORT_KERNEL, VIEW_CACHE
 from .errors import SEVERITY_RANK, SnapshotError
 from .snapshot import Snapshot
 from .window import Window
+
+if TYPE_CHECKING:
+    from .baseline import Baseline
 
 # Loading, the rules, scoring and the trend cache (and with them pandera) are imported where
 # a view is computed, not here: the report's kernels only unpickle a view the parent computed
@@ -57,6 +61,7 @@ class View:
     params: dict
     extras: dict = field(default_factory=dict)  # trend frames, computed once and cached
     window: Window | None = None  # the usage window the findings were judged on
+    baseline: Baseline | None = None  # accepted risks applied to the findings (and trends)
 
 
 def _accounts(value: str) -> list[str]:
@@ -71,14 +76,20 @@ def setup(
     usage_days: int = 90,
     min_severity: str = "info",
     accounts: str = "",
+    baseline: str = "",
 ) -> View:
-    """Load a snapshot, run findings and scores, keep the chosen accounts and severities.
+    """Load a snapshot, run findings and scores, keep the chosen accounts and severities;
+    ``baseline``: a file of accepted risks, whose findings get status ``accepted``.
 
     Under ``cfposture report`` the unfiltered view comes from the report's cache (computed once
     in the parent process, see ``cfposture.envvars``); in JupyterLab it is computed here."""
     use_renderer()
-    full = cached_view(snapshot, history_path, stale_days, usage_days) or build_view(
-        snapshot, history_path=history_path, stale_days=stale_days, usage_days=usage_days
+    full = cached_view(snapshot, history_path, stale_days, usage_days, baseline) or build_view(
+        snapshot,
+        history_path=history_path,
+        stale_days=stale_days,
+        usage_days=usage_days,
+        baseline=baseline,
     )
     f, s = full.findings, full.scores
     keep = _accounts(accounts)
@@ -90,24 +101,38 @@ def setup(
 
 
 def build_view(
-    snapshot: str = "sample", *, history_path: str = "", stale_days: int = 90, usage_days: int = 90
+    snapshot: str = "sample",
+    *,
+    history_path: str = "",
+    stale_days: int = 90,
+    usage_days: int = 90,
+    baseline: str = "",
 ) -> View:
     """The unfiltered view: snapshot, all findings and scores, the history for trends."""
+    from .baseline import accepted_risks, apply_baseline, load_baseline
     from .findings import context, run_rules
     from .load import history, load
     from .scoring import scores_from
 
+    accepted = load_baseline(baseline) if baseline else None  # a bad file fails first
     snap = load(snapshot)
     ctx = context(snap, stale_days=stale_days, usage_days=usage_days)
     f, s = run_rules(ctx), scores_from(ctx)
+    extras = {}
+    if accepted is not None:
+        f = apply_baseline(f, accepted, snap.created_at)
+        # on all findings: a notebook's filters must not make an entry look fixed
+        extras["accepted_risks"] = accepted_risks(f, accepted, snap.created_at)
     hist = history(history_path or snapshot_history(snap))
     params = {"stale_days": stale_days, "usage_days": usage_days}
-    return View(snap, f, s, hist, params, window=ctx.window)
+    return View(snap, f, s, hist, params, extras, window=ctx.window, baseline=accepted)
 
 
-def _cache_key(snapshot: str, history_path: str, stale_days: int, usage_days: int) -> str:
+def _cache_key(
+    snapshot: str, history_path: str, stale_days: int, usage_days: int, baseline: str = ""
+) -> str:
     where = snapshot if snapshot == "sample" else str(Path(snapshot).resolve())
-    raw = f"{where}|{history_path}|{stale_days}|{usage_days}"
+    raw = f"{where}|{history_path}|{stale_days}|{usage_days}|{baseline}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -115,17 +140,22 @@ def save_view(view: View, folder: Path, snapshot: str, history_path: str = "") -
     """Store a view with its trends for the report's kernels (a private pickle, deleted after)."""
     _trends(view)
     folder.mkdir(parents=True, exist_ok=True)
-    key = _cache_key(snapshot, history_path, view.params["stale_days"], view.params["usage_days"])
+    p = view.params
+    accepted = view.baseline.path if view.baseline else ""
+    key = _cache_key(snapshot, history_path, p["stale_days"], p["usage_days"], accepted)
     path = folder / f"view-{key}.pkl"
     path.write_bytes(pickle.dumps(view, protocol=pickle.HIGHEST_PROTOCOL))
     return path
 
 
-def cached_view(snapshot: str, history_path: str, stale_days: int, usage_days: int) -> View | None:
+def cached_view(
+    snapshot: str, history_path: str, stale_days: int, usage_days: int, baseline: str = ""
+) -> View | None:
     folder = os.environ.get(VIEW_CACHE)
     if not folder:
         return None
-    path = Path(folder) / f"view-{_cache_key(snapshot, history_path, stale_days, usage_days)}.pkl"
+    key = _cache_key(snapshot, history_path, stale_days, usage_days, baseline)
+    path = Path(folder) / f"view-{key}.pkl"
     return pickle.loads(path.read_bytes()) if path.is_file() else None
 
 
@@ -151,6 +181,9 @@ def summary_line(view: View) -> str:
         f"findings={len(view.findings)}",
     ]
     parts += [f"{k}={int(sev.get(k, 0))}" for k in ("critical", "high", "medium", "low", "info")]
+    accepted = int((view.findings["status"] == "accepted").sum())
+    if accepted:
+        parts.append(f"accepted={accepted}")
     return " ".join(parts)
 
 
@@ -176,10 +209,13 @@ def _older_siblings(path: Path, folders: Listings) -> list[Path]:
     return siblings[: siblings.index(path)] + exports if path in siblings else []
 
 
-def _trend_key(path: Path, params: dict, folders: Listings) -> str:
+def _trend_key(
+    path: Path, params: dict, folders: Listings, baseline: Baseline | None = None
+) -> str:
     from . import cache
 
-    return cache.snapshot_key("trend", path, _older_siblings(path, folders), params)
+    keyed = {**params, "baseline": baseline.digest} if baseline else params
+    return cache.snapshot_key("trend", path, _older_siblings(path, folders), keyed)
 
 
 def _cached_rows(key: str) -> dict | None:
@@ -195,17 +231,19 @@ def _trend_rows(
     params: dict,
     folders: Listings,
     judged: tuple[Snapshot, pd.DataFrame, Window | None] | None = None,
+    baseline: Baseline | None = None,
 ) -> dict:
     """One snapshot's trend rows (open findings per step, exposure by format and tier, whether
     the usage rules judged), from the cache when this code already judged this snapshot with
     these parameters (see ``cache``). ``judged``: the snapshot, its findings and usage window,
-    when the caller has them already."""
+    when the caller has them already. ``baseline``: accepted risks, applied at each snapshot's
+    date (an acceptance that had expired by then counts as open then)."""
     from . import cache
     from .findings import judge
     from .load import load
     from .scoring import exposure_summary
 
-    key = _trend_key(path, params, folders)
+    key = _trend_key(path, params, folders, baseline)
     hit = _cached_rows(key)
     if hit is not None:
         return hit
@@ -213,7 +251,7 @@ def _trend_rows(
         snap, f, window = judged
     else:
         snap = load(path)
-        f, window = judge(snap, **params)
+        f, window = judge(snap, baseline=baseline, **params)
     steps = f[f["status"] == "open"].groupby("checklist_step").size()
     e = exposure_summary(snap)
     rows = {
@@ -238,7 +276,7 @@ def _trends(view: View) -> None:
         path = Path(path)
         # the view's own snapshot was judged with the same parameters: not again
         judged = (view.snap, view.findings, view.window) if path == view.snap.path else None
-        rows = _trend_rows(path, view.params, folders, judged)
+        rows = _trend_rows(path, view.params, folders, judged, view.baseline)
         at = view.snap.created_at if path == view.snap.path else load_created_at(path)
         checklist += [(at, step, n, rows["usage_judged"]) for step, n in rows["checklist"]]
         exposure += [(at, *r) for r in rows["exposure"]]
@@ -261,16 +299,20 @@ def untrended(view: View) -> list[Path]:
     return [
         path
         for path in map(Path, view.history)
-        if path != view.snap.path and _cached_rows(_trend_key(path, view.params, folders)) is None
+        if path != view.snap.path
+        and _cached_rows(_trend_key(path, view.params, folders, view.baseline)) is None
     ]
 
 
-def judge_trends(paths: list[str], params: dict) -> None:
+def judge_trends(paths: list[str], params: dict, baseline: str = "") -> None:
     """Judge these snapshots into the trend cache. ``cfposture report`` runs a share of a cold
     history in each kernel while the kernels would otherwise wait for the view."""
+    from .baseline import load_baseline
+
+    accepted = load_baseline(baseline) if baseline else None
     folders: Listings = {}
     for path in paths:
-        _trend_rows(Path(path), params, folders)
+        _trend_rows(Path(path), params, folders, baseline=accepted)
 
 
 def checklist_per_snapshot(view: View) -> pd.DataFrame:
@@ -286,6 +328,16 @@ def trend(view: View) -> pd.DataFrame:
     if "exposure" not in view.extras:
         _trends(view)
     return view.extras["exposure"]
+
+
+def accepted_risks(view: View) -> pd.DataFrame:
+    """The baseline's entries, most urgent first: reopened (expired), expiring within 30 days,
+    accepted, and entries that match no finding any more (empty without a baseline)."""
+    if "accepted_risks" in view.extras:
+        return view.extras["accepted_risks"]
+    from .baseline import RISK_COLUMNS
+
+    return pd.DataFrame(columns=RISK_COLUMNS)
 
 
 def table(df: pd.DataFrame, columns: list[str], n: int = 25) -> pd.DataFrame:
@@ -346,7 +398,7 @@ def with_scan(view: View, scan_results: str) -> View:
     from .findings import findings
 
     leaks = pd.read_csv(scan_results, dtype=str)
-    f = findings(view.snap, leaks=leaks, **view.params)
+    f = findings(view.snap, leaks=leaks, baseline=view.baseline, **view.params)
     return replace(view, findings=f)
 
 

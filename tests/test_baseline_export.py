@@ -138,3 +138,36 @@ def test_cli_scores(capsys):
     assert main(["scores", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {"lp_gap", "reach", "granted_weight", "used_weight", "exposure", "basis"} <= set(rows[0])
+
+
+def test_accepted_risks_lists_every_entry_most_urgent_first(tmp_path, sample_findings, sample_snap):
+    from cfposture.baseline import EXPIRING_DAYS, accepted_risks
+
+    as_of = sample_snap.created_at
+    ids = sample_findings["finding_id"].tolist()
+    day = pd.Timedelta(days=1)
+
+    def entry(i: int, owner: str, days: int | None) -> dict:
+        e = {"finding_id": ids[i] if i >= 0 else "f" * 20, "reason": "r", "owner": owner}
+        if days is not None:
+            e["expires"] = str((as_of + days * day).date())
+        return e
+
+    entries = [
+        entry(0, "far", 200),
+        entry(1, "soon", EXPIRING_DAYS),
+        entry(2, "past", -1),
+        entry(3, "forever", None),
+        entry(-1, "gone", None),
+    ]
+    baseline = load_baseline(_baseline(tmp_path, entries))
+    risks = accepted_risks(apply_baseline(sample_findings, baseline, as_of), baseline, as_of)
+    assert risks["owner"].tolist() == ["past", "soon", "far", "forever", "gone"]
+    assert risks["state"].astype(str).tolist() == [
+        "reopened", "expiring", "accepted", "accepted", "no finding"
+    ]  # fmt: skip
+    assert risks.loc[0, "rule_id"] == sample_findings.loc[2, "rule_id"]
+    assert risks["days_left"].isna().tolist() == [False, False, False, True, True]
+    empty = load_baseline(_baseline(tmp_path, []))
+    assert accepted_risks(sample_findings, empty, as_of).empty
+    assert len(baseline.digest) == 16 and baseline.digest != empty.digest

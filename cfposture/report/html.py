@@ -14,7 +14,7 @@ import logging
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 import pandas as pd
@@ -23,10 +23,13 @@ from nbconvert.exporters.templateexporter import TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-from ..load import Snapshot
+from ..baseline import EXPIRING_DAYS, RISK_STATES
 from ..palette import SEVERITY_COLORS
 from ..schemas import SEVERITIES
 from ..window import Window
+
+if TYPE_CHECKING:
+    from ..notebook import View  # it imports plotly, which this process does without
 
 log = logging.getLogger(__name__)
 
@@ -144,15 +147,11 @@ ul{line-height:1.9}a{color:#1f5fbf}
 """
 
 
-def write_index(
-    dest: Path,
-    snap: Snapshot,
-    findings: pd.DataFrame,
-    pages: list[Path],
-    window: Window | None = None,
-) -> Path:
+def write_index(dest: Path, view: View, pages: list[Path]) -> Path:
     """The report's front page: headline counts, open findings by severity, the usage window
-    (a silent least-privilege section must say why) and links to every page and file."""
+    (a silent least-privilege section must say why), the accepted risks that need someone
+    now, and links to every page and file."""
+    snap, findings, window = view.snap, view.findings, view.window
     s = snap.summary()
     open_f = findings[findings["status"] == "open"]
     sev = open_f.groupby("severity").size()
@@ -182,6 +181,7 @@ def write_index(
  · {len(open_f)} open findings</p>
 <div class="cards">{card_html}</div>
 <h2>Open findings by severity</h2><div class="cards">{sev_html}</div>
+{_risks_html(view)}
 {_window_html(window)}
 <h2>Notebooks</h2><ul>{links}</ul>
 <h2>Machine-readable</h2><ul>
@@ -194,6 +194,32 @@ def write_index(
         encoding="utf-8",
     )
     return dest
+
+
+def _risks_html(view: View) -> str:
+    """One line on the baseline: how many findings it accepts, and the entries that need their
+    owner now (reopened, expiring), by name; none without a baseline."""
+    if view.baseline is None:
+        return ""
+    risks = view.extras["accepted_risks"]
+    n = {state: int((risks["state"] == state).sum()) for state in RISK_STATES}
+    accepted = int((view.findings["status"] == "accepted").sum())
+    text = (
+        f"Baseline {html.escape(Path(view.baseline.path).name)}: {accepted} finding(s) accepted"
+        f" ({n['expiring']} expiring within {EXPIRING_DAYS} days), {n['reopened']} reopened by"
+        f" an expired acceptance, {n['no finding']} entr{'y' if n['no finding'] == 1 else 'ies'}"
+        " matching no finding (fixed, or a typo)."
+    )
+    urgent = risks[risks["state"].isin(["reopened", "expiring"])].head(10)
+    items = "".join(
+        f"<li>{html.escape(str(r.state))}: {html.escape(str(r.rule_id))} "
+        f"{html.escape(str(r.principal_name))} (owner {html.escape(r.owner)}, expires "
+        f"{r.expires.date() if r.expires is not None and pd.notna(r.expires) else '—'})</li>"
+        for r in urgent.itertuples()
+    )
+    css = "window short" if n["reopened"] or n["expiring"] else "window"
+    more = f"<ul>{items}</ul>" if items else ""
+    return f"<div class='{css}' id='accepted-risks'><p>{text}</p>{more}</div>"
 
 
 def _window_html(window: Window | None) -> str:

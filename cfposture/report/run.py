@@ -18,8 +18,7 @@ from . import kernels
 # pandas, papermill, nbconvert and the rules are imported inside write_report, after the
 # kernels started: they start (and import the same stack) while this process imports it
 if TYPE_CHECKING:
-    from ..load import Snapshot
-    from ..window import Window
+    from ..notebook import View
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +98,11 @@ def write_report(
     out: Path = Path("cfposture-report"),
     params: dict[str, Any] | None = None,
     workers: int | None = None,
-) -> tuple[Path, Snapshot, Any]:
+) -> tuple[Path, View]:
     """Run all notebooks on ``snapshot`` and write the report into ``out``.
 
-    Returns (index path, snapshot, findings frame) so the caller can gate on findings.
+    Returns the index page's path and the view the notebooks charted (snapshot, findings with
+    accepted risks marked, usage window), so the caller can gate and warn.
     """
     out = Path(out).resolve()  # the kernels run in it
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
@@ -113,6 +113,9 @@ def write_report(
     except ValueError:
         raise CfPostureError("stale_days and usage_days must be whole numbers of days") from None
     history_path = str(nb_params.get("history_path", ""))
+    baseline = str(nb_params.get("baseline") or "")
+    if baseline:  # the kernels run in ``out``: they need the caller's file by absolute path
+        baseline = nb_params["baseline"] = str(Path(baseline).resolve())
     cache = Path(tempfile.mkdtemp(prefix="cfposture-view-"))
     # Kernels first: they start and import the notebook stack while this process imports it
     # and computes findings, scores and trends once (which also fails fast on a bad
@@ -127,7 +130,7 @@ def write_report(
         try:
             from ..notebook import build_view, save_view
 
-            view = build_view(where, history_path=history_path, **view_params)
+            view = build_view(where, history_path=history_path, baseline=baseline, **view_params)
             _share_trends(pool, view)
             save_view(view, cache, where, history_path)
             log.debug("report: findings, scores and trends computed")
@@ -140,8 +143,7 @@ def write_report(
         pool.start(NOTEBOOKS, lambda name, kernel: _run_one(name, out, nb_params, kernel, pages))
         try:
             # the machine-readable files are written while the kernels work
-            snap, df = view.snap, view.findings
-            _write_findings(out, snap, df, view.window)
+            _write_findings(out, view)
             done = pool.wait()
         except BaseException:
             pool.close()  # no further notebook; every kernel shut down
@@ -153,9 +155,8 @@ def write_report(
         shutil.rmtree(cache, ignore_errors=True)
     from .html import write_index
 
-    pages_written = [written[n] for n in NOTEBOOKS]
-    index = write_index(out / "index.html", snap, df, pages_written, view.window)
-    return index, snap, df
+    index = write_index(out / "index.html", view, [written[n] for n in NOTEBOOKS])
+    return index, view
 
 
 def _share_trends(pool: kernels.WarmPool, view: Any) -> None:
@@ -170,27 +171,41 @@ def _share_trends(pool: kernels.WarmPool, view: Any) -> None:
         return
     parts = pool.size + 1
     shares = [todo[i::parts] for i in range(parts)]
+    accepted = view.baseline.path if view.baseline else ""
     pool.lend(
         [
-            f"import cfposture.notebook as _nb\n_nb.judge_trends({share!r}, {view.params!r})"
+            "import cfposture.notebook as _nb\n"
+            f"_nb.judge_trends({share!r}, {view.params!r}, {accepted!r})"
             for share in shares[1:]
             if share
         ]
     )
-    judge_trends(shares[0], view.params)
+    judge_trends(shares[0], view.params, accepted)
     pool.wait_lent()
     log.debug(
         "report: %d older snapshot(s) judged, %d in kernels", len(todo), len(todo) - len(shares[0])
     )
 
 
-def _write_findings(out: Path, snap: Snapshot, df: Any, window: Window | None) -> None:
+def _write_findings(out: Path, view: Any) -> None:
+    """findings.json/csv/sarif as ``cfposture findings`` writes them (accepted risks marked),
+    and summary.json: open findings by severity, accepted ones, the baseline's state."""
+    from ..baseline import RISK_STATES
     from ..export import render
 
+    snap, df, window = view.snap, view.findings, view.window
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
     for fmt, ext in (("json", "json"), ("csv", "csv"), ("sarif", "sarif")):
         (out / f"findings.{ext}").write_text(render(df, fmt, meta, window), encoding="utf-8")
     summary = snap.summary()
-    summary["findings"] = df.groupby("severity").size().to_dict()
+    summary["findings"] = df[df["status"] == "open"].groupby("severity").size().to_dict()
+    summary["accepted"] = int((df["status"] == "accepted").sum())
+    if view.baseline is not None:
+        risks = view.extras["accepted_risks"]
+        summary["baseline"] = {
+            "path": view.baseline.path,
+            "entries": len(risks),
+            **{state: int((risks["state"] == state).sum()) for state in RISK_STATES},
+        }
     summary["usage_window"] = window.to_dict() if window else None
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")

@@ -8,7 +8,15 @@ import pytest
 import cfposture
 from cfposture.report.run import NOTEBOOKS, notebooks_dir
 
-COMMON = {"snapshot", "history_path", "stale_days", "usage_days", "min_severity", "accounts"}
+COMMON = {
+    "snapshot",
+    "history_path",
+    "stale_days",
+    "usage_days",
+    "min_severity",
+    "accounts",
+    "baseline",
+}
 EXPECTED = {name: COMMON for name in NOTEBOOKS}
 EXPECTED["04-leaked-credentials"] = COMMON | {"scan_results"}
 EXPECTED["explore"] = COMMON | {"account", "principal_type", "severity", "rule", "principal"}
@@ -23,12 +31,20 @@ def test_parameter_names_are_the_documented_ones(name):
 
 
 @pytest.fixture(scope="module")
-def other_params(sample_snap):
+def other_params(sample_snap, tmp_path_factory):
+    account = sample_snap.accounts["account_id"].iloc[0]
+    shown = cfposture.findings(sample_snap, stale_days=30, usage_days=45).query(
+        "severity == 'high' and account_id == @account"
+    )
+    first = shown["finding_id"].iloc[0]  # one the notebooks show with these parameters
+    baseline = tmp_path_factory.mktemp("baseline") / "accepted.yaml"
+    baseline.write_text(f"accepted:\n  - {{finding_id: {first}, reason: vault, owner: dana}}\n")
     return {
+        "baseline": str(baseline),
         "stale_days": 30,
         "usage_days": 45,
         "min_severity": "medium",
-        "accounts": sample_snap.accounts["account_id"].iloc[0],
+        "accounts": account,
         "history_path": str(cfposture.history("sample")[-1].parent),
     }
 
@@ -66,3 +82,4 @@ def test_runs_with_non_default_parameters(tmp_path, name, other_params, sample_s
         default = "findings=197"
         assert "findings=" in printed and default not in printed
         assert "info=0" in printed and "low=0" in printed
+        assert "accepted=1" in printed  # the baseline's one entry

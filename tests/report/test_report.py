@@ -127,6 +127,32 @@ def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch):
     assert Path.cwd() == tmp_path
 
 
+def test_a_baseline_accepts_risks_in_the_report_and_its_gate(tmp_path, capsys, sample_snap):
+    """A scheduled report with accepted risks: they are marked, counted and listed, and
+    --fail-on gates only on what is still open."""
+    import cfposture
+
+    highs = cfposture.findings(sample_snap).query("severity in ['critical', 'high']")
+    ids = [*highs["finding_id"], "f" * 20]  # the last one matches nothing
+    entries = [{"finding_id": f, "reason": "tracked in SEC-1", "owner": "dana@x"} for f in ids]
+    baseline = tmp_path / "accepted.json"
+    baseline.write_text(json.dumps({"accepted": entries}))
+    argv = ["report", "--out", str(tmp_path / "r"), "--quiet", "--fail-on", "high"]
+    assert main([*argv, "--baseline", str(baseline)]) == 0
+    assert "1 baseline id(s) match no current finding" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["accepted"] == len(highs) and "high" not in summary["findings"]
+    assert summary["baseline"]["accepted"] == len(highs)
+    assert summary["baseline"]["no finding"] == 1
+    index = (tmp_path / "r" / "index.html").read_text()
+    assert f"{len(highs)} finding(s) accepted" in index and "id='accepted-risks'" in index
+    sarif = json.loads((tmp_path / "r" / "findings.sarif").read_text())
+    suppressed = [r for r in sarif["runs"][0]["results"] if r["suppressions"]]
+    assert len(suppressed) == len(highs)
+    overview = (tmp_path / "r" / "00-overview.html").read_text()
+    assert "tracked in SEC-1" in overview and "accepted=" in overview
+
+
 def test_failing_notebook_names_cell_and_error(tmp_path, capsys):
     code = main(["report", "--out", str(tmp_path / "r"), "--quiet", "-p", "min_severity", "bogus"])
     err = capsys.readouterr().err

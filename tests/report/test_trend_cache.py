@@ -98,6 +98,43 @@ def test_other_parameters_other_entries(hist, cache_in, judged):
     assert len(judged) == len(list(hist.iterdir())) - 1
 
 
+def test_a_baseline_counts_accepted_risks_out_of_the_trend(hist, cache_in, judged, tmp_path):
+    """Accepted findings are not open in any snapshot where the acceptance held; the trend's
+    entries key on the baseline's bytes, so a new acceptance re-judges the history once."""
+    plain, _ = trends(hist)
+    newest = cfposture.load(hist)
+    step1 = cfposture.findings(newest).query("checklist_step == 1")["finding_id"].tolist()
+    baseline = tmp_path / "accepted.yaml"
+
+    def accept(expires: str) -> None:
+        lines = [
+            f"  - {{finding_id: {f}, reason: r, owner: o, expires: '{expires}'}}" for f in step1
+        ]
+        baseline.write_text("accepted:\n" + "\n".join(lines) + "\n")
+
+    accept("2030-01-01")
+    judged.clear()
+    view = nb.build_view(str(hist), baseline=str(baseline))
+    nb._trends(view)
+    assert len(judged) == len(list(hist.iterdir())) - 1  # other key: judged again, once
+    accepted = view.extras["checklist"]
+    per_step = accepted.groupby(["snapshot", "checklist_step"])["findings"].sum()
+    before = plain.groupby(["snapshot", "checklist_step"])["findings"].sum()
+    assert (1 not in per_step.xs(newest.created_at).index) and before.xs(newest.created_at)[1] > 0
+    older = cfposture.load(cfposture.history(hist)[-2]).created_at  # judged from the cache key
+    assert per_step.xs(older)[1] < before.xs(older)[1]
+    assert per_step.xs(3, level=1).equals(before.xs(3, level=1))  # only what was accepted
+
+    judged.clear()
+    nb._trends(nb.build_view(str(hist), baseline=str(baseline)))
+    assert judged == []  # the same baseline: all cached
+    accept("2026-09-01")  # expired before the newer snapshots: open again there
+    nb._trends(view := nb.build_view(str(hist), baseline=str(baseline)))
+    assert len(judged) == len(list(hist.iterdir())) - 1
+    newest_again = view.extras["checklist"].query("snapshot == @newest.created_at")
+    assert set(newest_again["checklist_step"]) >= {1}
+
+
 def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, monkeypatch):
     cold = trends(hist)
     entries = sorted(cache_in.glob("*.json"))
