@@ -91,13 +91,25 @@ def setup(
         usage_days=usage_days,
         baseline=baseline,
     )
-    f, s = full.findings, full.scores
-    keep = _accounts(accounts)
+    filters = {"accounts": _accounts(accounts), "min_severity": min_severity}
+    s, keep = full.scores, filters["accounts"]
+    if keep:
+        s = s[s["account_id"].isin(keep) | s["account_id"].isna()]
+    return replace(
+        full,
+        findings=_filtered(full.findings, filters),
+        scores=s.reset_index(drop=True),
+        extras={**full.extras, "filters": filters},
+    )
+
+
+def _filtered(f: pd.DataFrame, filters: dict) -> pd.DataFrame:
+    """The findings of the chosen accounts (and account-less ones) at or above a severity."""
+    keep = filters["accounts"]
     if keep:
         f = f[f["account_id"].isin(keep) | f["account_id"].isna()]
-        s = s[s["account_id"].isin(keep) | s["account_id"].isna()]
-    f = f[f["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[min_severity]]
-    return replace(full, findings=f.reset_index(drop=True), scores=s.reset_index(drop=True))
+    f = f[f["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[filters["min_severity"]]]
+    return f.reset_index(drop=True)
 
 
 def build_view(
@@ -392,14 +404,16 @@ def narrowed_policies(view: View) -> pd.DataFrame:
 
 def with_scan(view: View, scan_results: str) -> View:
     """Re-run the findings with scan results (CSV with ``token_id`` and ``location``), so
-    CFP-T09 joins leaked values to the inventory."""
+    CFP-T09 joins leaked values to the inventory; ``setup``'s account and severity filters
+    still hold."""
     if not scan_results:
         return view
     from .findings import findings
 
     leaks = pd.read_csv(scan_results, dtype=str)
     f = findings(view.snap, leaks=leaks, baseline=view.baseline, **view.params)
-    return replace(view, findings=f)
+    filters = view.extras.get("filters")
+    return replace(view, findings=_filtered(f, filters) if filters else f)
 
 
 def explore_rows(

@@ -83,3 +83,24 @@ def test_runs_with_non_default_parameters(tmp_path, name, other_params, sample_s
         assert "findings=" in printed and default not in printed
         assert "info=0" in printed and "low=0" in printed
         assert "accepted=1" in printed  # the baseline's one entry
+
+
+def test_scan_results_keep_the_notebooks_filters(tmp_path, sample_snap):
+    """04-leaked-credentials re-judges with a scan's results: the account and severity the
+    analyst chose must still hold (a leak in another account is not theirs to see here)."""
+    import cfposture.notebook as nb
+
+    t = sample_snap.tokens
+    t = t[(t["status"] == "active") & t["inventoried"] & (t["owner_type"] == "account")]
+    one = t.drop_duplicates("account_id").head(2)  # a token in each of two accounts
+    scan = tmp_path / "scan.csv"
+    one.assign(location="repo/.env:1")[["token_id", "location"]].to_csv(scan, index=False)
+    mine = one["account_id"].iloc[0]
+
+    everything = nb.with_scan(nb.setup(), str(scan))
+    assert set(nb.rule_findings(everything, "CFP-T09")["account_id"]) == set(one["account_id"])
+    view = nb.with_scan(nb.setup(accounts=mine, min_severity="high"), str(scan))
+    leaks = nb.rule_findings(view, "CFP-T09")
+    assert set(leaks["account_id"]) == {mine}
+    assert set(view.findings["account_id"].dropna()) == {mine}
+    assert (view.findings["severity"].isin(["high", "critical"])).all()
