@@ -391,7 +391,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     params = {name: _param(value) for name, value in args.parameter or []}
     if args.baseline:
         params["baseline"] = args.baseline
-    index, view = write_report(args.snapshot, Path(args.out), params)
+    index, view = write_report(args.snapshot, Path(args.out), params, progress=not args.quiet)
     from .findings import at_or_above
 
     df = view.findings

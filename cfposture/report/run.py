@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,9 +72,10 @@ class _Pages:
     nbconvert is imported and the exporter built in that thread too, while the first notebooks
     run: importing it first held the notebooks back by ~0.5 s."""
 
-    def __init__(self) -> None:
+    def __init__(self, done: Callable[[str], None] | None = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cfposture-html")
         self._exporter = self._pool.submit(_exporter)  # built in that thread, first
+        self._done = done
 
     def submit(self, nb: Any, dest: Path) -> Future:
         return self._pool.submit(self._write, nb, dest)
@@ -81,7 +83,10 @@ class _Pages:
     def _write(self, nb: Any, dest: Path) -> Path:
         from .html import notebook_html
 
-        return notebook_html(nb, dest, self._exporter.result())
+        page = notebook_html(nb, dest, self._exporter.result())
+        if self._done is not None:
+            self._done(dest.stem)
+        return page
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -98,8 +103,11 @@ def write_report(
     out: Path = Path("cfposture-report"),
     params: dict[str, Any] | None = None,
     workers: int | None = None,
+    progress: bool = False,
 ) -> tuple[Path, View]:
-    """Run all notebooks on ``snapshot`` and write the report into ``out``.
+    """Run all notebooks on ``snapshot`` and write the report into ``out``. ``progress``: a
+    progress bar on standard error (the view, then each page), for people at a terminal:
+    an enterprise snapshot takes a minute.
 
     Returns the index page's path and the view the notebooks charted (snapshot, findings with
     accepted risks marked, usage window), so the caller can gate and warn.
@@ -126,6 +134,7 @@ def write_report(
         env={**os.environ, VIEW_CACHE: str(cache), REPORT_KERNEL: "1"},
     )
     pages: _Pages | None = None
+    bar = _bar(progress)
     try:
         try:
             from ..notebook import build_view, save_view
@@ -134,9 +143,13 @@ def write_report(
             _share_trends(pool, view)
             save_view(view, cache, where, history_path)
             log.debug("report: findings, scores and trends computed")
+            bar.set_postfix_str("findings, scores and trends", refresh=False)
+            bar.update()
             # after the view: this process holds one GIL, and the view is what the kernels
             # wait for; nbconvert and papermill load while the first notebooks run
-            pages = _Pages()
+            pages = _Pages(
+                done=lambda name: (bar.set_postfix_str(name, refresh=False), bar.update())
+            )
         except BaseException:
             pool.close()
             raise
@@ -152,11 +165,21 @@ def write_report(
     finally:
         if pages is not None:
             pages.close()
+        bar.close()
         shutil.rmtree(cache, ignore_errors=True)
     from .html import write_index
 
     index = write_index(out / "index.html", view, [written[n] for n in NOTEBOOKS])
     return index, view
+
+
+def _bar(shown: bool) -> Any:
+    """The report's progress bar: one step for the view, one per page (tqdm, as ``pull``)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=1 + len(NOTEBOOKS), desc="report", unit="step", disable=not shown, leave=False
+    )
 
 
 def _share_trends(pool: kernels.WarmPool, view: Any) -> None:

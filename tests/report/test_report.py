@@ -137,9 +137,12 @@ def test_a_baseline_accepts_risks_in_the_report_and_its_gate(tmp_path, capsys, s
     entries = [{"finding_id": f, "reason": "tracked in SEC-1", "owner": "dana@x"} for f in ids]
     baseline = tmp_path / "accepted.json"
     baseline.write_text(json.dumps({"accepted": entries}))
-    argv = ["report", "--out", str(tmp_path / "r"), "--quiet", "--fail-on", "high"]
+    argv = ["report", "--out", str(tmp_path / "r"), "--fail-on", "high"]  # not --quiet
     assert main([*argv, "--baseline", str(baseline)]) == 0
-    assert "1 baseline id(s) match no current finding" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "1 baseline id(s) match no current finding" in err
+    steps = 1 + len(NOTEBOOKS)  # the progress bar: the view, then each page
+    assert f"{steps}/{steps}" in err and "report written to" in out
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["accepted"] == len(highs) and "high" not in summary["findings"]
     assert summary["baseline"]["accepted"] == len(highs)
