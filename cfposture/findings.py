@@ -72,7 +72,7 @@ def judge(
     leaks: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, Window]:
     """Findings for one snapshot, and the usage window they were judged on. Usage-based rules
-    (CFP-T07, M04, M05) read audit events of the snapshot's history folder too and only judge
+    (CFP-T07, M04, M05, O01) read audit events of the snapshot's history folder too and only judge
     when they cover ``usage_days``; the window says whether they did, so outputs can say "not
     yet enough history" instead of staying silent."""
     wanted = _wanted(rules)

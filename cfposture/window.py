@@ -13,8 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-USAGE_RULES = ("CFP-T07", "CFP-M04", "CFP-M05")
-"""The rules that say "unused" from audit logs, and so stay silent on too short a history."""
+USAGE_RULES = ("CFP-T07", "CFP-M04", "CFP-M05", "CFP-O01")
+"""The rules that say "unused" from audit logs, and so hold back on too short a history
+(CFP-O01 still judges apps whose connected-apps export dates their last use)."""
 
 SLACK = pd.Timedelta(hours=12)
 """How far short of the window's start the history may begin and still count as covering it
@@ -88,6 +89,6 @@ class Window:
                 "`cfposture import-audit`"
             )
         return (
-            f"Not yet enough history for {rules}: {why}. Until then these rules stay silent "
-            "and least-privilege scores show static breadth."
+            f"Not yet enough history for {rules}: {why}. Until then they call nothing unused "
+            "that only audit logs could show, and least-privilege scores show static breadth."
         )

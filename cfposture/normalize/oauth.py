@@ -88,27 +88,30 @@ def oauth_apps(raw: RawSnapshot, account_ids: list[str], audit: pd.DataFrame) ->
         df[col] = to_ts(df[col], f"oauth_apps.{col}")
     df["verified"] = df["verified"].astype("boolean")
 
-    acts = audit[audit["actor_context"] == "oauth"]
-    if not acts.empty:
-        df = _merge_activity(df, acts)
-    return validate(OAuthApps, df)
+    return validate(OAuthApps, merge_activity(df, audit))
 
 
-def _merge_activity(df: pd.DataFrame, acts: pd.DataFrame) -> pd.DataFrame:
-    """Set ``last_seen_on`` of export rows from OAuth activity (matched by app id or name, in
-    the same account or an all-accounts grant); activity nobody exported becomes ``audit`` rows.
+def merge_activity(df: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
+    """Set ``last_seen_on`` of export rows from the OAuth activity in ``audit`` (matched by app
+    id or name, in the same account or an all-accounts grant); activity nobody exported
+    becomes ``audit`` rows. Idempotent (``audit`` rows already there are matched, not added
+    again), so the rules can merge the history's wider window into a snapshot's frame.
     Vectorised: enterprise audit logs carry hundreds of thousands of OAuth events."""
+    acts = audit[audit["actor_context"] == "oauth"]
+    if acts.empty:
+        return df
+    df = df.copy()  # the caller's frame (a snapshot's, for the rules) stays as it was
     seen = (
         acts.assign(key=acts["token_id"].fillna(acts["token_name"]))
         .groupby(["key", "account_id"], dropna=False)
         .agg(last=("when", "max"), name=("token_name", "last"))
         .reset_index()
     )
-    export = df[df["source"] == "export"].reset_index(names="row")
+    known = df[df["source"].isin(["export", "audit"])].reset_index(names="row")
     cands = pd.concat(
         [
-            export.merge(seen, left_on="app_id", right_on="key", suffixes=("", "_ev")),
-            export.merge(seen, left_on="app_name", right_on="name", suffixes=("", "_ev")),
+            known.merge(seen, left_on="app_id", right_on="key", suffixes=("", "_ev")),
+            known.merge(seen, left_on="app_name", right_on="name", suffixes=("", "_ev")),
         ]
     )
     cands = cands[

@@ -11,6 +11,7 @@ import re
 
 import pandas as pd
 
+from ..normalize.oauth import merge_activity
 from ._base import Context, finding, rule, ts
 
 REVOKE = (
@@ -20,8 +21,7 @@ REVOKE = (
 WRITE = re.compile(r"(write|edit|admin|create|purge|delete)", re.IGNORECASE)
 
 
-def _granted(ctx: Context) -> pd.DataFrame:
-    o = ctx.snap.oauth_apps
+def _granted(o: pd.DataFrame) -> pd.DataFrame:
     return o[o["source"].isin(["export", "audit"])]
 
 
@@ -46,11 +46,17 @@ def _writes(scopes: object) -> list[str]:
 
 @rule("CFP-O01", 2, "OAuth app with no activity in the window")
 def unused_app(ctx: Context) -> list[dict]:
-    """An authorized app that has not acted for usage_days (and was granted before that)."""
+    """An authorized app that has not acted for usage_days (and was granted before that).
+
+    Its last activity is the later of the export's ``last_used_on`` and its latest event in
+    the usage window's audit logs (the whole history, not only this snapshot's 30 days). An
+    app with no known activity at all is only called idle when that history covers the
+    window: absence from 30 days of logs says nothing about 90."""
     cutoff = ctx.as_of - pd.Timedelta(days=ctx.params.usage_days)
-    o = _granted(ctx)
+    o = _granted(merge_activity(ctx.snap.oauth_apps, ctx.events))
     old = o["granted_on"].isna() | (o["granted_on"] <= cutoff)
-    idle = o["last_seen_on"].isna() | (o["last_seen_on"] < cutoff)
+    unknown = o["last_seen_on"].isna()
+    idle = (unknown & ctx.window.sufficient) | (o["last_seen_on"] < cutoff)
     return [
         _app(
             ctx,
@@ -72,7 +78,7 @@ def unused_app(ctx: Context) -> list[dict]:
 def all_accounts_write(ctx: Context) -> list[dict]:
     """Consent for "All accounts" extends the app's write scopes to every account the user
     joins later, too."""
-    o = _granted(ctx)
+    o = _granted(ctx.snap.oauth_apps)
     return [
         _app(
             ctx,
@@ -94,7 +100,7 @@ def all_accounts_write(ctx: Context) -> list[dict]:
 @rule("CFP-O03", 2, "OAuth app from an unverified publisher")
 def unverified_publisher(ctx: Context) -> list[dict]:
     """The consent screen showed an amber badge: the publisher's domain is not verified."""
-    o = _granted(ctx)
+    o = _granted(ctx.snap.oauth_apps)
     o = o[(o["verified"] == False).fillna(False)]  # noqa: E712
     return [
         _app(

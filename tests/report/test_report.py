@@ -118,7 +118,7 @@ def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch):
     assert main(argv) == 1
     assert "at or above high" in capsys.readouterr().err
     # the silent usage rules are explained on the index and in the least-privilege page
-    short = "Not yet enough history for CFP-T07, CFP-M04 and CFP-M05"
+    short = "Not yet enough history for CFP-T07, CFP-M04, CFP-M05 and CFP-O01"
     assert short in (tmp_path / "r" / "index.html").read_text()
     assert short in (tmp_path / "r" / "03-least-privilege.html").read_text()
     assert not json.loads((tmp_path / "r" / "summary.json").read_text())["usage_window"]["judged"]

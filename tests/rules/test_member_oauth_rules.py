@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from orgbuilder import Z1, Z2, A, event, member
 
@@ -141,6 +142,65 @@ def test_o01_audit_activity_counts(org):
     ]
     events[0]["actor"]["token_name"] = "Seen"
     assert fired(org(apps=[idle], events=events), "CFP-O01") == set()
+
+
+def test_o01_calls_an_app_never_seen_idle_only_once_history_covers_the_window(org):
+    """No known use is evidence of disuse only over audit logs that cover the window; a last
+    use the export dates before the window is evidence on its own."""
+    never = app(app_name="never", last_used_on=None)
+    dated = app(app_name="dated", last_used_on="2026-05-01T00:00:00Z")
+    assert fired(org(apps=[never, dated]), "CFP-O01") == {"never", "dated"}
+    assert fired(org(apps=[never, dated], history_days=20), "CFP-O01") == {"dated"}
+
+
+def _oauth_event(n: int, name: str, when: str) -> dict:
+    e = event(n, token=name, context="oauth", actor_type="user", zone=None, product="account",
+              rtype="account", action="view", when=when)  # fmt: skip
+    return e
+
+
+def test_o01_reads_activity_from_the_whole_history(tmp_path):
+    """An app that acted 50 days ago, in an older pull's audit logs, was active in a 90-day
+    window even though the newest pull's 30 days do not show it."""
+    from datetime import timedelta
+
+    from orgbuilder import AS_OF, USER
+
+    from cfposture.rawsnapshot import SnapshotWriter
+
+    quiet = app(app_name="Quiet", app_id="quiet", last_used_on=None)
+
+    def pull(dest, when, events):
+        with SnapshotWriter(dest, source={"kind": "test"}, created_at=when) as w:
+            w.audit_window = {
+                "since": (when - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "before": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            w.write("user", [USER])
+            w.write("accounts", [{"id": A, "name": "Acme"}])
+            w.write("audit_logs", events, account_id=A)
+            w.write("connected_apps", [quiet])
+
+    seen = (AS_OF - timedelta(days=50)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for i, days in enumerate((90, 60, 30, 0)):
+        events = [_oauth_event(1, "quiet", seen)] if days == 30 else []
+        pull(tmp_path / f"h/{i}", AS_OF - timedelta(days=days), events)
+    snap = cfposture.load(tmp_path / "h")
+    assert snap.oauth_apps["last_seen_on"].isna().all()  # not in the newest pull's own logs
+    assert fired(snap, "CFP-O01") == set()
+    # the rule's wider merge left the snapshot's frame as it was
+    assert len(snap.oauth_apps) == 1 and snap.oauth_apps["last_seen_on"].isna().all()
+
+
+def test_merging_activity_twice_adds_no_app_twice(org):
+    from cfposture.normalize.oauth import merge_activity
+
+    events = [_oauth_event(1, "unexported", "2026-11-20T00:00:00Z")]
+    snap = org(apps=[app(app_name="exported")], events=events)
+    once = snap.oauth_apps
+    assert sorted(once["source"]) == ["audit", "export"]
+    again = merge_activity(once, snap.audit_events)
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), once.reset_index(drop=True))
 
 
 @pytest.mark.parametrize(

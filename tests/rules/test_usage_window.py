@@ -127,12 +127,12 @@ def test_the_window_says_what_it_judged_on_or_why_not() -> None:
     short = Window(T, 90, T - pd.Timedelta(days=30))
     assert not short.sufficient
     text = short.sentence()
-    assert text.startswith("Not yet enough history for CFP-T07, CFP-M04 and CFP-M05:")
+    assert text.startswith("Not yet enough history for CFP-T07, CFP-M04, CFP-M05 and CFP-O01:")
     assert "30 of the 90 days asked (since 2026-10-26)" in text
     assert "--since-last" in text and "import-audit" in text
     assert short.to_dict() == {
         "judged": False,
-        "rules": ["CFP-T07", "CFP-M04", "CFP-M05"],
+        "rules": ["CFP-T07", "CFP-M04", "CFP-M05", "CFP-O01"],
         "asked_days": 90,
         "covered_days": 30,
         "covered_since": "2026-10-26T06:00:00+00:00",
