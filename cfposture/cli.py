@@ -71,7 +71,7 @@ def _write(text: str, out: str | None) -> None:
 
 
 def _cmd_findings(args: argparse.Namespace) -> int:
-    from .baseline import load_baseline, unknown_ids
+    from .baseline import accepted_risks, load_baseline
     from .export import render
     from .findings import at_or_above, judge
     from .load import load
@@ -88,13 +88,7 @@ def _cmd_findings(args: argparse.Namespace) -> int:
         baseline=baseline,
     )
     if baseline:
-        gone = unknown_ids(df, baseline)
-        if gone:
-            print(
-                f"cfposture: warning: {len(gone)} baseline id(s) match no current finding "
-                f"(fixed, or a typo): {', '.join(gone[:5])}{' …' if len(gone) > 5 else ''}",
-                file=sys.stderr,
-            )
+        _note_baseline(accepted_risks(df, baseline, snap.created_at))
     _note_window(window, args.rules)
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
     _write(render(df, args.format, meta, window), args.output)

@@ -126,6 +126,20 @@ def test_cli_baseline_accepts_and_warns_about_unknown_ids(tmp_path, capsys, samp
     assert main(["findings", "--baseline", str(p), "--fail-on", "high"]) == 0
     err = capsys.readouterr().err
     assert "1 baseline id(s) match no current finding" in err
+    assert "expire" not in err
+
+    # the sample is dated 2026-11-25: one acceptance lapsed, one lapses within 30 days
+    dated = [
+        {"finding_id": highs.iloc[0], "reason": "r", "owner": "lapsed", "expires": "2026-11-01"},
+        {"finding_id": highs.iloc[1], "reason": "r", "owner": "soon", "expires": "2026-12-05"},
+    ]
+    assert main(["findings", "--baseline", str(_baseline(tmp_path, dated)), "--format", "csv"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"1 accepted risk(s) expired; their findings are open again: {highs.iloc[0]} (lapsed)"
+        in err
+    )
+    assert f"1 accepted risk(s) expire within 30 days: {highs.iloc[1]} (soon)" in err
 
 
 def test_cli_bad_threshold_is_usage_error(capsys):
