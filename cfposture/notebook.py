@@ -99,7 +99,8 @@ def setup(
         full,
         findings=_filtered(full.findings, filters),
         scores=s.reset_index(drop=True),
-        extras={**full.extras, "filters": filters},
+        # the trends count whole snapshots: the newest one's from all its findings, too
+        extras={**full.extras, "filters": filters, "unfiltered": full.findings},
     )
 
 
@@ -286,8 +287,10 @@ def _trends(view: View) -> None:
     folders: Listings = {}
     for path in view.history:
         path = Path(path)
-        # the view's own snapshot was judged with the same parameters: not again
-        judged = (view.snap, view.findings, view.window) if path == view.snap.path else None
+        # the view's own snapshot was judged with the same parameters: not again (all of its
+        # findings: a notebook's filters must not reach the trend, nor the cache it fills)
+        own = view.extras.get("unfiltered", view.findings)
+        judged = (view.snap, own, view.window) if path == view.snap.path else None
         rows = _trend_rows(path, view.params, folders, judged, view.baseline)
         at = view.snap.created_at if path == view.snap.path else load_created_at(path)
         checklist += [(at, step, n, rows["usage_judged"]) for step, n in rows["checklist"]]

@@ -135,6 +135,19 @@ def test_a_baseline_counts_accepted_risks_out_of_the_trend(hist, cache_in, judge
     assert set(newest_again["checklist_step"]) >= {1}
 
 
+def test_a_filtered_notebook_view_trends_whole_snapshots(hist, cache_in, monkeypatch):
+    """An analyst's view filtered to high findings still charts (and caches) the trend of
+    every finding: a filtered count under the unfiltered key would poison later reports."""
+    with monkeypatch.context() as m:
+        m.setenv("CFPOSTURE_CACHE_DIR", "off")
+        expected, _ = trends(hist)
+    filtered = nb.setup(str(hist), min_severity="high")
+    assert (filtered.findings["severity"].isin(["high", "critical"])).all()
+    pd.testing.assert_frame_equal(nb.checklist_per_snapshot(filtered), expected)
+    again, _ = trends(hist)  # a report after it reads what the analyst's view cached
+    pd.testing.assert_frame_equal(again, expected)
+
+
 def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, monkeypatch):
     cold = trends(hist)
     entries = sorted(cache_in.glob("*.json"))
