@@ -432,7 +432,15 @@ def explore_rows(
         f = f[f["severity"] == severity]
     if rule:
         f = f[f["rule_id"] == rule]
-    cols = ["severity", "rule_id", "principal_type", "principal_name", "principal_id", "title"]
+    cols = [
+        "severity",
+        "status",  # accepted risks stay visible, marked
+        "rule_id",
+        "principal_type",
+        "principal_name",
+        "principal_id",
+        "title",
+    ]
     return f[cols].reset_index(drop=True)
 
 

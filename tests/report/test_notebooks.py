@@ -104,3 +104,14 @@ def test_scan_results_keep_the_notebooks_filters(tmp_path, sample_snap):
     assert set(leaks["account_id"]) == {mine}
     assert set(view.findings["account_id"].dropna()) == {mine}
     assert (view.findings["severity"].isin(["high", "critical"])).all()
+
+
+def test_the_explorer_marks_accepted_risks(tmp_path, sample_snap):
+    import cfposture.notebook as nb
+
+    first = cfposture.findings(sample_snap)["finding_id"].iloc[0]
+    baseline = tmp_path / "accepted.yaml"
+    baseline.write_text(f"accepted:\n  - {{finding_id: {first}, reason: vault, owner: dana}}\n")
+    rows = nb.explore_rows(nb.setup(baseline=str(baseline)))
+    assert rows["status"].value_counts().to_dict() == {"open": len(rows) - 1, "accepted": 1}
+    assert (nb.explore_rows(nb.setup())["status"] == "open").all()
