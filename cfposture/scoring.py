@@ -2,8 +2,9 @@
 
 lp_gap = 100 × Σ w(g)·r(g)·unused(g) / Σ w(g)·r(g) over a principal's allow grants g, with
 w the catalog's risk weight and r the reach factor (see ``privilege``). With usage data
-(audit history covering the whole window) unused(g) is 1 when no event exercised g, else 0;
-without it the score falls back to *static breadth*, unused(g) = 1 − min_reach(g)/r(g): the share
+(audit history covering the whole window, for a principal that existed for all of it: tokens
+issued inside the window are not judged on use) unused(g) is 1 when no event exercised g, else
+0; without it the score falls back to *static breadth*, unused(g) = 1 − min_reach(g)/r(g): the share
 of reach above the narrowest scope that permission could have. ``basis`` says which was used.
 
 Token exposure (0–100) combines privilege, reach, format, expiry, IP restriction, age and recent
@@ -57,15 +58,20 @@ def token_exposure(snap: Snapshot, privilege: pd.DataFrame) -> pd.Series:
 def scores_from(ctx: Context) -> pd.DataFrame:
     g = ctx.grants[ctx.grants["effect"] == "allow"].copy()
     key = ["principal_type", "principal_id"]
-    usage = ctx.window.sufficient
-    unused = (~g["used"]).astype(float) if usage else 1 - g["min_reach"] / g["reach_factor"]
+    # usage judges a principal only over a window audit logs cover and it existed for
+    is_token = g["principal_type"].isin(["user_token", "account_token"])
+    young = is_token & g["principal_id"].isin(ctx.younger_than_window())
+    judged = ~young if ctx.window.sufficient else pd.Series(False, index=g.index)
+    static = 1 - g["min_reach"] / g["reach_factor"]
+    unused = (~g["used"]).astype(float).where(judged, static)
     wr = g["weight"] * g["reach_factor"]
-    g = g.assign(granted=wr, used_w=wr * (1 - unused))
+    g = g.assign(granted=wr, used_w=wr * (1 - unused), judged=judged)
     agg = g.groupby(key).agg(
         principal_name=("principal_name", "first"),
         account_id=("account_id", "first"),
         granted_weight=("granted", "sum"),
         used_weight=("used_w", "sum"),
+        judged=("judged", "all"),
     )
     agg["lp_gap"] = (100 * (1 - agg["used_weight"] / agg["granted_weight"])).fillna(0).clip(0, 100)
     agg["reach"] = zones_reached(ctx.grants, ctx.snap.zones).reindex(agg.index).fillna(0)
@@ -73,9 +79,9 @@ def scores_from(ctx: Context) -> pd.DataFrame:
     pid = agg.index.get_level_values("principal_id")
     is_token = agg.index.get_level_values("principal_type").isin(["user_token", "account_token"])
     agg["exposure"] = pd.Series(pid, index=agg.index).map(exp).where(is_token)
-    agg["basis"] = "usage" if usage else "static"
-    agg["window_days"] = ctx.window.covered_days if usage else 0
-    out = agg.reset_index()
+    agg["basis"] = agg["judged"].map({True: "usage", False: "static"})
+    agg["window_days"] = agg["judged"] * ctx.window.covered_days
+    out = agg.drop(columns="judged").reset_index()
     out["reach"] = out["reach"].astype(int)
     out["lp_gap"] = out["lp_gap"].round(1)
     out = out.sort_values(["lp_gap", "granted_weight"], ascending=False, ignore_index=True)

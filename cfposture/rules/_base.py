@@ -75,6 +75,14 @@ class Context:
         self.grants = g
         self.privilege = principal_privilege(g)
 
+    def younger_than_window(self) -> set[str]:
+        """Ids of tokens issued after the usage window began: they have not had the whole
+        window to use what they hold, so their use is not judged (as AWS Access Analyzer
+        judges only entities that existed for the whole window). Members carry no join
+        date in the API, so they are judged on the window."""
+        t = self.snap.tokens
+        return set(t.loc[t["issued_on"] > self.window.start, "token_id"])
+
     def adjust_severity(self, df: pd.DataFrame) -> pd.Series:
         """Each finding's base severity moved one step up for a privileged principal and one
         down for a read-only one (rows with ``adjust`` False keep theirs). Vectorised: the

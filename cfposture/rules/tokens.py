@@ -209,7 +209,9 @@ def wildcard_scope(ctx: Context) -> list[dict]:
 def unused_permissions(ctx: Context) -> list[dict]:
     """Grants with no audit-log use in the usage window; the remedy is the narrowed policy
     (only the used groups, at the narrowest scope that covers the use) as an API request
-    body and as Terraform. Only judged when audit history covers the whole window."""
+    body and as Terraform. Only judged when audit history covers the whole window, and only
+    for tokens that existed for all of it (as AWS Access Analyzer judges unused access): a
+    token issued last month has not had the window to use what it holds."""
     if not ctx.window.sufficient:
         return []
     g = ctx.grants
@@ -217,9 +219,9 @@ def unused_permissions(ctx: Context) -> list[dict]:
     g = g.assign(wr=g["weight"] * g["reach_factor"])
     state = g.groupby("principal_id")["used"].agg(["any", "all"])
     partly = state[state["any"] & ~state["all"]].index
-    tokens = {
-        t["token_id"]: t for t in _records(_active(ctx)[lambda d: d["token_id"].isin(partly)])
-    }
+    active = _active(ctx)
+    whole = ~active["token_id"].isin(ctx.younger_than_window())
+    tokens = {t["token_id"]: t for t in _records(active[whole & active["token_id"].isin(partly)])}
     ids = dict(
         zip(
             ctx.snap.permission_catalog["name"],

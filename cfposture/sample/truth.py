@@ -113,7 +113,7 @@ def ground_truth(at: str = org.SNAPSHOT_DATES[-1], usage_days: int = 90) -> list
             or (p.scope == "user" and (bool(uses) or user_level_use))
             for g, p in grants
         ]
-        if any(used) and not all(used):
+        if any(used) and not all(used) and issued <= start:  # type: ignore[operator]
             add("CFP-T07", ptype, t.name, "token")
 
     accepted = [m for m in org.MEMBERS if m.status == "accepted"]

@@ -42,6 +42,18 @@ def test_lp_gap_falls_back_to_static_breadth_without_history(org):
     assert row["lp_gap"] == pytest.approx(28.6)
 
 
+def test_a_token_younger_than_the_window_is_scored_on_static_breadth(org):
+    """It has not had the whole window to use what it holds (CFP-T07 waits for it too)."""
+    young = {**two_grant_token(), "id": "young", "name": "young"}
+    young["issued_on"] = "2026-10-01T00:00:00Z"
+    events = [event(1, token="t"), event(2, token="young")]
+    s = cfposture.scores(org(account_tokens=[two_grant_token(), young], events=events))
+    rows = s.set_index("principal_id")
+    assert rows.loc["t", "basis"] == "usage" and rows.loc["t", "window_days"] == 90
+    assert rows.loc["young", "basis"] == "static" and rows.loc["young", "window_days"] == 0
+    assert rows.loc["young", "lp_gap"] == pytest.approx(100 * (24 - 12) / 42, abs=0.1)
+
+
 def test_all_used_scores_zero_and_unused_scores_hundred(org):
     tight = tok("tight", pol(["DNS Write"], zone=Z1))
     idle = tok("idle", pol(["DNS Write"], zone=Z1))

@@ -188,6 +188,18 @@ def test_t07_waits_for_enough_audit_history(org):
     assert fired(snap, "CFP-T07", usage_days=30) == {"broad"}
 
 
+def test_t07_judges_only_tokens_that_existed_for_the_whole_window(org):
+    """A token issued inside the window has not had all of it to use what it holds (AWS
+    Access Analyzer judges unused access the same way); after the window it is judged."""
+    groups = ["DNS Write", "Zone Settings Write"]
+    young = tok("young", pol(groups, zone=Z1), issued_on="2026-10-01T00:00:00Z")
+    old = tok("old", pol(groups, zone=Z1))  # issued 2026-06-01
+    events = [event(1, token="young"), event(2, token="old")]
+    snap = org(account_tokens=[young, old], events=events)
+    assert fired(snap, "CFP-T07") == {"old"}
+    assert fired(snap, "CFP-T07", usage_days=30) == {"young", "old"}
+
+
 def test_t08_user_token_acting_on_account(org):
     mine = tok("mine", pol(["DNS Write"], zone=Z1))
     events = [
