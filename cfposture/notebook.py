@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-import plotly.io as pio
 
 from .envvars import REPORT_KERNEL, VIEW_CACHE
 from .errors import SEVERITY_RANK, SnapshotError
@@ -40,6 +39,8 @@ PAGE_RENDERER = "plotly_mimetype+cfposture_page"
 
 def use_renderer() -> None:
     """Pick the plotly renderer for this kernel (see RENDERER and PAGE_RENDERER)."""
+    import plotly.io as pio  # here: the report's page writer uses this module without plotly
+
     if os.environ.get(REPORT_KERNEL):
         if "cfposture_page" not in pio.renderers:
             # the figure's HTML and script, without plotly.js and without the one-off
@@ -245,12 +246,14 @@ def _trend_rows(
     folders: Listings,
     judged: tuple[Snapshot, pd.DataFrame, Window | None] | None = None,
     baseline: Baseline | None = None,
+    seen: dict[Path, pd.DataFrame] | None = None,
 ) -> dict:
     """One snapshot's trend rows (open findings per step, exposure by format and tier, whether
     the usage rules judged), from the cache when this code already judged this snapshot with
     these parameters (see ``cache``). ``judged``: the snapshot, its findings and usage window,
     when the caller has them already. ``baseline``: accepted risks, applied at each snapshot's
-    date (an acceptance that had expired by then counts as open then)."""
+    date (an acceptance that had expired by then counts as open then). ``seen``: collects the
+    findings of snapshots judged here (for the changes, without the cache)."""
     from . import cache
     from .findings import judge
     from .load import load
@@ -265,6 +268,10 @@ def _trend_rows(
     else:
         snap = load(path)
         f, window = judge(snap, baseline=baseline, **params)
+    # what the next snapshot's report compares with ("changes since the previous snapshot")
+    cache.put(_ids_key(path, params, folders), _id_rows(f))
+    if seen is not None:
+        seen[path] = f[ID_COLUMNS]
     steps = f[f["status"] == "open"].groupby("checklist_step").size()
     e = exposure_summary(snap)
     rows = {
@@ -278,6 +285,85 @@ def _trend_rows(
     return rows
 
 
+ID_COLUMNS = ["finding_id", "rule_id", "severity", "principal_type", "principal_name", "title"]
+
+
+def _ids_key(path: Path, params: dict, folders: Listings) -> str:
+    from . import cache
+
+    return cache.snapshot_key("ids", path, _older_siblings(path, folders), params)
+
+
+def _id_rows(f: pd.DataFrame) -> dict:
+    """A snapshot's findings, compactly, for comparing the next snapshot with (all of them:
+    an acceptance does not make a finding go away)."""
+    cols = f[ID_COLUMNS].astype(object).where(f[ID_COLUMNS].notna(), None)
+    return {"columns": ID_COLUMNS, "rows": cols.to_numpy().tolist()}
+
+
+def _findings_of(
+    path: Path, params: dict, folders: Listings, seen: dict[Path, pd.DataFrame]
+) -> pd.DataFrame:
+    """An older snapshot's findings (ID_COLUMNS): judged in this pass, cached, or judged now
+    (and cached)."""
+    from . import cache
+    from .findings import findings
+    from .load import load
+
+    if path in seen:
+        return seen[path]
+    key = _ids_key(path, params, folders)
+    hit = cache.get(key)
+    if isinstance(hit, dict) and hit.get("columns") == ID_COLUMNS:
+        return pd.DataFrame(hit["rows"], columns=ID_COLUMNS)
+    f = findings(load(path), **params)
+    cache.put(key, _id_rows(f))
+    return f[ID_COLUMNS]
+
+
+def _changes(view: View, folders: Listings, seen: dict[Path, pd.DataFrame]) -> None:
+    """Findings new and resolved since the previous snapshot of the history: what a team
+    working the checklist week by week looks at first."""
+    from .load import load_created_at
+
+    paths = [Path(p) for p in view.history]
+    if view.snap.path not in paths or paths.index(view.snap.path) == 0:
+        view.extras["changes"] = pd.DataFrame(columns=["change", *ID_COLUMNS])
+        view.extras["previous"] = None
+        return
+    prev = paths[paths.index(view.snap.path) - 1]
+    before = _findings_of(prev, view.params, folders, seen)
+    now = view.extras.get("unfiltered", view.findings)[ID_COLUMNS]
+    new = now[~now["finding_id"].isin(before["finding_id"])].assign(change="new")
+    gone = before[~before["finding_id"].isin(now["finding_id"])].assign(change="resolved")
+    both = pd.concat([new, gone], ignore_index=True)[["change", *ID_COLUMNS]]
+    rank = both["severity"].map(SEVERITY_RANK).fillna(-1)
+    order = both.assign(_r=-rank).sort_values(["change", "_r", "rule_id", "principal_name"])
+    view.extras["changes"] = order.drop(columns="_r").reset_index(drop=True)
+    view.extras["previous"] = load_created_at(prev)
+
+
+def changes(view: View) -> pd.DataFrame:
+    """Findings new and resolved since the previous snapshot (``change``: new, resolved),
+    new ones first, most severe first; empty for a snapshot without an earlier one."""
+    if "changes" not in view.extras:
+        _trends(view)
+    return view.extras["changes"]
+
+
+def changes_line(view: View) -> str:
+    """One line on what changed since the previous snapshot (nbval compares it)."""
+    c, prev = changes(view), view.extras.get("previous")
+    if prev is None:
+        return "No earlier snapshot in the history to compare with."
+    n = c["change"].value_counts()
+    serious = c[(c["change"] == "new") & c["severity"].isin(["critical", "high"])]
+    return (
+        f"Since {prev.strftime('%Y-%m-%d')}: {int(n.get('new', 0))} new findings "
+        f"({len(serious)} critical or high), {int(n.get('resolved', 0))} resolved."
+    )
+
+
 def _trends(view: View) -> None:
     """Both trends in one pass over the history: each old snapshot is judged once per code
     version and parameters, ever (``cfposture.cache``); only new snapshots cost a load."""
@@ -285,13 +371,14 @@ def _trends(view: View) -> None:
 
     checklist, exposure = [], []
     folders: Listings = {}
+    seen: dict[Path, pd.DataFrame] = {}
     for path in view.history:
         path = Path(path)
         # the view's own snapshot was judged with the same parameters: not again (all of its
         # findings: a notebook's filters must not reach the trend, nor the cache it fills)
         own = view.extras.get("unfiltered", view.findings)
         judged = (view.snap, own, view.window) if path == view.snap.path else None
-        rows = _trend_rows(path, view.params, folders, judged, view.baseline)
+        rows = _trend_rows(path, view.params, folders, judged, view.baseline, seen)
         at = view.snap.created_at if path == view.snap.path else load_created_at(path)
         checklist += [(at, step, n, rows["usage_judged"]) for step, n in rows["checklist"]]
         exposure += [(at, *r) for r in rows["exposure"]]
@@ -301,6 +388,7 @@ def _trends(view: View) -> None:
     view.extras["exposure"] = pd.DataFrame(
         exposure, columns=["snapshot", "format", "tier", "tokens", "exposure"]
     ).astype({"tokens": "int64", "exposure": "float64"})
+    _changes(view, folders, seen)
 
 
 def untrended(view: View) -> list[Path]:

@@ -24,12 +24,13 @@ from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
 from ..baseline import EXPIRING_DAYS, RISK_STATES
+from ..notebook import changes_line
 from ..palette import SEVERITY_COLORS
 from ..schemas import SEVERITIES
 from ..window import Window
 
 if TYPE_CHECKING:
-    from ..notebook import View  # it imports plotly, which this process does without
+    from ..notebook import View
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ def write_index(dest: Path, view: View, pages: list[Path]) -> Path:
  · {len(open_f)} open findings</p>
 <div class="cards">{card_html}</div>
 <h2>Open findings by severity</h2><div class="cards">{sev_html}</div>
+<p id='changes'>{html.escape(changes_line(view))}</p>
 {_risks_html(view)}
 {_window_html(window)}
 <h2>Notebooks</h2><ul>{links}</ul>

@@ -231,4 +231,12 @@ def _write_findings(out: Path, view: Any) -> None:
             **{state: int((risks["state"] == state).sum()) for state in RISK_STATES},
         }
     summary["usage_window"] = window.to_dict() if window else None
+    prev, changed = view.extras.get("previous"), view.extras.get("changes")
+    if prev is not None and changed is not None:
+        counts = changed["change"].value_counts()
+        summary["since_previous"] = {
+            "snapshot": prev.isoformat(),
+            "new": int(counts.get("new", 0)),
+            "resolved": int(counts.get("resolved", 0)),
+        }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")

@@ -37,6 +37,9 @@ def test_report_folder_has_everything(report):
     summary = json.loads((report / "summary.json").read_text())
     assert summary["findings"]["high"] > 0
     assert f"<b>{summary['findings']['high']}</b>high" in index
+    since = summary["since_previous"]  # the sample's previous month
+    assert since["snapshot"].startswith("2026-10-25") and since["new"] + since["resolved"] > 0
+    assert f"<p id='changes'>Since 2026-10-25: {since['new']} new findings" in index
     # the sample's history covers the default 90-day usage window, and the report says so
     assert summary["usage_window"]["judged"] is True
     assert "id='usage-window'>Usage judged on 90 days of audit logs" in index

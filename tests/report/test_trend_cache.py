@@ -57,7 +57,8 @@ def trends(where: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_warm_equals_cold_equals_off(hist, cache_in, judged, monkeypatch):
     cold = trends(hist)
     assert len(judged) == len(list(hist.iterdir())) - 1  # the newest comes with the view
-    assert len(list(cache_in.glob("*.json"))) == len(list(hist.iterdir()))
+    # per snapshot: its trend rows, and its findings' ids for the next one's changes
+    assert len(list(cache_in.glob("*.json"))) == 2 * len(list(hist.iterdir()))
     judged.clear()
     warm = trends(hist)
     assert judged == []  # nothing judged again
@@ -148,9 +149,35 @@ def test_a_filtered_notebook_view_trends_whole_snapshots(hist, cache_in, monkeyp
     pd.testing.assert_frame_equal(again, expected)
 
 
+def test_changes_since_the_previous_snapshot(hist, cache_in, judged, monkeypatch):
+    """New and resolved findings between the two newest snapshots, by finding id, from the
+    cache the trends filled (no snapshot judged again), and the same with the cache off."""
+    snaps = cfposture.history(hist)
+    before = set(cfposture.findings(cfposture.load(snaps[-2]))["finding_id"])
+    now = set(cfposture.findings(cfposture.load(snaps[-1]))["finding_id"])
+    assert now - before and before - now  # the sample changes between its last two months
+
+    trends(hist)  # fills the cache
+    judged.clear()
+    view = nb.build_view(str(hist))
+    c = nb.changes(view)
+    assert judged == []  # the previous snapshot's findings came from the cache
+    assert set(c.loc[c["change"] == "new", "finding_id"]) == now - before
+    assert set(c.loc[c["change"] == "resolved", "finding_id"]) == before - now
+    assert c["change"].tolist() == sorted(c["change"])  # new ones first
+    line = nb.changes_line(view)
+    assert line.startswith(f"Since {snaps[-2].name}: {len(now - before)} new findings")
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
+    pd.testing.assert_frame_equal(nb.changes(nb.build_view(str(hist))), c)
+
+    oldest = nb.build_view(str(snaps[0]), history_path=str(hist))  # nothing before it
+    assert nb.changes(oldest).empty
+    assert nb.changes_line(oldest) == "No earlier snapshot in the history to compare with."
+
+
 def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, monkeypatch):
     cold = trends(hist)
-    entries = sorted(cache_in.glob("*.json"))
+    entries = sorted(p for p in cache_in.glob("*.json") if '"checklist"' in p.read_text())
     entries[0].write_text("{not json")
     entries[1].write_text(json.dumps({"key": "someone else", "value": {}}))
     written: list[str] = []
@@ -162,7 +189,9 @@ def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, monkeypatch):
 
     monkeypatch.setattr(cache, "put", counting_put)
     again = trends(hist)
-    assert sorted(written) == [entries[0].stem, entries[1].stem]  # those two, and only those
+    broken = {entries[0].stem, entries[1].stem}
+    assert broken <= set(written)  # those two, and besides them only their findings' ids
+    assert all('"columns"' in (cache_in / f"{k}.json").read_text() for k in set(written) - broken)
     pd.testing.assert_frame_equal(cold[0], again[0])
     pd.testing.assert_frame_equal(cold[1], again[1])
     assert json.loads(entries[0].read_text())["key"] == entries[0].stem  # repaired
