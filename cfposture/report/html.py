@@ -50,7 +50,7 @@ class PageExporter(HTMLExporter):
     ``HTMLExporter.from_notebook_node`` renders the template, then parses the whole page again
     with Python's ``html.parser`` only to give images without one an ``alt`` text and to make
     input and output areas focusable (``tabindex="0"``), and serialises it back. On the report's
-    pages that pass was about 60 % of each conversion, and it runs in the report's one
+    pages that pass was about half of each conversion, and it runs in the report's one
     process, on its critical path (benchmarks/README.md). This does the same set-up, renders
     with the same template, and adds the same attributes by pattern on the template's class
     names. ``tests/report/test_report.py`` compares every page, tag by tag, with the stock
