@@ -15,8 +15,11 @@ raised as ``PapermillExecutionError``) and every notebook is also tested on its 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -342,16 +345,24 @@ class WarmPool:
             t.join()
 
     def _worker(self) -> None:
-        kernel = Kernel(AsyncKernelManager(kernel_name="python3"))
+        sockets = _socket_dir()
+        kernel = _new_kernel(sockets)
         try:
-            try:
-                run_sync(_start)(kernel, self._cwd, self._env)
-            except Exception as e:
-                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise CfPostureError(
-                    f"could not start a Python kernel for the report ({reason}); check that"
-                    " `python -m ipykernel_launcher --help` works in this environment"
-                ) from None
+            for attempt in range(START_ATTEMPTS):
+                try:
+                    run_sync(_start)(kernel, self._cwd, self._env)
+                    break
+                except Exception as e:
+                    _shut_down(kernel)
+                    if attempt + 1 < START_ATTEMPTS and not self._abort.is_set():
+                        log.debug("report: kernel start failed (%s); starting another", e)
+                        kernel = _new_kernel(sockets)
+                        continue
+                    reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+                    raise CfPostureError(
+                        f"could not start a Python kernel for the report ({reason}); check"
+                        " that `python -m ipykernel_launcher --help` works in this environment"
+                    ) from None
             while not self._ready.is_set():
                 if self._abort.is_set():
                     return
@@ -374,14 +385,45 @@ class WarmPool:
             self._errors.append(e)
             self._abort.set()
         finally:
-            km = kernel.km
-            try:
-                if run_sync(km.is_alive)():
-                    # idle, its notebooks saved: nothing is lost, and a graceful shutdown
-                    # interrupts the kernel first, which prints a KeyboardInterrupt on stderr
-                    run_sync(km.shutdown_kernel)(now=True)
-            except Exception as e:  # a kernel that is already gone
-                log.debug("kernel shutdown: %s", e)
+            _shut_down(kernel)
+            if sockets is not None:
+                shutil.rmtree(sockets, ignore_errors=True)
+
+
+START_ATTEMPTS = 2
+"""A kernel that dies before replying is started once more before the report gives up: with
+TCP (where IPC is unavailable), a port picked free can be taken before the kernel binds it."""
+
+
+def _socket_dir() -> Path | None:
+    """A private folder (mode 0700) for the kernels' IPC sockets, on POSIX; None elsewhere.
+
+    Over TCP, jupyter_client picks ports by binding to port 0 and releasing them; until the
+    kernel binds, any connection's ephemeral source port can take one, and the kernel dies
+    with "Address already in use" (seen once in CI). IPC sockets in a folder only this user
+    can enter cannot collide, and no other local user can even reach them."""
+    if os.name != "posix":
+        return None
+    return Path(tempfile.mkdtemp(prefix="cfposture-k-"))
+
+
+def _new_kernel(sockets: Path | None) -> Kernel:
+    if sockets is None:
+        return Kernel(AsyncKernelManager(kernel_name="python3"))
+    # ports of an IPC transport are file-name suffixes: a fresh prefix per kernel
+    prefix = sockets / f"k{len(list(sockets.iterdir()))}-{os.getpid()}-{time.monotonic_ns()}"
+    return Kernel(AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(prefix)))
+
+
+def _shut_down(kernel: Kernel) -> None:
+    km = kernel.km
+    try:
+        if run_sync(km.is_alive)():
+            # idle, its notebooks saved: nothing is lost, and a graceful shutdown
+            # interrupts the kernel first, which prints a KeyboardInterrupt on stderr
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception as e:  # a kernel that is already gone
+        log.debug("kernel shutdown: %s", e)
 
 
 def execute(src: Path, dst: Path, params: dict[str, Any], kernel: Kernel) -> Any:

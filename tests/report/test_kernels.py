@@ -279,3 +279,37 @@ def test_the_report_s_clients_start_no_heartbeat_thread(tmp_path, monkeypatch):
     out = pool.wait()["a"]
     assert out.cells[0].outputs[0]["text"] == "ran\n"
     assert started == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="IPC sockets are POSIX only; TCP elsewhere")
+def test_report_kernels_talk_over_private_ipc_sockets(tmp_path):
+    """No TCP port to lose in a race ("Address already in use" killed a kernel in CI): the
+    kernels listen on IPC sockets in a folder only this user can enter, removed after."""
+    seen: dict = {}
+
+    def look(name, kernel):
+        folder = Path(kernel.km.ip).parent
+        seen.update(transport=kernel.km.transport, folder=folder, mode=folder.stat().st_mode)
+        return name
+
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    pool.start(["x"], look)
+    assert pool.wait() == {"x": "x"}
+    assert seen["transport"] == "ipc" and seen["mode"] & 0o777 == 0o700
+    assert not seen["folder"].exists()
+
+
+def test_a_kernel_that_dies_at_start_is_started_once_more(tmp_path, monkeypatch):
+    real, calls = kernels._start, []
+
+    async def flaky(kernel, cwd, env):
+        calls.append(kernel)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        await real(kernel, cwd, env)
+
+    monkeypatch.setattr(kernels, "_start", flaky)
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    pool.start(["x"], lambda name, kernel: kernel.km.kernel_id)
+    assert pool.wait()["x"] == calls[1].km.kernel_id  # the second kernel ran the work
+    assert len(calls) == 2
