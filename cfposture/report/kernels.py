@@ -14,6 +14,7 @@ raised as ``PapermillExecutionError``) and every notebook is also tested on its 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
@@ -410,9 +411,13 @@ def _socket_dir() -> Path | None:
 def _new_kernel(sockets: Path | None) -> Kernel:
     if sockets is None:
         return Kernel(AsyncKernelManager(kernel_name="python3"))
-    # ports of an IPC transport are file-name suffixes: a fresh prefix per kernel
-    prefix = sockets / f"k{len(list(sockets.iterdir()))}-{os.getpid()}-{time.monotonic_ns()}"
+    # ports of an IPC transport are file-name suffixes: a fresh prefix per kernel, short (a
+    # socket path has ~100 bytes, and macOS's temporary folders are long)
+    prefix = sockets / f"k{next(_KERNEL_NUMBERS)}"
     return Kernel(AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(prefix)))
+
+
+_KERNEL_NUMBERS = itertools.count()
 
 
 def _shut_down(kernel: Kernel) -> None:
