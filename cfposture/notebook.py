@@ -321,11 +321,12 @@ def _findings_of(
     return f[ID_COLUMNS]
 
 
-def _changes(view: View, folders: Listings, seen: dict[Path, pd.DataFrame]) -> None:
+def _changes(
+    view: View, folders: Listings, seen: dict[Path, pd.DataFrame], dates: dict[Path, pd.Timestamp]
+) -> None:
     """Findings new and resolved since the previous snapshot of the history: what a team
-    working the checklist week by week looks at first."""
-    from .load import load_created_at
-
+    working the checklist week by week looks at first. ``dates``: when each snapshot of the
+    history was taken (the trends read them already)."""
     paths = [Path(p) for p in view.history]
     if view.snap.path not in paths or paths.index(view.snap.path) == 0:
         view.extras["changes"] = pd.DataFrame(columns=["change", *ID_COLUMNS])
@@ -340,7 +341,7 @@ def _changes(view: View, folders: Listings, seen: dict[Path, pd.DataFrame]) -> N
     rank = both["severity"].map(SEVERITY_RANK).fillna(-1)
     order = both.assign(_r=-rank).sort_values(["change", "_r", "rule_id", "principal_name"])
     view.extras["changes"] = order.drop(columns="_r").reset_index(drop=True)
-    view.extras["previous"] = load_created_at(prev)
+    view.extras["previous"] = dates[prev]
 
 
 def changes(view: View) -> pd.DataFrame:
@@ -372,6 +373,7 @@ def _trends(view: View) -> None:
     checklist, exposure = [], []
     folders: Listings = {}
     seen: dict[Path, pd.DataFrame] = {}
+    dates: dict[Path, pd.Timestamp] = {}
     for path in view.history:
         path = Path(path)
         # the view's own snapshot was judged with the same parameters: not again (all of its
@@ -380,6 +382,7 @@ def _trends(view: View) -> None:
         judged = (view.snap, own, view.window) if path == view.snap.path else None
         rows = _trend_rows(path, view.params, folders, judged, view.baseline, seen)
         at = view.snap.created_at if path == view.snap.path else load_created_at(path)
+        dates[path] = at
         checklist += [(at, step, n, rows["usage_judged"]) for step, n in rows["checklist"]]
         exposure += [(at, *r) for r in rows["exposure"]]
     view.extras["checklist"] = pd.DataFrame(
@@ -388,7 +391,7 @@ def _trends(view: View) -> None:
     view.extras["exposure"] = pd.DataFrame(
         exposure, columns=["snapshot", "format", "tier", "tokens", "exposure"]
     ).astype({"tokens": "int64", "exposure": "float64"})
-    _changes(view, folders, seen)
+    _changes(view, folders, seen, dates)
 
 
 def untrended(view: View) -> list[Path]:

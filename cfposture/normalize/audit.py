@@ -9,7 +9,6 @@ leniently, so schema drift never loses a snapshot.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
@@ -17,7 +16,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from ..errors import NormalizeError
-from ..rawsnapshot import RawSnapshot
+from ..rawsnapshot import RawSnapshot, json_objects
 from ..schemas import AuditEvents, columns, validate
 from ._util import dig, text, to_ts
 
@@ -77,13 +76,7 @@ def _read_arrow(data: bytes) -> pd.DataFrame:
 
 def _read_python(data: bytes, where: str) -> pd.DataFrame:
     cols: dict[str, list[Any]] = {c: [] for c in FIELDS}
-    for n, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise NormalizeError(f"{where} line {n} is not JSON ({e.msg}); pull again") from None
+    for item, _, _ in json_objects(data, where, NormalizeError, "pull again"):
         for c, path in FIELDS.items():
             cols[c].append(text(dig(item, *path)))
     df = pd.DataFrame(cols, dtype="str")
