@@ -42,7 +42,10 @@ log = logging.getLogger(__name__)
 # format check that no notebook schema uses (python-jsonschema/jsonschema#1428). Processes
 # cfposture owns do without it: the `cfposture report` command and its kernels (WARMUP);
 # jsonschema then has no "iri" format checker. Importing cfposture never does this.
-SKIPPED_IMPORTS = ("rfc3987_syntax",)
+# Likewise hypothesis (a test dependency, often installed beside pandera): pandera imports its
+# data-synthesis strategies, and with them hypothesis, on its first validation (~0.2 s), for
+# generating example frames, which a report never does.
+SKIPPED_IMPORTS = ("rfc3987_syntax", "hypothesis")
 
 
 def skip_slow_imports() -> None:
