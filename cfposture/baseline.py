@@ -52,7 +52,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     except (json.JSONDecodeError, yaml.YAMLError) as e:
         first = str(e).splitlines()[0]
         raise CfPostureError(
-            f"baseline {p} is not valid {p.suffix[1:] or 'YAML'}: {first}"
+            f"baseline {p} is not valid {(p.suffix[1:] or 'yaml').upper()}: {first}"
         ) from None
     items = data.get("accepted") if isinstance(data, dict) else None
     if not isinstance(items, list):
@@ -144,3 +144,128 @@ def accepted_risks(df: pd.DataFrame, baseline: Baseline, as_of: pd.Timestamp) ->
 def unknown_ids(df: pd.DataFrame, baseline: Baseline) -> list[str]:
     """Baseline ids no current finding has (fixed, or a typo)."""
     return sorted(set(baseline.entries) - set(df["finding_id"]))
+
+
+ACCEPT_DAYS = 90
+"""How long ``cfposture accept`` accepts a risk unless told otherwise: a quarter, so that every
+acceptance comes back to its owner (``--expires never`` accepts for good)."""
+
+SHORT_ID = 6  # the shortest finding-id prefix ``accept`` takes (the table shows 12 characters)
+
+
+def resolve_ids(df: pd.DataFrame, wanted: list[str]) -> list[str]:
+    """Full finding ids for ids or unique prefixes of them, in the order given; a one-line error
+    for one that matches no finding, or several."""
+    ids = df["finding_id"].drop_duplicates()
+    out: list[str] = []
+    for w in wanted:
+        w = w.strip().lower()
+        if len(w) < SHORT_ID:
+            raise CfPostureError(
+                f"finding id {w!r} is too short: give at least {SHORT_ID} characters of it"
+            )
+        hits = ids[ids.str.startswith(w)]
+        if hits.empty:
+            raise CfPostureError(
+                f"no finding {w} in this snapshot (fixed already, or a typo?); "
+                "`cfposture findings SNAPSHOT` lists them with their ids"
+            )
+        if len(hits) > 1:
+            raise CfPostureError(f"{w} is the start of {len(hits)} finding ids; give more of it")
+        if hits.iloc[0] not in out:
+            out.append(hits.iloc[0])
+    return out
+
+
+def record(
+    path: str | os.PathLike[str],
+    ids: list[str],
+    *,
+    reason: str,
+    owner: str,
+    expires: pd.Timestamp | None,
+) -> dict[str, str]:
+    """Accept ``ids`` in the baseline file at ``path`` (created if missing): an id already
+    there is renewed with the new reason, owner and expiry, any other is added at the end.
+    Returns id → ``added`` or ``renewed``.
+
+    The file is read first as every command reads it, so a broken baseline is reported and
+    left alone; YAML is edited round trip (ruamel.yaml), keeping the team's comments and
+    order; the new file replaces the old one atomically and is read back before this returns.
+    """
+    if not reason.strip() or not owner.strip():
+        raise CfPostureError("every accepted risk needs a reason and an owner (--reason, --owner)")
+    p = Path(path)
+    is_json = p.suffix.lower() == ".json"
+    exists = p.exists()
+    if exists:
+        load_baseline(p)  # a broken file fails here, before anything is written
+    items: list
+    if is_json:
+        doc = json.loads(p.read_text(encoding="utf-8")) if exists else {"accepted": []}
+        items = doc["accepted"]
+    else:
+        from ruamel.yaml import YAML
+
+        rt = YAML()
+        rt.indent(mapping=2, sequence=4, offset=2)
+        rt.preserve_quotes = True
+        doc = rt.load(p.read_text(encoding="utf-8")) if exists else None
+        if doc is None:
+            doc = rt.load("accepted: []\n")
+        items = doc["accepted"]
+    where = {str(it.get("finding_id")): n for n, it in enumerate(items)}
+    done: dict[str, str] = {}
+    for fid in ids:
+        entry = {"finding_id": fid, "reason": reason.strip(), "owner": owner.strip()}
+        if expires is not None:
+            entry["expires"] = expires.date().isoformat() if is_json else expires.date()
+        if fid in where:
+            old = items[where[fid]]
+            for key in ("reason", "owner", "expires"):
+                if key in entry:
+                    old[key] = entry[key]
+                elif key in old:
+                    del old[key]
+            done[fid] = "renewed"
+        else:
+            items.append(entry)
+            where[fid] = len(items) - 1
+            done[fid] = "added"
+    _replace(p, doc, is_json)
+    load_baseline(p)  # what was written reads back as a baseline
+    return done
+
+
+def _replace(p: Path, doc: object, is_json: bool) -> None:
+    """Write ``doc`` to a temporary file beside ``p``, then move it over ``p``: a reader never
+    sees half a baseline, and an error leaves the old one as it was."""
+    import io
+    import tempfile
+
+    buf = io.StringIO()
+    if is_json:
+        json.dump(doc, buf, indent=2)
+        buf.write("\n")
+    else:
+        from ruamel.yaml import YAML
+
+        rt = YAML()
+        rt.indent(mapping=2, sequence=4, offset=2)
+        rt.dump(doc, buf)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(buf.getvalue())
+        if p.exists():
+            mode = p.stat().st_mode & 0o7777
+        else:  # as open() would create it (mkstemp's file is private): the team shares it
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

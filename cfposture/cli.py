@@ -99,6 +99,53 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_accept(args: argparse.Namespace) -> int:
+    from .baseline import record, resolve_ids
+    from .findings import judge
+    from .load import load
+
+    snap = load(args.snapshot)
+    df, _ = judge(
+        snap,
+        stale_days=args.stale_days,
+        usage_days=args.usage_days,
+        rotate_days=args.rotate_days,
+        max_super_admins=args.max_super_admins,
+    )
+    ids = resolve_ids(df, args.finding_ids)
+    expires = _expiry(args.expires)
+    done = record(args.baseline, ids, reason=args.reason, owner=args.owner, expires=expires)
+    until = f"until {expires.date()}" if expires is not None else "with no expiry"
+    rows = df.drop_duplicates("finding_id").set_index("finding_id")
+    for fid in ids:
+        f = rows.loc[fid]
+        who = f["principal_name"] if isinstance(f["principal_name"], str) else f["principal_id"]
+        print(f"{done[fid]}: {fid} {f['rule_id']} {who} ({f['severity']}), {until}")
+    print(f"baseline written: {args.baseline}")
+    return 0
+
+
+def _expiry(value: str | None) -> Any:
+    """``--expires``: a date still to come, ``never`` (None), or by default ACCEPT_DAYS from
+    today (UTC midnight)."""
+    import pandas as pd
+
+    from .baseline import ACCEPT_DAYS
+
+    today = pd.Timestamp.now(tz="UTC").normalize()
+    if value is None:
+        return today + pd.Timedelta(days=ACCEPT_DAYS)
+    if value.strip().lower() == "never":
+        return None
+    try:
+        when = pd.Timestamp(value, tz="UTC")
+    except ValueError:
+        raise CfPostureError(f"--expires {value!r} is not a date (YYYY-MM-DD) or 'never'") from None
+    if when <= today:
+        raise CfPostureError(f"--expires {value} has passed; give a date still to come")
+    return when
+
+
 def _note_window(window: Window, rules: list[str] | None) -> None:
     """Say on standard error why the usage rules are silent, when they are: silence must not
     read as "all used"."""
@@ -435,6 +482,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-super-admins", type=int, default=3, help="CFP-M03 threshold")
     s.add_argument("--rules", nargs="+", metavar="ID", help="only these rule ids (CFP-T01 …)")
     s.set_defaults(func=_cmd_findings)
+
+    s = sub.add_parser(
+        "accept",
+        help="record accepted risks in a baseline file (reason, owner, expiry)",
+        description="Accept findings of SNAPSHOT by id (or the start of one, as the findings"
+        " table shows it): each is added to the baseline file, or renewed if it is there."
+        " Accepted findings stay in every output, marked accepted, until they expire.",
+    )
+    s.add_argument("snapshot", help="folder, or 'sample': the findings the ids must match")
+    s.add_argument("finding_ids", nargs="+", metavar="FINDING_ID")
+    s.add_argument("--baseline", required=True, help="YAML or JSON file (created if missing)")
+    s.add_argument("--reason", required=True, help="why the risk is accepted")
+    s.add_argument("--owner", required=True, help="who answers for it (an email)")
+    s.add_argument(
+        "--expires",
+        metavar="YYYY-MM-DD|never",
+        help="when the finding opens again (default: 90 days from today)",
+    )
+    s.add_argument("--stale-days", type=_days, default=90, help="as for findings")
+    s.add_argument("--usage-days", type=_days, default=90, help="as for findings")
+    s.add_argument("--rotate-days", type=_days, default=365, help="as for findings")
+    s.add_argument("--max-super-admins", type=int, default=3, help="as for findings")
+    s.set_defaults(func=_cmd_accept)
 
     s = sub.add_parser("scores", help="least-privilege gap and exposure per principal")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")

@@ -59,9 +59,11 @@ def to_table(df: pd.DataFrame) -> str:
     if df.empty:
         return "No findings.\n"
     view = df.assign(
+        # enough of the finding id to name it (`cfposture accept` takes a unique start)
+        id=df["finding_id"].str.slice(0, 12),
         principal=df["principal_name"].fillna(df["principal_id"]).str.slice(0, 36),
         status=df["status"].where(df["status"] != "open", ""),
-    )[["severity", "rule_id", "principal_type", "principal", "title", "status"]]
+    )[["id", "severity", "rule_id", "principal_type", "principal", "title", "status"]]
     counts = df.groupby("severity").size()
     head = ", ".join(
         f"{counts[s]} {s}" for s in ["critical", "high", "medium", "low", "info"] if s in counts
