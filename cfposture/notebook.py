@@ -524,6 +524,7 @@ def explore_rows(
     if rule:
         f = f[f["rule_id"] == rule]
     cols = [
+        "finding_id",  # what `cfposture accept` takes to record an accepted risk
         "severity",
         "status",  # accepted risks stay visible, marked
         "rule_id",
