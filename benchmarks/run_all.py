@@ -21,7 +21,17 @@ from pathlib import Path
 from _harness import meta
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["foundation", "findings", "scale", "pull", "merge", "import", "report", "scan"]
+SCRIPTS = [
+    "foundation",
+    "findings",
+    "scale",
+    "pull",
+    "merge",
+    "import",
+    "history",
+    "report",
+    "scan",
+]
 
 
 def main() -> None:

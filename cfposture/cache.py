@@ -21,6 +21,7 @@ cache (default ``$XDG_CACHE_HOME/cfposture``, i.e. ``~/.cache/cfposture``);
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -129,3 +130,97 @@ def put(key: str, value: Any) -> None:
             raise
     except OSError as e:
         log.debug("cannot write the cache in %s (%s); continuing without it", folder, e)
+
+
+# Frames: the normalised audit events of an older snapshot of a history. The usage rules read
+# the events of every snapshot in their window, on every run (findings, report, a notebook);
+# parsing an enterprise pull's 2M events takes ~16 s, reading them back as Parquet ~1.6 s
+# (benchmarks/README.md). Parquet holds data, not code, so a cache folder is still never
+# trusted to hold code. They are far bigger than the JSON entries, so they share a budget:
+# past it, the least recently used frames go.
+
+FRAMES_BUDGET_MB = 2048
+"""Default space for cached frames; ``CFPOSTURE_CACHE_MAX_MB`` changes it."""
+
+
+def frame_key(kind: str, snapshot: Path) -> str:
+    """The key of ``kind`` frame of ``snapshot``: its manifest (every file's sha256) and
+    cfposture's code, nothing else: the frame does not depend on rule parameters."""
+    import pandas as pd
+    import pyarrow
+
+    # and the libraries that write and read it back
+    h = hashlib.sha256(f"frame|{kind}|{pd.__version__}|{pyarrow.__version__}".encode())
+    h.update(code_fingerprint().encode())
+    h.update(_digest(snapshot / MANIFEST) or b"-")
+    return h.hexdigest()
+
+
+def get_frame(key: str) -> Any | None:
+    """The cached frame (a pandas DataFrame), or None; a hit counts as a use for the budget."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    path = folder / f"{key}.parquet"
+    if not path.is_file():
+        return None
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path)
+    except Exception as e:  # a torn or foreign file: pyarrow raises several kinds
+        log.debug("cache frame %s unreadable (%s); recomputing", path, e)
+        return None
+    # recently used: the budget evicts the others first (a read-only cache is still read)
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    return df
+
+
+def put_frame(key: str, df: Any) -> None:
+    """Store a frame atomically as Parquet, then keep all frames within the budget."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".parquet", dir=folder)
+        os.close(fd)
+        try:
+            df.to_parquet(tmp, compression="zstd", index=False)
+            os.replace(tmp, folder / f"{key}.parquet")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _keep_within_budget(folder)
+    except (OSError, ValueError) as e:
+        log.debug("cannot write the cache frame in %s (%s); continuing without it", folder, e)
+
+
+def _budget_bytes() -> int:
+    raw = os.environ.get("CFPOSTURE_CACHE_MAX_MB", "")
+    try:
+        mb = float(raw) if raw.strip() else FRAMES_BUDGET_MB
+    except ValueError:
+        log.warning("CFPOSTURE_CACHE_MAX_MB=%r is not a number; using %d", raw, FRAMES_BUDGET_MB)
+        mb = FRAMES_BUDGET_MB
+    return int(max(mb, 0) * 1024 * 1024)
+
+
+def _keep_within_budget(folder: Path) -> None:
+    """Delete the least recently used frames until the rest fit the budget."""
+    frames = []
+    for p in folder.glob("*.parquet"):
+        if p.name.startswith("."):  # another run's frame being written
+            continue
+        try:
+            st = p.stat()
+        except FileNotFoundError:  # another run evicted it meanwhile
+            continue
+        frames.append((st.st_mtime, st.st_size, p))
+    total, budget = sum(size for _, size, _ in frames), _budget_bytes()
+    for _, size, p in sorted(frames):
+        if total <= budget:
+            break
+        p.unlink(missing_ok=True)
+        total -= size

@@ -7,6 +7,7 @@ Set by users:
 * ``CFPOSTURE_DATA``: another folder of shipped data (catalogs, sample).
 * ``CFPOSTURE_CACHE_DIR``: where ``cfposture.cache`` keeps per-snapshot results; ``off`` turns
   the cache off.
+* ``CFPOSTURE_CACHE_MAX_MB``: the space the cached audit-event frames may take (default 2048).
 
 Set by ``cfposture report`` for its own kernels (not for users):
 """

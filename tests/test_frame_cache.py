@@ -1,0 +1,116 @@
+"""The audit events of a history's older snapshots, cached as Parquet between runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import cfposture
+from cfposture import cache, usage
+from cfposture.findings import findings
+from cfposture.load import load
+from cfposture.rawsnapshot import MANIFEST
+
+
+@pytest.fixture
+def hist(tmp_path: Path) -> Path:
+    dest = tmp_path / "history"
+    dest.mkdir()
+    for p in cfposture.history("sample"):
+        shutil.copytree(p, dest / p.name)
+    return dest
+
+
+@pytest.fixture
+def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The older snapshots whose audit logs were parsed (not read from the cache)."""
+    seen: list[Path] = []
+    real = usage.audit_events
+
+    def counting(raw, accounts):
+        seen.append(raw.path)
+        return real(raw, accounts)
+
+    monkeypatch.setattr(usage, "audit_events", counting)
+    return seen
+
+
+def test_cached_events_equal_parsed_ones_and_spare_the_parse(hist, cache_in, parsed):
+    snap = load(hist)
+    cold, window = usage.usage_events(snap, 90)
+    assert len(parsed) >= 2  # the sample's window reaches back over older pulls
+    assert len(list(cache_in.glob("*.parquet"))) == len(parsed)
+    parsed.clear()
+    warm, window2 = usage.usage_events(snap, 90)
+    assert parsed == []
+    pd.testing.assert_frame_equal(cold, warm)
+    assert window == window2
+
+
+def test_findings_are_the_same_cached_or_not(hist, cache_in, monkeypatch):
+    snap = load(hist)
+    first = findings(snap)
+    again = findings(load(hist))  # from the cache
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
+    off = findings(load(hist))
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(first, off)
+    assert list(cache_in.glob("*.parquet"))  # the first run filled it
+
+
+def test_a_changed_snapshot_is_parsed_again(hist, cache_in, parsed):
+    snap = load(hist)
+    usage.usage_events(snap, 90)
+    older = parsed[0]
+    m = json.loads((older / MANIFEST).read_text())
+    m["note"] = "edited"
+    (older / MANIFEST).write_text(json.dumps(m))
+    parsed.clear()
+    usage.usage_events(snap, 90)
+    assert parsed == [older]
+
+
+def test_a_torn_or_foreign_frame_is_recomputed(hist, cache_in, parsed):
+    snap = load(hist)
+    cold, _ = usage.usage_events(snap, 90)
+    frames = sorted(cache_in.glob("*.parquet"))
+    frames[0].write_bytes(b"PAR1 torn")
+    # a readable Parquet file of the wrong shape breaks the frame's contract
+    pd.DataFrame({"x": [1]}).to_parquet(frames[1])
+    parsed.clear()
+    again, _ = usage.usage_events(snap, 90)
+    assert len(parsed) == 2
+    pd.testing.assert_frame_equal(cold, again)
+
+
+def test_frames_keep_within_their_budget_least_recently_used_first(cache_in, monkeypatch):
+    df = pd.DataFrame({"x": range(2000)})
+    for n, key in enumerate(["old", "mid", "new"]):
+        cache.put_frame(key, df)
+        os.utime(cache_in / f"{key}.parquet", (1000 + n, 1000 + n))
+    size = (cache_in / "old.parquet").stat().st_size
+    assert cache.get_frame("old") is not None  # a read counts as a use
+    monkeypatch.setenv("CFPOSTURE_CACHE_MAX_MB", str(2.5 * size / 1024 / 1024))
+    cache.put_frame("newest", df)
+    assert sorted(p.stem for p in cache_in.glob("*.parquet")) == ["newest", "old"]
+
+
+def test_no_frames_when_the_cache_is_off(hist, tmp_path, monkeypatch, parsed):
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
+    snap = load(hist)
+    usage.usage_events(snap, 90)
+    n = len(parsed)
+    usage.usage_events(snap, 90)
+    assert len(parsed) == 2 * n > 0
