@@ -134,8 +134,8 @@ def put(key: str, value: Any) -> None:
 
 # Frames: the normalised audit events of an older snapshot of a history. The usage rules read
 # the events of every snapshot in their window, on every run (findings, report, a notebook);
-# parsing an enterprise pull's 2M events takes ~16 s, reading them back as Parquet ~1.6 s
-# (benchmarks/README.md). Parquet holds data, not code, so a cache folder is still never
+# parsing an enterprise pull's 2M events takes ~14 s, reading them back as Parquet under 1 s
+# (benchmarks/bench_history.py). Parquet holds data, not code, so a cache folder is still never
 # trusted to hold code. They are far bigger than the JSON entries, so they share a budget:
 # past it, the least recently used frames go.
 
@@ -144,12 +144,12 @@ FRAMES_BUDGET_MB = 2048
 
 
 def frame_key(kind: str, snapshot: Path) -> str:
-    """The key of ``kind`` frame of ``snapshot``: its manifest (every file's sha256) and
-    cfposture's code, nothing else: the frame does not depend on rule parameters."""
+    """The key of ``kind`` frame of ``snapshot``: its manifest (every file's sha256),
+    cfposture's code and the pandas and pyarrow versions that write and read the Parquet;
+    nothing else: the frame does not depend on rule parameters."""
     import pandas as pd
     import pyarrow
 
-    # and the libraries that write and read it back
     h = hashlib.sha256(f"frame|{kind}|{pd.__version__}|{pyarrow.__version__}".encode())
     h.update(code_fingerprint().encode())
     h.update(_digest(snapshot / MANIFEST) or b"-")
