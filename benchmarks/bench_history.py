@@ -1,9 +1,10 @@
-"""Reading an older snapshot's audit events for the usage window: parsed, or from the cache.
+"""Reading a snapshot's audit events: parsed, or from the cache.
 
 Every run of the usage rules (``findings``, ``report``, each notebook) reads the audit events of
-every snapshot its window covers; only the newest is new. ``cfposture.usage.older_audit_events``
-keeps what it parsed as Parquet in ``cfposture.cache``. Three stages per scale, each in a fresh
-process on the enterprise generator's snapshot (10 and 100 accounts: 200k and 2M events):
+every snapshot its window covers, and every notebook an analyst opens loads the same snapshot;
+``cfposture.load.audit_events_of`` keeps what it parsed as Parquet in ``cfposture.cache``.
+Three stages per scale, each in a fresh process on the enterprise generator's snapshot (10 and
+100 accounts: 200k and 2M events):
 
 * *off*: the cache turned off, i.e. decompress, parse, normalise and validate (the baseline);
 * *first*: an empty cache: the same, plus writing the frame;
@@ -28,10 +29,10 @@ from bench_scale import GENERATE
 
 SETUP = """
 from cfposture.rawsnapshot import RawSnapshot
-from cfposture.usage import older_audit_events
+from cfposture.load import audit_events_of
 """
 READ = """
-events = older_audit_events(RawSnapshot.open(sys.argv[1]))
+events = audit_events_of(RawSnapshot.open(sys.argv[1]))
 extra = {"events": len(events)}
 """
 

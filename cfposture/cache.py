@@ -132,8 +132,9 @@ def put(key: str, value: Any) -> None:
         log.debug("cannot write the cache in %s (%s); continuing without it", folder, e)
 
 
-# Frames: the normalised audit events of an older snapshot of a history. The usage rules read
-# the events of every snapshot in their window, on every run (findings, report, a notebook);
+# Frames: a snapshot's normalised audit events (cfposture.load.audit_events_of). The usage
+# rules read the events of every snapshot in their window, on every run (findings, report, a
+# notebook), and every notebook loads its snapshot;
 # parsing an enterprise pull's 2M events takes ~14 s, reading them back as Parquet under 1 s
 # (benchmarks/bench_history.py). Parquet holds data, not code, so a cache folder is still never
 # trusted to hold code. They are far bigger than the JSON entries, so they share a budget:

@@ -14,13 +14,24 @@ from pathlib import Path
 import pandas as pd
 
 from .catalog import sample_dir
-from .errors import SnapshotError
+from .errors import CfPostureError, SnapshotError
 from .merge import manifest_digest, merged_from
 from .normalize import normalize
+from .normalize.accounts import account_ids
+from .normalize.audit import audit_events
 from .rawsnapshot import MANIFEST, PARTIAL_SUFFIX, RawSnapshot, is_audit_export
+from .schemas import AuditEvents, validate
 from .snapshot import Snapshot
 
-__all__ = ["Snapshot", "audit_exports", "folder_listing", "history", "load", "load_created_at"]
+__all__ = [
+    "Snapshot",
+    "audit_events_of",
+    "audit_exports",
+    "folder_listing",
+    "history",
+    "load",
+    "load_created_at",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -94,5 +105,28 @@ def load(path: PathLike = "sample") -> Snapshot:
             f"{target} holds only imported audit logs, no inventory; load the history folder"
             " it sits in (its pulls), and the usage rules will read it from there"
         )
-    frames = normalize(raw)
+    frames = normalize(raw, audit=audit_events_of(raw))
     return Snapshot(path=target, manifest=raw.manifest, **frames)
+
+
+def audit_events_of(raw: RawSnapshot) -> pd.DataFrame:
+    """A snapshot's audit events, parsed once and then kept in ``cfposture.cache`` as Parquet.
+
+    They are by far the largest input, and they are read again and again: the usage rules read
+    every snapshot of their window on every run (``findings``, ``report``), and each notebook
+    an analyst opens loads the same snapshot. A snapshot never changes once written, so its
+    manifest keys the frame (``cache.frame_key``); what is read back goes through the frame's
+    schema, and anything else is parsed again.
+    """
+    from . import cache
+
+    key = cache.frame_key("audit_events", raw.path)
+    hit = cache.get_frame(key)
+    if hit is not None:
+        try:
+            return validate(AuditEvents, hit)
+        except CfPostureError:
+            pass
+    events = audit_events(raw, account_ids(raw))
+    cache.put_frame(key, events)
+    return events

@@ -15,11 +15,8 @@ from functools import cache
 import pandas as pd
 
 from .catalog import load_audit_map, load_catalog
-from .errors import CfPostureError
-from .load import Snapshot, folder_listing
-from .normalize.audit import audit_events
+from .load import Snapshot, audit_events_of, folder_listing
 from .rawsnapshot import RawSnapshot
-from .schemas import AuditEvents, validate
 from .window import Window
 
 LEVEL_ORDER = {"read": 1, "edit": 2, "admin": 3}
@@ -85,7 +82,7 @@ def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
                 continue
         elif created >= snap.created_at or created < start:
             continue
-        parts.append(older_audit_events(raw))
+        parts.append(audit_events_of(raw))
         manifests.append(raw.manifest)
         windowed = windowed or bool(raw.manifest.get("audit_window"))
     events = pd.concat(parts, ignore_index=True).drop_duplicates("event_id")
@@ -97,24 +94,6 @@ def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
     else:  # hand-made snapshots without a window: the events are all there is
         covered = None if events.empty else events["when"].min()
     return events.reset_index(drop=True), Window(as_of, days, covered, denied)
-
-
-def older_audit_events(raw: RawSnapshot) -> pd.DataFrame:
-    """The audit events of an older snapshot (or an imported export) of a history, from the
-    cache when an earlier run read them: every run reads the events of every snapshot in its
-    window, and snapshots never change once written (``cfposture.cache.frame_key``)."""
-    from . import cache as frames
-
-    key = frames.frame_key("audit_events", raw.path)
-    hit = frames.get_frame(key)
-    if hit is not None:
-        try:  # the frame's contract holds for what was cached, or it is not used
-            return validate(AuditEvents, hit)
-        except CfPostureError:
-            pass
-    events = audit_events(raw, [e["ids"]["account_id"] for e in raw.entries("audit_logs")])
-    frames.put_frame(key, events)
-    return events
 
 
 GAP_TOLERANCE = pd.Timedelta(days=2)

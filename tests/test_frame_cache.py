@@ -1,7 +1,9 @@
-"""The audit events of a history's older snapshots, cached as Parquet between runs."""
+"""Snapshots' audit events, parsed once and kept as Parquet: by load, and by the usage rules
+for every older snapshot of their window."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -15,6 +17,9 @@ from cfposture import cache, usage
 from cfposture.findings import findings
 from cfposture.load import load
 from cfposture.rawsnapshot import MANIFEST
+
+# the module, not the function cfposture exports under the same name
+loading = importlib.import_module("cfposture.load")
 
 
 @pytest.fixture
@@ -35,23 +40,34 @@ def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The older snapshots whose audit logs were parsed (not read from the cache)."""
+    """The snapshots whose audit logs were parsed (not read from the cache)."""
     seen: list[Path] = []
-    real = usage.audit_events
+    real = loading.audit_events
 
     def counting(raw, accounts):
         seen.append(raw.path)
         return real(raw, accounts)
 
-    monkeypatch.setattr(usage, "audit_events", counting)
+    monkeypatch.setattr(loading, "audit_events", counting)
     return seen
+
+
+def test_loading_a_snapshot_again_reads_its_events_from_the_cache(hist, cache_in, parsed):
+    first = load(hist)
+    assert parsed == [first.path]
+    parsed.clear()
+    again = load(hist)
+    assert parsed == []
+    pd.testing.assert_frame_equal(first.audit_events, again.audit_events)
+    assert len(first.audit_events) > 1000
 
 
 def test_cached_events_equal_parsed_ones_and_spare_the_parse(hist, cache_in, parsed):
     snap = load(hist)
+    parsed.clear()
     cold, window = usage.usage_events(snap, 90)
     assert len(parsed) >= 2  # the sample's window reaches back over older pulls
-    assert len(list(cache_in.glob("*.parquet"))) == len(parsed)
+    assert len(list(cache_in.glob("*.parquet"))) == len(parsed) + 1  # and the newest
     parsed.clear()
     warm, window2 = usage.usage_events(snap, 90)
     assert parsed == []
@@ -72,6 +88,7 @@ def test_findings_are_the_same_cached_or_not(hist, cache_in, monkeypatch):
 
 def test_a_changed_snapshot_is_parsed_again(hist, cache_in, parsed):
     snap = load(hist)
+    parsed.clear()
     usage.usage_events(snap, 90)
     older = parsed[0]
     m = json.loads((older / MANIFEST).read_text())
@@ -84,8 +101,9 @@ def test_a_changed_snapshot_is_parsed_again(hist, cache_in, parsed):
 
 def test_a_torn_or_foreign_frame_is_recomputed(hist, cache_in, parsed):
     snap = load(hist)
+    parsed.clear()
     cold, _ = usage.usage_events(snap, 90)
-    frames = sorted(cache_in.glob("*.parquet"))
+    frames = [cache_in / f"{cache.frame_key('audit_events', p)}.parquet" for p in parsed]
     frames[0].write_bytes(b"PAR1 torn")
     # a readable Parquet file of the wrong shape breaks the frame's contract
     pd.DataFrame({"x": [1]}).to_parquet(frames[1])
@@ -110,6 +128,7 @@ def test_frames_keep_within_their_budget_least_recently_used_first(cache_in, mon
 def test_no_frames_when_the_cache_is_off(hist, tmp_path, monkeypatch, parsed):
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
     snap = load(hist)
+    parsed.clear()
     usage.usage_events(snap, 90)
     n = len(parsed)
     usage.usage_events(snap, 90)

@@ -23,13 +23,16 @@ from .tokens import infer_format, tokens
 __all__ = ["infer_format", "normalize"]
 
 
-def normalize(raw: RawSnapshot, catalog: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """All frames of one raw snapshot, keyed by frame name."""
+def normalize(
+    raw: RawSnapshot, catalog: pd.DataFrame | None = None, audit: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
+    """All frames of one raw snapshot, keyed by frame name. ``audit``: its audit events, when
+    the caller has them already (``cfposture.load`` keeps them once parsed)."""
     catalog = load_catalog() if catalog is None else catalog
     ids = account_ids(raw)
     out: dict[str, pd.DataFrame] = {"accounts": accounts(raw)}
     out["zones"] = zones(raw, ids)
-    out["audit_events"] = audit_events(raw, ids)
+    out["audit_events"] = audit_events(raw, ids) if audit is None else audit
     zone_accounts = dict(zip(out["zones"]["zone_id"], out["zones"]["account_id"], strict=True))
     builder = GrantBuilder(catalog, zone_accounts)
     out["tokens"] = tokens(raw, ids, out["audit_events"], builder)
