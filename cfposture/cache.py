@@ -119,7 +119,7 @@ def put(key: str, value: Any) -> None:
     if folder is None:
         return
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: see put_frame
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -179,12 +179,15 @@ def get_frame(key: str) -> Any | None:
 
 
 def put_frame(key: str, df: Any) -> None:
-    """Store a frame atomically as Parquet, then keep all frames within the budget."""
+    """Store a frame atomically as Parquet, then keep all frames within the budget.
+
+    Audit events carry members' emails and IP addresses: the file is the user's alone (mode
+    0600, as ``mkstemp`` creates it), in a folder created 0700."""
     folder = cache_dir()
     if folder is None:
         return
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: see put_frame
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".parquet", dir=folder)
         os.close(fd)
         try:

@@ -133,3 +133,13 @@ def test_no_frames_when_the_cache_is_off(hist, tmp_path, monkeypatch, parsed):
     n = len(parsed)
     usage.usage_events(snap, 90)
     assert len(parsed) == 2 * n > 0
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_cached_events_are_private_to_the_user(hist, cache_in):
+    """They hold members' emails and IP addresses, as the snapshot does."""
+    load(hist)
+    frames = list(cache_in.glob("*.parquet"))
+    assert frames
+    assert {f.stat().st_mode & 0o777 for f in frames} == {0o600}
+    assert cache_in.stat().st_mode & 0o777 == 0o700
