@@ -88,7 +88,7 @@ def _cmd_findings(args: argparse.Namespace) -> int:
         baseline=baseline,
     )
     if baseline:
-        _note_baseline(accepted_risks(df, baseline, snap.created_at))
+        _note_baseline(accepted_risks(df, baseline, snap.created_at), args.snapshot, args.baseline)
     _note_window(window, args.rules)
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
     _write(render(df, args.format, meta, window), args.output)
@@ -156,9 +156,10 @@ def _note_window(window: Window, rules: list[str] | None) -> None:
         print(f"cfposture: note: {window.sentence()}", file=sys.stderr)
 
 
-def _note_baseline(risks: Any) -> None:
+def _note_baseline(risks: Any, snapshot: str = "SNAPSHOT", baseline: str = "FILE") -> None:
     """What a scheduled run's log should show about accepted risks: the ones that need their
-    owner (reopened, expiring) and the entries that match nothing any more."""
+    owner (reopened, expiring), with the command that renews one, and the entries that match
+    nothing any more."""
     from .baseline import EXPIRING_DAYS
 
     for state, says in (
@@ -171,6 +172,13 @@ def _note_baseline(risks: Any) -> None:
             who = ", ".join(f"{r.finding_id} ({r.owner})" for r in rows.head(5).itertuples())
             more = " …" if len(rows) > 5 else ""
             print(f"cfposture: warning: {len(rows)} {says}: {who}{more}", file=sys.stderr)
+    if risks["state"].isin(["reopened", "expiring"]).any():
+        print(
+            "cfposture: fix those findings, or renew an acceptance with a fresh reason:"
+            f" cfposture accept {snapshot} FINDING_ID --baseline {baseline}"
+            " --reason TEXT --owner WHO",
+            file=sys.stderr,
+        )
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
@@ -441,7 +449,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if view.window is not None:
         _note_window(view.window, None)
     if view.baseline is not None:
-        _note_baseline(view.extras["accepted_risks"])
+        _note_baseline(view.extras["accepted_risks"], str(args.snapshot), view.baseline.path)
     if args.fail_on and not at_or_above(df, args.fail_on).empty:
         n = len(at_or_above(df, args.fail_on))
         print(f"cfposture: {n} open finding(s) at or above {args.fail_on}", file=sys.stderr)

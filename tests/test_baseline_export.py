@@ -140,6 +140,9 @@ def test_cli_baseline_accepts_and_warns_about_unknown_ids(tmp_path, capsys, samp
         in err
     )
     assert f"1 accepted risk(s) expire within 30 days: {highs.iloc[1]} (soon)" in err
+    # with the command that renews one
+    renew = f"cfposture accept sample FINDING_ID --baseline {tmp_path / 'baseline.yaml'}"
+    assert renew in err, err
 
 
 def test_cli_bad_threshold_is_usage_error(capsys):
