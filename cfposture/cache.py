@@ -197,7 +197,7 @@ def put_frame(key: str, df: Any) -> None:
             Path(tmp).unlink(missing_ok=True)
             raise
         _keep_within_budget(folder)
-    except (OSError, ValueError) as e:
+    except Exception as e:  # OSError, or any pyarrow error: a cache never fails the run
         log.debug("cannot write the cache frame in %s (%s); continuing without it", folder, e)
 
 

@@ -143,3 +143,13 @@ def test_cached_events_are_private_to_the_user(hist, cache_in):
     assert frames
     assert {f.stat().st_mode & 0o777 for f in frames} == {0o600}
     assert cache_in.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_frame_that_cannot_be_written_costs_only_the_cache(hist, cache_in, monkeypatch, parsed):
+    def refuse(self, *a, **kw):
+        raise NotImplementedError("pyarrow cannot write this")  # not an OSError
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", refuse)
+    snap = load(hist)
+    assert len(snap.audit_events) > 0
+    assert not list(cache_in.glob("*.parquet")) and not list(cache_in.glob(".*"))
