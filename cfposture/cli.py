@@ -499,7 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
         " Accepted findings stay in every output, marked accepted, until they expire.",
     )
     s.add_argument("snapshot", help="folder, or 'sample': the findings the ids must match")
-    s.add_argument("finding_ids", nargs="+", metavar="FINDING_ID")
+    s.add_argument(
+        "finding_ids", nargs="+", metavar="FINDING_ID", help="an id, or its first 6+ characters"
+    )
     s.add_argument("--baseline", required=True, help="YAML or JSON file (created if missing)")
     s.add_argument("--reason", required=True, help="why the risk is accepted")
     s.add_argument("--owner", required=True, help="who answers for it (an email)")
