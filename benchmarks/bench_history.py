@@ -44,26 +44,19 @@ def main() -> None:
     args = ap.parse_args()
     scales = {"1 account": 1} if args.smoke else {"10 accounts": 10, "100 accounts": 100}
     r: dict[str, dict] = {}
-    before = os.environ.get("CFPOSTURE_CACHE_DIR")
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, accounts in scales.items():
-                root = Path(tmp) / name.replace(" ", "-")
-                stage(GENERATE, str(root / "gen"), str(accounts))
-                os.environ["CFPOSTURE_CACHE_DIR"] = "off"
-                off = stage(READ, str(root / "gen"), setup=SETUP)
-                os.environ["CFPOSTURE_CACHE_DIR"] = str(root / "cache")
-                first = stage(READ, str(root / "gen"), setup=SETUP)
-                cached = stage(READ, str(root / "gen"), setup=SETUP)
-                if not off["events"] == first["events"] == cached["events"]:
-                    raise SystemExit(f"events differ: {off}, {first}, {cached}")
-                size = sum(p.stat().st_size for p in (root / "cache").glob("*.parquet"))
-                r[name] = {"off": off, "first": first, "cached": cached, "frame_bytes": size}
-    finally:
-        if before is None:
-            os.environ.pop("CFPOSTURE_CACHE_DIR", None)
-        else:
-            os.environ["CFPOSTURE_CACHE_DIR"] = before
+    with tempfile.TemporaryDirectory() as tmp:  # the stages inherit this process's environment
+        for name, accounts in scales.items():
+            root = Path(tmp) / name.replace(" ", "-")
+            stage(GENERATE, str(root / "gen"), str(accounts))
+            os.environ["CFPOSTURE_CACHE_DIR"] = "off"
+            off = stage(READ, str(root / "gen"), setup=SETUP)
+            os.environ["CFPOSTURE_CACHE_DIR"] = str(root / "cache")
+            first = stage(READ, str(root / "gen"), setup=SETUP)
+            cached = stage(READ, str(root / "gen"), setup=SETUP)
+            if not off["events"] == first["events"] == cached["events"]:
+                raise SystemExit(f"events differ: {off}, {first}, {cached}")
+            size = sum(p.stat().st_size for p in (root / "cache").glob("*.parquet"))
+            r[name] = {"off": off, "first": first, "cached": cached, "frame_bytes": size}
     print("| scale | events | off s | first s | cached s (peak MiB) | cached / off | frame MB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, x in r.items():

@@ -18,6 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -205,11 +206,7 @@ def record(
         doc = json.loads(p.read_text(encoding="utf-8")) if exists else {"accepted": []}
         items = doc["accepted"]
     else:
-        from ruamel.yaml import YAML
-
-        rt = YAML()
-        rt.indent(mapping=2, sequence=4, offset=2)
-        rt.preserve_quotes = True
+        rt = _round_trip()
         doc = rt.load(p.read_text(encoding="utf-8")) if exists else None
         if doc is None:
             doc = rt.load("accepted: []\n")
@@ -237,6 +234,17 @@ def record(
     return done
 
 
+def _round_trip() -> Any:
+    """ruamel.yaml's round-trip loader and dumper, in the README's layout (imported here: only
+    ``accept`` writes YAML)."""
+    from ruamel.yaml import YAML
+
+    rt = YAML()
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.preserve_quotes = True
+    return rt
+
+
 def _replace(p: Path, doc: object, is_json: bool) -> None:
     """Write ``doc`` to a temporary file beside ``p``, then move it over ``p``: a reader never
     sees half a baseline, and an error leaves the old one as it was."""
@@ -248,11 +256,7 @@ def _replace(p: Path, doc: object, is_json: bool) -> None:
         json.dump(doc, buf, indent=2)
         buf.write("\n")
     else:
-        from ruamel.yaml import YAML
-
-        rt = YAML()
-        rt.indent(mapping=2, sequence=4, offset=2)
-        rt.dump(doc, buf)
+        _round_trip().dump(doc, buf)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
     try:

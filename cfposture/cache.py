@@ -115,30 +115,44 @@ def get(key: str) -> Any | None:
 
 def put(key: str, value: Any) -> None:
     """Store ``value`` (JSON-able) atomically; failures only cost a recomputation next time."""
+    try:
+        _store(
+            key,
+            ".json",
+            lambda p: p.write_text(
+                json.dumps({"key": key, "value": value}, default=str), encoding="utf-8"
+            ),
+        )
+    except OSError as e:
+        log.debug("cannot write the cache entry %s (%s); continuing without it", key, e)
+
+
+def _store(key: str, suffix: str, write: Any) -> Path | None:
+    """``write(path)`` into a temporary file beside the entry, then move it into place, so no
+    reader sees half an entry. Entries are the user's alone (``mkstemp`` creates them 0600)
+    in a folder created 0700: frames hold members' emails and IP addresses. Returns the
+    folder, or None when caching is off."""
     folder = cache_dir()
     if folder is None:
-        return
+        return None
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=suffix, dir=folder)
+    os.close(fd)
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: see put_frame
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"key": key, "value": value}, f, default=str)
-            os.replace(tmp, folder / f"{key}.json")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as e:
-        log.debug("cannot write the cache in %s (%s); continuing without it", folder, e)
+        write(Path(tmp))
+        os.replace(tmp, folder / f"{key}{suffix}")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return folder
 
 
 # Frames: a snapshot's normalised audit events (cfposture.load.audit_events_of). The usage
 # rules read the events of every snapshot in their window, on every run (findings, report, a
-# notebook), and every notebook loads its snapshot;
-# parsing an enterprise pull's 2M events takes ~14 s, reading them back as Parquet under 1 s
-# (benchmarks/bench_history.py). Parquet holds data, not code, so a cache folder is still never
-# trusted to hold code. They are far bigger than the JSON entries, so they share a budget:
-# past it, the least recently used frames go.
+# notebook), and every notebook loads its snapshot; parsing an enterprise pull's 2M events
+# takes ~14 s, reading them back as Parquet under 1 s (benchmarks/bench_history.py). Parquet
+# holds data, not code, so a cache folder is still never trusted to hold code. Frames are far
+# bigger than the JSON entries, so they share a budget: past it, the least recently used go.
 
 FRAMES_BUDGET_MB = 2048
 """Default space for cached frames; ``CFPOSTURE_CACHE_MAX_MB`` changes it."""
@@ -179,26 +193,16 @@ def get_frame(key: str) -> Any | None:
 
 
 def put_frame(key: str, df: Any) -> None:
-    """Store a frame atomically as Parquet, then keep all frames within the budget.
-
-    Audit events carry members' emails and IP addresses: the file is the user's alone (mode
-    0600, as ``mkstemp`` creates it), in a folder created 0700."""
-    folder = cache_dir()
-    if folder is None:
-        return
+    """Store a frame atomically as Parquet (private, as every entry: ``_store``), then keep all
+    frames within the budget."""
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: see put_frame
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".parquet", dir=folder)
-        os.close(fd)
-        try:
-            df.to_parquet(tmp, compression="zstd", index=False)
-            os.replace(tmp, folder / f"{key}.parquet")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _keep_within_budget(folder)
+        folder = _store(
+            key, ".parquet", lambda p: df.to_parquet(p, compression="zstd", index=False)
+        )
+        if folder is not None:
+            _keep_within_budget(folder)
     except Exception as e:  # OSError, or any pyarrow error: a cache never fails the run
-        log.debug("cannot write the cache frame in %s (%s); continuing without it", folder, e)
+        log.debug("cannot write the cache frame %s (%s); continuing without it", key, e)
 
 
 def _budget_bytes() -> int:

@@ -78,15 +78,7 @@ def _cmd_findings(args: argparse.Namespace) -> int:
 
     snap = load(args.snapshot)
     baseline = load_baseline(args.baseline) if args.baseline else None
-    df, window = judge(
-        snap,
-        stale_days=args.stale_days,
-        usage_days=args.usage_days,
-        rotate_days=args.rotate_days,
-        max_super_admins=args.max_super_admins,
-        rules=args.rules,
-        baseline=baseline,
-    )
+    df, window = judge(snap, **_rule_params(args), rules=args.rules, baseline=baseline)
     if baseline:
         _note_baseline(accepted_risks(df, baseline, snap.created_at), args.snapshot, args.baseline)
     _note_window(window, args.rules)
@@ -99,19 +91,20 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rule_params(args: argparse.Namespace) -> dict[str, int]:
+    """The rule thresholds ``findings`` and ``accept`` both take (ids must match the same
+    findings)."""
+    keys = ("stale_days", "usage_days", "rotate_days", "max_super_admins")
+    return {k: getattr(args, k) for k in keys}
+
+
 def _cmd_accept(args: argparse.Namespace) -> int:
     from .baseline import record, resolve_ids
     from .findings import judge
     from .load import load
 
     snap = load(args.snapshot)
-    df, _ = judge(
-        snap,
-        stale_days=args.stale_days,
-        usage_days=args.usage_days,
-        rotate_days=args.rotate_days,
-        max_super_admins=args.max_super_admins,
-    )
+    df, _ = judge(snap, **_rule_params(args))
     ids = resolve_ids(df, args.finding_ids)
     expires = _expiry(args.expires)
     done = record(args.baseline, ids, reason=args.reason, owner=args.owner, expires=expires)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,24 @@ def sample_snap() -> cfposture.Snapshot:
 @pytest.fixture(scope="session")
 def fresh_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate(tmp_path_factory.mktemp("fresh") / "sample")
+
+
+@pytest.fixture
+def sample_history(tmp_path: Path) -> Path:
+    """A private copy of the sample's history (tests may edit it)."""
+    dest = tmp_path / "history"
+    dest.mkdir()
+    for p in cfposture.history("sample"):
+        shutil.copytree(p, dest / p.name)
+    return dest
+
+
+@pytest.fixture
+def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """cfposture's cache in a folder of this test's own."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-import cfposture
 from cfposture import cache, usage
 from cfposture.findings import findings
 from cfposture.load import load
@@ -20,22 +18,6 @@ from cfposture.rawsnapshot import MANIFEST
 
 # the module, not the function cfposture exports under the same name
 loading = importlib.import_module("cfposture.load")
-
-
-@pytest.fixture
-def hist(tmp_path: Path) -> Path:
-    dest = tmp_path / "history"
-    dest.mkdir()
-    for p in cfposture.history("sample"):
-        shutil.copytree(p, dest / p.name)
-    return dest
-
-
-@pytest.fixture
-def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
@@ -52,18 +34,18 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return seen
 
 
-def test_loading_a_snapshot_again_reads_its_events_from_the_cache(hist, cache_in, parsed):
-    first = load(hist)
+def test_loading_a_snapshot_again_reads_its_events_from_the_cache(sample_history, cache_in, parsed):
+    first = load(sample_history)
     assert parsed == [first.path]
     parsed.clear()
-    again = load(hist)
+    again = load(sample_history)
     assert parsed == []
     pd.testing.assert_frame_equal(first.audit_events, again.audit_events)
     assert len(first.audit_events) > 1000
 
 
-def test_cached_events_equal_parsed_ones_and_spare_the_parse(hist, cache_in, parsed):
-    snap = load(hist)
+def test_cached_events_equal_parsed_ones_and_spare_the_parse(sample_history, cache_in, parsed):
+    snap = load(sample_history)
     parsed.clear()
     cold, window = usage.usage_events(snap, 90)
     assert len(parsed) >= 2  # the sample's window reaches back over older pulls
@@ -75,19 +57,19 @@ def test_cached_events_equal_parsed_ones_and_spare_the_parse(hist, cache_in, par
     assert window == window2
 
 
-def test_findings_are_the_same_cached_or_not(hist, cache_in, monkeypatch):
-    snap = load(hist)
+def test_findings_are_the_same_cached_or_not(sample_history, cache_in, monkeypatch):
+    snap = load(sample_history)
     first = findings(snap)
-    again = findings(load(hist))  # from the cache
+    again = findings(load(sample_history))  # from the cache
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
-    off = findings(load(hist))
+    off = findings(load(sample_history))
     pd.testing.assert_frame_equal(first, again)
     pd.testing.assert_frame_equal(first, off)
     assert list(cache_in.glob("*.parquet"))  # the first run filled it
 
 
-def test_a_changed_snapshot_is_parsed_again(hist, cache_in, parsed):
-    snap = load(hist)
+def test_a_changed_snapshot_is_parsed_again(sample_history, cache_in, parsed):
+    snap = load(sample_history)
     parsed.clear()
     usage.usage_events(snap, 90)
     older = parsed[0]
@@ -99,8 +81,8 @@ def test_a_changed_snapshot_is_parsed_again(hist, cache_in, parsed):
     assert parsed == [older]
 
 
-def test_a_torn_or_foreign_frame_is_recomputed(hist, cache_in, parsed):
-    snap = load(hist)
+def test_a_torn_or_foreign_frame_is_recomputed(sample_history, cache_in, parsed):
+    snap = load(sample_history)
     parsed.clear()
     cold, _ = usage.usage_events(snap, 90)
     frames = [cache_in / f"{cache.frame_key('audit_events', p)}.parquet" for p in parsed]
@@ -125,9 +107,9 @@ def test_frames_keep_within_their_budget_least_recently_used_first(cache_in, mon
     assert sorted(p.stem for p in cache_in.glob("*.parquet")) == ["newest", "old"]
 
 
-def test_no_frames_when_the_cache_is_off(hist, tmp_path, monkeypatch, parsed):
+def test_no_frames_when_the_cache_is_off(sample_history, tmp_path, monkeypatch, parsed):
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
-    snap = load(hist)
+    snap = load(sample_history)
     parsed.clear()
     usage.usage_events(snap, 90)
     n = len(parsed)
@@ -136,20 +118,22 @@ def test_no_frames_when_the_cache_is_off(hist, tmp_path, monkeypatch, parsed):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
-def test_cached_events_are_private_to_the_user(hist, cache_in):
+def test_cached_events_are_private_to_the_user(sample_history, cache_in):
     """They hold members' emails and IP addresses, as the snapshot does."""
-    load(hist)
+    load(sample_history)
     frames = list(cache_in.glob("*.parquet"))
     assert frames
     assert {f.stat().st_mode & 0o777 for f in frames} == {0o600}
     assert cache_in.stat().st_mode & 0o777 == 0o700
 
 
-def test_a_frame_that_cannot_be_written_costs_only_the_cache(hist, cache_in, monkeypatch, parsed):
+def test_a_frame_that_cannot_be_written_costs_only_the_cache(
+    sample_history, cache_in, monkeypatch, parsed
+):
     def refuse(self, *a, **kw):
         raise NotImplementedError("pyarrow cannot write this")  # not an OSError
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", refuse)
-    snap = load(hist)
+    snap = load(sample_history)
     assert len(snap.audit_events) > 0
     assert not list(cache_in.glob("*.parquet")) and not list(cache_in.glob(".*"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -14,23 +13,6 @@ import cfposture
 import cfposture.notebook as nb
 from cfposture import cache
 from cfposture.rawsnapshot import MANIFEST, OBSERVED
-
-
-@pytest.fixture
-def hist(tmp_path: Path) -> Path:
-    """A private copy of the sample's history (tests below edit it)."""
-    dest = tmp_path / "history"
-    dest.mkdir()
-    for p in cfposture.history("sample"):
-        shutil.copytree(p, dest / p.name)
-    return dest
-
-
-@pytest.fixture
-def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
@@ -54,56 +36,58 @@ def trends(where: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return view.extras["checklist"], view.extras["exposure"]
 
 
-def test_warm_equals_cold_equals_off(hist, cache_in, judged, monkeypatch):
-    cold = trends(hist)
-    assert len(judged) == len(list(hist.iterdir())) - 1  # the newest comes with the view
+def test_warm_equals_cold_equals_off(sample_history, cache_in, judged, monkeypatch):
+    cold = trends(sample_history)
+    assert len(judged) == len(list(sample_history.iterdir())) - 1  # the newest comes with the view
     # per snapshot: its trend rows, and its findings' ids for the next one's changes
-    assert len(list(cache_in.glob("*.json"))) == 2 * len(list(hist.iterdir()))
+    assert len(list(cache_in.glob("*.json"))) == 2 * len(list(sample_history.iterdir()))
     judged.clear()
-    warm = trends(hist)
+    warm = trends(sample_history)
     assert judged == []  # nothing judged again
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
-    off = trends(hist)
-    assert len(judged) == len(list(hist.iterdir())) - 1
+    off = trends(sample_history)
+    assert len(judged) == len(list(sample_history.iterdir())) - 1
     for a, b, c in zip(cold, warm, off, strict=True):
         pd.testing.assert_frame_equal(a, b)
         pd.testing.assert_frame_equal(a, c)
     assert cold[0]["findings"].sum() > 0 and cold[1]["tokens"].sum() > 0
 
 
-def test_an_older_snapshot_changing_invalidates_the_newer_ones(hist, cache_in, judged):
-    trends(hist)
-    snaps = cfposture.history(hist)
+def test_an_older_snapshot_changing_invalidates_the_newer_ones(sample_history, cache_in, judged):
+    trends(sample_history)
+    snaps = cfposture.history(sample_history)
     m = json.loads((snaps[2] / MANIFEST).read_text())
     m["note"] = "edited"  # any byte of an older manifest: its audit events may differ
     (snaps[2] / MANIFEST).write_text(json.dumps(m))
     judged.clear()
-    trends(hist)
+    trends(sample_history)
     assert judged == snaps[2:-1]  # itself and every newer one (not the two before it)
 
 
-def test_observations_beside_a_snapshot_invalidate_it_alone(hist, cache_in, judged):
-    trends(hist)
-    snaps = cfposture.history(hist)
+def test_observations_beside_a_snapshot_invalidate_it_alone(sample_history, cache_in, judged):
+    trends(sample_history)
+    snaps = cfposture.history(sample_history)
     (snaps[1] / OBSERVED).write_text(json.dumps({"observations": []}))
     judged.clear()
-    trends(hist)
+    trends(sample_history)
     assert judged == [snaps[1]]
 
 
-def test_other_parameters_other_entries(hist, cache_in, judged):
-    trends(hist)
+def test_other_parameters_other_entries(sample_history, cache_in, judged):
+    trends(sample_history)
     judged.clear()
-    view = nb.build_view(str(hist), stale_days=30)
+    view = nb.build_view(str(sample_history), stale_days=30)
     nb._trends(view)
-    assert len(judged) == len(list(hist.iterdir())) - 1
+    assert len(judged) == len(list(sample_history.iterdir())) - 1
 
 
-def test_a_baseline_counts_accepted_risks_out_of_the_trend(hist, cache_in, judged, tmp_path):
+def test_a_baseline_counts_accepted_risks_out_of_the_trend(
+    sample_history, cache_in, judged, tmp_path
+):
     """Accepted findings are not open in any snapshot where the acceptance held; the trend's
     entries key on the baseline's bytes, so a new acceptance re-judges the history once."""
-    plain, _ = trends(hist)
-    newest = cfposture.load(hist)
+    plain, _ = trends(sample_history)
+    newest = cfposture.load(sample_history)
     step1 = cfposture.findings(newest).query("checklist_step == 1")["finding_id"].tolist()
     baseline = tmp_path / "accepted.yaml"
 
@@ -115,51 +99,53 @@ def test_a_baseline_counts_accepted_risks_out_of_the_trend(hist, cache_in, judge
 
     accept("2030-01-01")
     judged.clear()
-    view = nb.build_view(str(hist), baseline=str(baseline))
+    view = nb.build_view(str(sample_history), baseline=str(baseline))
     nb._trends(view)
-    assert len(judged) == len(list(hist.iterdir())) - 1  # other key: judged again, once
+    assert len(judged) == len(list(sample_history.iterdir())) - 1  # other key: judged again, once
     accepted = view.extras["checklist"]
     per_step = accepted.groupby(["snapshot", "checklist_step"])["findings"].sum()
     before = plain.groupby(["snapshot", "checklist_step"])["findings"].sum()
     assert (1 not in per_step.xs(newest.created_at).index) and before.xs(newest.created_at)[1] > 0
-    older = cfposture.load(cfposture.history(hist)[-2]).created_at  # judged from the cache key
+    older = cfposture.load(
+        cfposture.history(sample_history)[-2]
+    ).created_at  # judged from the cache key
     assert per_step.xs(older)[1] < before.xs(older)[1]
     assert per_step.xs(3, level=1).equals(before.xs(3, level=1))  # only what was accepted
 
     judged.clear()
-    nb._trends(nb.build_view(str(hist), baseline=str(baseline)))
+    nb._trends(nb.build_view(str(sample_history), baseline=str(baseline)))
     assert judged == []  # the same baseline: all cached
     accept("2026-09-01")  # expired before the newer snapshots: open again there
-    nb._trends(view := nb.build_view(str(hist), baseline=str(baseline)))
-    assert len(judged) == len(list(hist.iterdir())) - 1
+    nb._trends(view := nb.build_view(str(sample_history), baseline=str(baseline)))
+    assert len(judged) == len(list(sample_history.iterdir())) - 1
     newest_again = view.extras["checklist"].query("snapshot == @newest.created_at")
     assert set(newest_again["checklist_step"]) >= {1}
 
 
-def test_a_filtered_notebook_view_trends_whole_snapshots(hist, cache_in, monkeypatch):
+def test_a_filtered_notebook_view_trends_whole_snapshots(sample_history, cache_in, monkeypatch):
     """An analyst's view filtered to high findings still charts (and caches) the trend of
     every finding: a filtered count under the unfiltered key would poison later reports."""
     with monkeypatch.context() as m:
         m.setenv("CFPOSTURE_CACHE_DIR", "off")
-        expected, _ = trends(hist)
-    filtered = nb.setup(str(hist), min_severity="high")
+        expected, _ = trends(sample_history)
+    filtered = nb.setup(str(sample_history), min_severity="high")
     assert (filtered.findings["severity"].isin(["high", "critical"])).all()
     pd.testing.assert_frame_equal(nb.checklist_per_snapshot(filtered), expected)
-    again, _ = trends(hist)  # a report after it reads what the analyst's view cached
+    again, _ = trends(sample_history)  # a report after it reads what the analyst's view cached
     pd.testing.assert_frame_equal(again, expected)
 
 
-def test_changes_since_the_previous_snapshot(hist, cache_in, judged, monkeypatch):
+def test_changes_since_the_previous_snapshot(sample_history, cache_in, judged, monkeypatch):
     """New and resolved findings between the two newest snapshots, by finding id, from the
     cache the trends filled (no snapshot judged again), and the same with the cache off."""
-    snaps = cfposture.history(hist)
+    snaps = cfposture.history(sample_history)
     before = set(cfposture.findings(cfposture.load(snaps[-2]))["finding_id"])
     now = set(cfposture.findings(cfposture.load(snaps[-1]))["finding_id"])
     assert now - before and before - now  # the sample changes between its last two months
 
-    trends(hist)  # fills the cache
+    trends(sample_history)  # fills the cache
     judged.clear()
-    view = nb.build_view(str(hist))
+    view = nb.build_view(str(sample_history))
     c = nb.changes(view)
     assert judged == []  # the previous snapshot's findings came from the cache
     assert set(c.loc[c["change"] == "new", "finding_id"]) == now - before
@@ -168,15 +154,15 @@ def test_changes_since_the_previous_snapshot(hist, cache_in, judged, monkeypatch
     line = nb.changes_line(view)
     assert line.startswith(f"Since {snaps[-2].name}: {len(now - before)} new findings")
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
-    pd.testing.assert_frame_equal(nb.changes(nb.build_view(str(hist))), c)
+    pd.testing.assert_frame_equal(nb.changes(nb.build_view(str(sample_history))), c)
 
-    oldest = nb.build_view(str(snaps[0]), history_path=str(hist))  # nothing before it
+    oldest = nb.build_view(str(snaps[0]), history_path=str(sample_history))  # nothing before it
     assert nb.changes(oldest).empty
     assert nb.changes_line(oldest) == "No earlier snapshot in the history to compare with."
 
 
-def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, monkeypatch):
-    cold = trends(hist)
+def test_corrupt_or_foreign_entries_are_recomputed(sample_history, cache_in, monkeypatch):
+    cold = trends(sample_history)
     entries = sorted(p for p in cache_in.glob("*.json") if '"checklist"' in p.read_text())
     entries[0].write_text("{not json")
     entries[1].write_text(json.dumps({"key": "someone else", "value": {}}))
@@ -188,7 +174,7 @@ def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, monkeypatch):
         real_put(key, value)
 
     monkeypatch.setattr(cache, "put", counting_put)
-    again = trends(hist)
+    again = trends(sample_history)
     broken = {entries[0].stem, entries[1].stem}
     assert broken <= set(written)  # those two, and besides them only their findings' ids
     assert all('"columns"' in (cache_in / f"{k}.json").read_text() for k in set(written) - broken)
@@ -197,17 +183,17 @@ def test_corrupt_or_foreign_entries_are_recomputed(hist, cache_in, monkeypatch):
     assert json.loads(entries[0].read_text())["key"] == entries[0].stem  # repaired
 
 
-def test_an_unwritable_cache_is_skipped(hist, tmp_path, monkeypatch, judged):
+def test_an_unwritable_cache_is_skipped(sample_history, tmp_path, monkeypatch, judged):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", str(blocker / "cache"))
-    checklist, _ = trends(hist)
+    checklist, _ = trends(sample_history)
     assert checklist["findings"].sum() > 0
     assert blocker.read_text() == "not a folder"
 
 
-def test_the_key_follows_the_code(hist, monkeypatch):
-    snap = cfposture.history(hist)[-1]
+def test_the_key_follows_the_code(sample_history, monkeypatch):
+    snap = cfposture.history(sample_history)[-1]
     before = cache.snapshot_key("trend", snap, [], {"stale_days": 90})
     monkeypatch.setattr(cache, "code_fingerprint", lambda: "other code")
     assert cache.snapshot_key("trend", snap, [], {"stale_days": 90}) != before
@@ -219,10 +205,10 @@ def test_default_folder_follows_xdg(monkeypatch, tmp_path):
     assert cache.cache_dir() == tmp_path / "cfposture"
 
 
-def test_a_history_folder_is_listed_once_per_trend(hist, cache_in, monkeypatch):
+def test_a_history_folder_is_listed_once_per_trend(sample_history, cache_in, monkeypatch):
     """Each snapshot's key names the older snapshots of its folder: listing the folder per
     snapshot would make a long history quadratic."""
-    view = nb.build_view(str(hist))
+    view = nb.build_view(str(sample_history))
     calls: list[Path] = []
     module = importlib.import_module("cfposture.load")
     real = module.folder_listing  # what history() and the trend keys list a folder with
@@ -233,7 +219,7 @@ def test_a_history_folder_is_listed_once_per_trend(hist, cache_in, monkeypatch):
 
     monkeypatch.setattr(module, "folder_listing", counting)
     nb._trends(view)
-    assert calls.count(hist) == 1  # (judging an old snapshot lists that snapshot itself)
+    assert calls.count(sample_history) == 1  # (judging an old snapshot lists that snapshot itself)
 
 
 def test_no_home_directory_means_no_cache(monkeypatch):
@@ -249,9 +235,9 @@ def test_no_home_directory_means_no_cache(monkeypatch):
     cache.put("0" * 64, {"a": 1})  # a no-op, not an error
 
 
-def test_shares_of_a_cold_history_cover_each_snapshot_once(hist, cache_in, judged):
-    view = nb.build_view(str(hist))
-    older = cfposture.history(hist)[:-1]
+def test_shares_of_a_cold_history_cover_each_snapshot_once(sample_history, cache_in, judged):
+    view = nb.build_view(str(sample_history))
+    older = cfposture.history(sample_history)[:-1]
     assert nb.untrended(view) == older  # cold: every older snapshot, never the view's own
     for share in (older[0::2], older[1::2]):
         nb.judge_trends([str(p) for p in share], view.params)
@@ -262,25 +248,27 @@ def test_shares_of_a_cold_history_cover_each_snapshot_once(hist, cache_in, judge
     assert judged == []  # the view finds every share in the cache
 
 
-def test_untrended_is_empty_without_a_cache(hist, monkeypatch):
+def test_untrended_is_empty_without_a_cache(sample_history, monkeypatch):
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
-    assert nb.untrended(nb.build_view(str(hist))) == []
+    assert nb.untrended(nb.build_view(str(sample_history))) == []
 
 
-def test_a_cold_report_lends_older_snapshots_to_its_kernels(hist, cache_in, judged, tmp_path):
+def test_a_cold_report_lends_older_snapshots_to_its_kernels(
+    sample_history, cache_in, judged, tmp_path
+):
     """The kernels judge their shares (in their own processes: not counted here); the report
     then reads the same trend rows a report judging everything alone would."""
     from cfposture.report.run import write_report
 
-    older = cfposture.history(hist)[:-1]
-    write_report(str(hist), out=tmp_path / "report", workers=2)
+    older = cfposture.history(sample_history)[:-1]
+    write_report(str(sample_history), out=tmp_path / "report", workers=2)
     assert 0 < len(judged) < len(older)  # this process judged its share, not all
-    assert nb.untrended(nb.build_view(str(hist))) == []
+    assert nb.untrended(nb.build_view(str(sample_history))) == []
     judged.clear()
-    shared = trends(hist)
+    shared = trends(sample_history)
     assert judged == []
     off = tmp_path / "off"
     cache_in.rename(off)  # an empty cache: judge everything here, alone
-    alone = trends(hist)
+    alone = trends(sample_history)
     pd.testing.assert_frame_equal(shared[0], alone[0])
     pd.testing.assert_frame_equal(shared[1], alone[1])
