@@ -29,6 +29,7 @@ SCRIPTS = [
     "merge",
     "import",
     "history",
+    "notebook",
     "report",
     "scan",
 ]

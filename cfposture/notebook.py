@@ -7,8 +7,10 @@ here, tested like the rest of the package.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .envvars import REPORT_KERNEL, VIEW_CACHE
-from .errors import SEVERITY_RANK, SnapshotError
+from .errors import SEVERITY_RANK, CfPostureError, SnapshotError
 from .snapshot import Snapshot
 from .window import Window
 
@@ -35,6 +37,17 @@ RENDERER = "plotly_mimetype+notebook"
 # store, parse and convert per notebook. Analysts' notebooks keep RENDERER, so a notebook
 # exported by hand still renders offline.
 PAGE_RENDERER = "plotly_mimetype+cfposture_page"
+
+log = logging.getLogger(__name__)
+
+# plotly's renderers import nbformat, which imports jsonschema, which imports rfc3987_syntax
+# when it is installed (JupyterLab's dependencies install it) only to check the "iri" string
+# format, and that module compiles a Lark grammar at import: ~2 s of every notebook's set-up on
+# these machines, more than the sample's loading, rules and scores together. ``setup`` makes it
+# unimportable in the notebook's kernel unless something imported it already; jsonschema in
+# that kernel then checks no "iri" format. ``cfposture report`` does the same for its processes
+# (``cfposture.report.kernels.SKIPPED_IMPORTS``); importing cfposture does not.
+IRI_GRAMMAR = "rfc3987_syntax"
 
 
 def use_renderer() -> None:
@@ -83,7 +96,9 @@ def setup(
     ``baseline``: a file of accepted risks, whose findings get status ``accepted``.
 
     Under ``cfposture report`` the unfiltered view comes from the report's cache (computed once
-    in the parent process, see ``cfposture.envvars``); in JupyterLab it is computed here."""
+    in the parent process, see ``cfposture.envvars``); in JupyterLab it is computed here, and
+    the next notebook on the same snapshot reuses its findings and scores (``judged``)."""
+    sys.modules.setdefault(IRI_GRAMMAR, None)  # type: ignore[arg-type]  # see IRI_GRAMMAR
     use_renderer()
     full = cached_view(snapshot, history_path, stale_days, usage_days, baseline) or build_view(
         snapshot,
@@ -91,6 +106,7 @@ def setup(
         stale_days=stale_days,
         usage_days=usage_days,
         baseline=baseline,
+        reuse=True,
     )
     filters = {"accounts": _accounts(accounts), "min_severity": min_severity}
     s, keep = full.scores, filters["accounts"]
@@ -121,25 +137,109 @@ def build_view(
     stale_days: int = 90,
     usage_days: int = 90,
     baseline: str = "",
+    reuse: bool = False,
 ) -> View:
-    """The unfiltered view: snapshot, all findings and scores, the history for trends."""
+    """The unfiltered view: snapshot, all findings and scores, the history for trends.
+
+    ``reuse``: take the snapshot's findings and scores from ``cfposture.cache`` when this code
+    already judged it with these parameters (``judged``). Notebooks opened by an analyst do;
+    ``cfposture report`` and ``findings`` judge afresh, so a gate never rests on a cache."""
     from .baseline import accepted_risks, apply_baseline, load_baseline
-    from .findings import context, run_rules
     from .load import history, load
-    from .scoring import scores_from
 
     accepted = load_baseline(baseline) if baseline else None  # a bad file fails first
     snap = load(snapshot)
-    ctx = context(snap, stale_days=stale_days, usage_days=usage_days)
-    f, s = run_rules(ctx), scores_from(ctx)
+    params = {"stale_days": stale_days, "usage_days": usage_days}
+    f, s, window = (judged if reuse else judge_afresh)(snap, params)
     extras = {}
     if accepted is not None:
         f = apply_baseline(f, accepted, snap.created_at)
         # on all findings: a notebook's filters must not make an entry look fixed
         extras["accepted_risks"] = accepted_risks(f, accepted, snap.created_at)
     hist = history(history_path or snapshot_history(snap))
-    params = {"stale_days": stale_days, "usage_days": usage_days}
-    return View(snap, f, s, hist, params, extras, window=ctx.window, baseline=accepted)
+    return View(snap, f, s, hist, params, extras, window=window, baseline=accepted)
+
+
+Judgement = tuple[pd.DataFrame, pd.DataFrame, Window]
+
+
+def judge_afresh(snap: Snapshot, params: dict) -> Judgement:
+    """A snapshot's findings (no baseline applied), scores and usage window."""
+    from .findings import context, run_rules
+    from .scoring import scores_from
+
+    ctx = context(snap, **params)
+    return run_rules(ctx), scores_from(ctx), ctx.window
+
+
+def judged(snap: Snapshot, params: dict) -> Judgement:
+    """``judge_afresh``, kept in ``cfposture.cache``: an analyst opens the notebooks one after
+    another on the same snapshot, and at enterprise scale the rules and scores take ~20 s of
+    each notebook's ~30 s set-up (benchmarks/README.md). The key is the trend cache's (the
+    snapshot's manifest and observations, the older snapshots its usage rules read, the rule
+    parameters, cfposture's code) plus the pandas and pyarrow versions that write and read
+    the frames. The frames are Parquet (data, never code) and go back through their schemas;
+    a missing, evicted or damaged part means judging afresh. No baseline is applied before
+    storing, so editing the baseline changes nothing cached."""
+    from . import cache
+
+    key = _judged_key(snap.path, params)
+    hit = _judged_hit(key)
+    if hit is not None:
+        return hit
+    f, s, window = judge_afresh(snap, params)
+    cache.put_frame(f"{key}-findings", f)
+    cache.put_frame(f"{key}-scores", s)
+    cache.put(key, {"window": _window_doc(window)})  # last: its presence says the rest is there
+    return f, s, window
+
+
+def _judged_key(path: Path, params: dict) -> str:
+    import pyarrow
+
+    from . import cache
+
+    frames = {**params, "frames": f"pandas {pd.__version__}, pyarrow {pyarrow.__version__}"}
+    return cache.snapshot_key("judged", path, _older_siblings(path, {}), frames)
+
+
+def _judged_hit(key: str) -> Judgement | None:
+    from . import cache
+    from .schemas import Findings, Scores, validate
+
+    entry = cache.get(key)
+    if not isinstance(entry, dict) or not isinstance(entry.get("window"), dict):
+        return None
+    f, s = cache.get_frame(f"{key}-findings"), cache.get_frame(f"{key}-scores")
+    if f is None or s is None:  # evicted by the frames' budget, or unreadable
+        return None
+    try:
+        return validate(Findings, f), validate(Scores, s), _window_of(entry["window"])
+    except (CfPostureError, KeyError, TypeError, ValueError) as e:
+        log.debug("cached judgement %s does not hold (%s); judging afresh", key, e)
+        return None
+
+
+def _window_doc(w: Window) -> dict:
+    def at(ts: pd.Timestamp | None) -> str | None:
+        return None if ts is None else ts.isoformat()
+
+    return {
+        "as_of": at(w.as_of),
+        "days": w.days,
+        "covered_since": at(w.covered_since),
+        "denied": w.denied,
+    }
+
+
+def _window_of(doc: dict) -> Window:
+    since = doc["covered_since"]
+    return Window(
+        as_of=pd.Timestamp(doc["as_of"]),
+        days=int(doc["days"]),
+        covered_since=None if since is None else pd.Timestamp(since),
+        denied=bool(doc["denied"]),
+    )
 
 
 def _cache_key(

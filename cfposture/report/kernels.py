@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 # module compiles a Lark grammar at import: 1.5 s per process on these machines, for the "iri"
 # format check that no notebook schema uses (python-jsonschema/jsonschema#1428). Processes
 # cfposture owns do without it: the `cfposture report` command and its kernels (WARMUP);
-# jsonschema then has no "iri" format checker. Importing cfposture never does this.
+# jsonschema then has no "iri" format checker. Importing cfposture never does this; a
+# notebook's ``setup`` does it in the notebook's kernel (``cfposture.notebook.IRI_GRAMMAR``).
 # Likewise hypothesis (a test dependency, often installed beside pandera): pandera imports its
 # data-synthesis strategies, and with them hypothesis, on its first validation (~0.2 s), for
 # generating example frames, which a report never does.

@@ -337,3 +337,26 @@ def test_a_kernel_that_dies_at_start_is_started_once_more(tmp_path, monkeypatch)
     pool.start(["x"], lambda name, kernel: kernel.km.kernel_id)
     assert pool.wait()["x"] == calls[1].km.kernel_id  # the second kernel ran the work
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("imported_first", [False, True])
+def test_a_notebooks_setup_skips_the_iri_grammar_unless_it_is_loaded(imported_first):
+    """An analyst's notebook kernel spends ~2 s compiling rfc3987_syntax's grammar through
+    plotly → nbformat → jsonschema unless ``setup`` skips it; a kernel that already loaded it
+    keeps it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.util, sys\n"
+        "assert importlib.util.find_spec('rfc3987_syntax'), 'JupyterLab installs it'\n"
+        + ("import rfc3987_syntax\n" if imported_first else "")
+        + "import cfposture.notebook as nb\n"
+        "view = nb.setup('sample')\n"
+        "import jsonschema, plotly.io as pio\n"
+        "print(len(view.findings), pio.renderers.default, sys.modules['rfc3987_syntax'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, renderer, module = out.stdout.strip().split(" ", 2)
+    assert int(count) > 100 and renderer == "plotly_mimetype+notebook"
+    assert (module != "None") == imported_first, module
