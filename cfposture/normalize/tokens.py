@@ -139,13 +139,22 @@ def _observed(raw: RawSnapshot) -> pd.DataFrame:
     return df.drop_duplicates("token_id", keep="last")
 
 
+_SEEN_COLUMNS = [
+    "actor_context", "token_id", "actor_type", "account_id", "actor_id", "actor_email",
+    "token_name", "when",
+]  # fmt: skip
+
+
 def _seen_in_audit(audit: pd.DataFrame, inventoried: set[str]) -> list[dict[str, Any]]:
     """Tokens that acted on an account but were not listed: other members' user tokens
     (only their owners can list them), or tokens of accounts we could not list."""
-    acted = audit[(audit["actor_context"] == "api_token") & audit["token_id"].notna()]
-    acted = acted[~acted["token_id"].isin(list(inventoried))]
-    if acted.empty:
+    by_token = (audit["actor_context"] == "api_token") & audit["token_id"].notna()
+    # which tokens, from one column first: filtering all 18 columns of millions of events
+    # was most of this function's second at 100 enterprise accounts, mostly for nothing
+    unseen = set(audit.loc[by_token, "token_id"].unique()) - inventoried
+    if not unseen:
         return []
+    acted = audit.loc[by_token & audit["token_id"].isin(list(unseen)), _SEEN_COLUMNS]
     last = acted.sort_values("when").groupby("token_id", sort=True).last()
     rows = []
     for token_id, ev in last.iterrows():
