@@ -5,7 +5,7 @@ Best-of-N tables from different hours moved by about a second on the 2-core mach
 benchmarks/README.md, more than most single changes gain; alternating runs in one sitting
 compare like with like. The other revision is checked out into a temporary git worktree and
 imported through PYTHONPATH (its kernels inherit it); each side keeps its own trend cache,
-primed once for the warm runs (less the newest snapshot's parsed audit events, which a
+primed once for the warm runs (less the newest snapshot's parsed frames, which a
 scheduled run parses afresh) and fresh for every cold run. Each run's CPU seconds (the
 command's and its kernels') are tabled too: they move less than wall time on a shared VM, and
 on 2 cores they bound it.
@@ -49,16 +49,19 @@ def run(src: Path | None, cache: Path, out: Path) -> tuple[float, float]:
     return time.monotonic() - start, _children_cpu() - cpu
 
 
-def newest_frame(src: Path | None) -> str | None:
-    """The cache file name of the sample's newest audit events in that revision, which each
-    warm run forgets (a scheduled run's newest snapshot is new); None before such a cache."""
+def newest_frames(src: Path | None) -> list[str]:
+    """The cache file names of the sample's newest snapshot's frames in that revision (its
+    audit events; from this revision on, its inventory too), which each warm run forgets: a
+    scheduled run's newest snapshot is new. Empty before such a cache."""
     env = {**os.environ, **({"PYTHONPATH": str(src)} if src is not None else {})}
     code = (
-        "import cfposture; from cfposture import cache\n"
-        "print(cache.frame_key('audit_events', cfposture.history('sample')[-1]))"
+        "import importlib, cfposture; from cfposture import cache\n"
+        "kinds = ('audit_events', *getattr(importlib.import_module('cfposture.load'),"
+        " 'INVENTORY', ()))\n"
+        "for k in kinds: print(cache.frame_key(k, cfposture.history('sample')[-1]))"
     )
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    return f"{got.stdout.strip()}.parquet" if got.returncode == 0 else None
+    return [f"{key}.parquet" for key in got.stdout.split()] if got.returncode == 0 else []
 
 
 def main() -> None:
@@ -82,15 +85,15 @@ def main() -> None:
             sides = {args.rev: other, "this checkout": None}
             times: dict[str, dict[str, list[float]]] = {k: {"warm": [], "cold": []} for k in sides}
             cpu: dict[str, dict[str, list[float]]] = {k: {"warm": [], "cold": []} for k in sides}
-            forget = {name: newest_frame(src) for name, src in sides.items()}
+            forget = {name: newest_frames(src) for name, src in sides.items()}
             for i, src in enumerate(sides.values()):
                 run(src, work / f"warm{i}", work / "out")  # prime the warm cache
             for kind, n in (("warm", args.warm), ("cold", args.cold)):
                 for r in range(n):
                     for i, (name, src) in enumerate(sides.items()):
                         cache = work / (f"warm{i}" if kind == "warm" else f"cold{i}-{r}")
-                        if forget[name]:
-                            (cache / forget[name]).unlink(missing_ok=True)
+                        for frame in forget[name]:
+                            (cache / frame).unlink(missing_ok=True)
                         wall, used = run(src, cache, work / "out")
                         times[name][kind].append(wall)
                         cpu[name][kind].append(used)

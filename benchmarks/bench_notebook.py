@@ -5,11 +5,12 @@ An analyst opens the notebooks one after another on the same snapshot. Three sta
 scale, each in a fresh process with the snapshot's audit events already in the cache
 (``cfposture.load.audit_events_of``, measured by bench_history.py):
 
-* *before*: what every notebook paid before the judgement cache and the skipped grammar:
-  the rules and scores run (``judge_afresh``), and rfc3987_syntax is imported first, as
-  plotly → nbformat → jsonschema imported it (the baseline, measured in the same run);
-* *first*: the first notebook now: judged afresh (and the judgement stored), no grammar;
-* *next*: every further notebook: findings and scores read back from the cache.
+* *before*: what every notebook paid before the inventory and judgement caches and the
+  skipped grammar: the inventory normalised, the rules and scores run, and rfc3987_syntax
+  imported first, as plotly → nbformat → jsonschema imported it (the baseline, measured in
+  the same run);
+* *first*: the first notebook now: normalised and judged afresh (and both stored), no grammar;
+* *next*: every further notebook: inventory, findings and scores read back from the cache.
 
     python benchmarks/bench_notebook.py            # the sample, 10 and 100 accounts: ~4 min
     python benchmarks/bench_notebook.py --smoke    # the sample only, once (CI)
@@ -36,13 +37,17 @@ GRAMMAR = "import rfc3987_syntax\n"
 PARAMS = {"stale_days": 90, "usage_days": 90}  # setup's defaults
 
 
-def _forget_judgement(snapshot: Path) -> None:
-    """Remove the snapshot's judgement from the cache: the next set-up judges afresh."""
+def _forget(snapshot: Path) -> None:
+    """Remove the snapshot's judgement and inventory frames from the cache (not its audit
+    events): the next set-up normalises, judges and scores afresh."""
     from cfposture import cache
+    from cfposture.load import INVENTORY
     from cfposture.notebook import _judged_key
 
     key, folder = _judged_key(snapshot, PARAMS), cache.cache_dir()
-    for name in (f"{key}.json", f"{key}-findings.parquet", f"{key}-scores.parquet"):
+    names = [f"{key}.json", f"{key}-findings.parquet", f"{key}-scores.parquet"]
+    names += [f"{cache.frame_key(kind, snapshot)}.parquet" for kind in INVENTORY]
+    for name in names:
         (folder / name).unlink(missing_ok=True)
 
 
@@ -72,9 +77,9 @@ def main() -> None:
             stage(SETUP, str(snapshot))  # audit events parsed into the cache, not timed
             before, first, nxt = [], [], []
             for _ in range(repeats):
-                _forget_judgement(snapshot)
+                _forget(snapshot)
                 before.append(stage(grammar + SETUP, str(snapshot)))
-                _forget_judgement(snapshot)
+                _forget(snapshot)
                 first.append(stage(SETUP, str(snapshot)))
                 nxt.append(stage(SETUP, str(snapshot)))
             b, f, n = _best(before), _best(first), _best(nxt)

@@ -30,7 +30,7 @@ import papermill as pm
 from _harness import meta
 
 import cfposture
-from cfposture import cache as cfcache
+from cfposture.load import forget_frames
 from cfposture.report.run import NOTEBOOKS
 
 
@@ -78,16 +78,17 @@ def main() -> None:
             subprocess.run([*cmd, str(Path(tmp) / "r")], check=True, capture_output=True, env=env)
             return time.monotonic() - start
 
-    # a scheduled run's newest snapshot is new: its audit events are parsed, not read from
-    # the cache (cfposture.load.audit_events_of); each warm run forgets the sample's newest
-    newest = cfcache.frame_key("audit_events", cfposture.history("sample")[-1])
+    # a scheduled run's newest snapshot is new: it is parsed, not read from the cache
+    # (cfposture.load); each warm run forgets the sample's newest snapshot's frames
+    newest = cfposture.history("sample")[-1]
 
     cold, warm = [], []
     with tempfile.TemporaryDirectory() as caches:
         for i in range(repeats):
             cold.append(report(Path(caches) / f"cold{i}"))  # a fresh, empty cache each time
         for _ in range(repeats):
-            (Path(caches) / "cold0" / f"{newest}.parquet").unlink(missing_ok=True)
+            os.environ["CFPOSTURE_CACHE_DIR"] = str(Path(caches) / "cold0")
+            forget_frames(newest)
             warm.append(report(Path(caches) / "cold0"))  # the cache the first run filled
     r = {
         "notebooks": len(NOTEBOOKS),

@@ -147,10 +147,11 @@ def _store(key: str, suffix: str, write: Any) -> Path | None:
     return folder
 
 
-# Frames: a snapshot's normalised audit events (cfposture.load.audit_events_of). The usage
-# rules read the events of every snapshot in their window, on every run (findings, report, a
-# notebook), and every notebook loads its snapshot; parsing an enterprise pull's 2M events
-# takes ~14 s, reading them back as Parquet under 1 s (benchmarks/bench_history.py). Parquet
+# Frames: a snapshot's normalised audit events (cfposture.load.audit_events_of) and inventory
+# (tokens, grants, members, ...), and a notebook's findings and scores (cfposture.notebook.
+# judged). The usage rules read the events of every snapshot in their window, on every run
+# (findings, report, a notebook), and every notebook loads its snapshot; parsing an enterprise
+# pull's 2M events takes ~14 s, reading them back as Parquet under 1 s (bench_history.py). Parquet
 # holds data, not code, so a cache folder is still never trusted to hold code. Frames are far
 # bigger than the JSON entries, so they share a budget: past it, the least recently used go.
 
@@ -159,15 +160,17 @@ FRAMES_BUDGET_MB = 2048
 
 
 def frame_key(kind: str, snapshot: Path) -> str:
-    """The key of ``kind`` frame of ``snapshot``: its manifest (every file's sha256),
-    cfposture's code and the pandas and pyarrow versions that write and read the Parquet;
-    nothing else: the frame does not depend on rule parameters."""
+    """The key of ``kind`` frame of ``snapshot``: its manifest (every file's sha256) and the
+    observations beside it (``observed.json``: which tokens a scan or a roll saw, read into
+    the tokens frame), cfposture's code and the pandas and pyarrow versions that write and
+    read the Parquet; nothing else: a frame does not depend on rule parameters."""
     import pandas as pd
     import pyarrow
 
     h = hashlib.sha256(f"frame|{kind}|{pd.__version__}|{pyarrow.__version__}".encode())
     h.update(code_fingerprint().encode())
-    h.update(_digest(snapshot / MANIFEST) or b"-")
+    for part in (snapshot / MANIFEST, snapshot / OBSERVED):
+        h.update(_digest(part) or b"-")
     return h.hexdigest()
 
 

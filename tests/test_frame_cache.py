@@ -13,8 +13,8 @@ import pytest
 
 from cfposture import cache, usage
 from cfposture.findings import findings
-from cfposture.load import load
-from cfposture.rawsnapshot import MANIFEST
+from cfposture.load import forget_frames, load
+from cfposture.rawsnapshot import MANIFEST, add_observations
 
 # the module, not the function cfposture exports under the same name
 loading = importlib.import_module("cfposture.load")
@@ -49,7 +49,8 @@ def test_cached_events_equal_parsed_ones_and_spare_the_parse(sample_history, cac
     parsed.clear()
     cold, window = usage.usage_events(snap, 90)
     assert len(parsed) >= 2  # the sample's window reaches back over older pulls
-    assert len(list(cache_in.glob("*.parquet"))) == len(parsed) + 1  # and the newest
+    events = {f"{cache.frame_key('audit_events', p)}.parquet" for p in [*parsed, snap.path]}
+    assert events <= {p.name for p in cache_in.glob("*.parquet")}  # and the newest's
     parsed.clear()
     warm, window2 = usage.usage_events(snap, 90)
     assert parsed == []
@@ -137,3 +138,67 @@ def test_a_frame_that_cannot_be_written_costs_only_the_cache(
     snap = load(sample_history)
     assert len(snap.audit_events) > 0
     assert not list(cache_in.glob("*.parquet")) and not list(cache_in.glob(".*"))
+
+
+@pytest.fixture
+def normalized(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The snapshots whose inventory was normalised (not read from the cache)."""
+    seen: list[Path] = []
+    real = loading.normalize
+
+    def counting(raw, **kw):
+        seen.append(raw.path)
+        return real(raw, **kw)
+
+    monkeypatch.setattr(loading, "normalize", counting)
+    return seen
+
+
+def _frames(snap) -> dict[str, pd.DataFrame]:
+    return {n: getattr(snap, n) for n in (*loading.INVENTORY, "permission_catalog", "audit_events")}
+
+
+def test_loading_again_reads_the_inventory_from_the_cache(sample_history, cache_in, normalized):
+    first = load(sample_history)
+    assert normalized == [first.path]
+    again = load(sample_history)
+    assert normalized == [first.path]  # not normalised twice
+    for name, df in _frames(first).items():
+        pd.testing.assert_frame_equal(df, getattr(again, name), obj=name)
+    assert len(first.tokens) > 50 and (~first.tokens["inventoried"]).any()
+
+
+def test_an_observation_beside_the_snapshot_reaches_the_tokens(sample_history, cache_in):
+    """``cfposture scan --verify`` records which tokens it saw next to the snapshot; the
+    cached tokens frame must not hide that (its key hashes observed.json too)."""
+    snap = load(sample_history)
+    token = snap.tokens[snap.tokens["format_source"] == "inferred"].iloc[0]
+    add_observations(
+        snap.path,
+        [{"token_id": token["token_id"], "format": "legacy", "source": "scan",
+          "observed_at": "2099-01-01T00:00:00Z"}],
+    )  # fmt: skip
+    again = load(sample_history).tokens.set_index("token_id").loc[token["token_id"]]
+    assert (again["format"], again["format_source"]) == ("legacy", "observed")
+
+
+def test_a_damaged_inventory_frame_means_normalising_again(sample_history, cache_in, normalized):
+    first = load(sample_history)
+    grants = cache_in / f"{cache.frame_key('grants', first.path)}.parquet"
+    g = pd.read_parquet(grants)
+    g.loc[0, "effect"] = "maybe"  # schema drift: the grants frame allows allow and deny
+    g.to_parquet(grants)
+    (cache_in / f"{cache.frame_key('members', first.path)}.parquet").unlink()  # evicted
+    again = load(sample_history)
+    assert len(normalized) == 2
+    for name, df in _frames(first).items():
+        pd.testing.assert_frame_equal(df, getattr(again, name), obj=name)
+
+
+def test_forgetting_a_snapshots_frames_means_parsing_it_as_new(
+    sample_history, cache_in, parsed, normalized
+):
+    snap = load(sample_history)
+    forget_frames(snap.path)
+    load(sample_history)
+    assert parsed == [snap.path, snap.path] and normalized == [snap.path, snap.path]
