@@ -94,8 +94,12 @@ def load_created_at(path: PathLike) -> pd.Timestamp:
     return pd.Timestamp(RawSnapshot.open(path).manifest["created_at"])
 
 
-def load(path: PathLike = "sample") -> Snapshot:
+def load(path: PathLike = "sample", *, keep: bool = True) -> Snapshot:
     """Load a snapshot (or a history's latest snapshot, or ``"sample"``) as validated frames.
+
+    ``keep=False``: do not store the inventory frames in the cache (a snapshot read once, as
+    the trends read an old snapshot before caching what they need of it); its audit events are
+    stored either way, since the usage rules of newer snapshots read them again.
 
     Raises ``SnapshotError`` / ``NormalizeError`` with a one-line reason and what to do.
     """
@@ -107,7 +111,7 @@ def load(path: PathLike = "sample") -> Snapshot:
             " it sits in (its pulls), and the usage rules will read it from there"
         )
     audit = audit_events_of(raw)
-    frames = {**_inventory_of(raw, audit), "audit_events": audit}
+    frames = {**_inventory_of(raw, audit, keep), "audit_events": audit}
     return Snapshot(path=target, manifest=raw.manifest, **frames)
 
 
@@ -116,7 +120,7 @@ INVENTORY = ("accounts", "zones", "tokens", "grants", "members", "oauth_apps")
 the permission catalog is cfposture's, not the snapshot's)."""
 
 
-def _inventory_of(raw: RawSnapshot, audit: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _inventory_of(raw: RawSnapshot, audit: pd.DataFrame, keep: bool) -> dict[str, pd.DataFrame]:
     """The inventory frames, normalised once and then kept in ``cfposture.cache`` as Parquet,
     as the audit events are: each notebook an analyst opens loads the same snapshot, and at
     100 enterprise accounts normalising 25k tokens and 100k grants takes ~3 s. Keyed like the
@@ -136,7 +140,7 @@ def _inventory_of(raw: RawSnapshot, audit: pd.DataFrame) -> dict[str, pd.DataFra
         except CfPostureError:
             pass
     frames = normalize(raw, catalog=catalog, audit=audit)
-    for name, key in keys.items():
+    for name, key in keys.items() if keep else ():
         cache.put_frame(key, frames[name])
     return {name: frames[name] for name in (*INVENTORY, "permission_catalog")}
 

@@ -366,7 +366,7 @@ def _trend_rows(
     if judged is not None:
         snap, f, window = judged
     else:
-        snap = load(path)
+        snap = load(path, keep=False)  # read once: what the trends need of it is cached below
         f, window = judge(snap, baseline=baseline, **params)
     # what the next snapshot's report compares with ("changes since the previous snapshot")
     cache.put(_ids_key(path, params, folders), _id_rows(f))
@@ -416,7 +416,7 @@ def _findings_of(
     hit = cache.get(key)
     if isinstance(hit, dict) and hit.get("columns") == ID_COLUMNS:
         return pd.DataFrame(hit["rows"], columns=ID_COLUMNS)
-    f = findings(load(path), **params)
+    f = findings(load(path, keep=False), **params)
     cache.put(key, _id_rows(f))
     return f[ID_COLUMNS]
 

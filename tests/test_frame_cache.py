@@ -202,3 +202,18 @@ def test_forgetting_a_snapshots_frames_means_parsing_it_as_new(
     forget_frames(snap.path)
     load(sample_history)
     assert parsed == [snap.path, snap.path] and normalized == [snap.path, snap.path]
+
+
+def test_an_old_snapshot_the_trends_read_once_leaves_no_inventory_behind(sample_history, cache_in):
+    """The trends cache what they need of an old snapshot (its rows and finding ids); its
+    inventory frames would never be read again, its audit events would (newer usage windows)."""
+    from cfposture import notebook
+
+    view = notebook.build_view(str(sample_history))
+    notebook.trend(view)
+    older = [Path(p) for p in view.history[:-1]]
+    names = {p.name for p in cache_in.glob("*.parquet")}
+    for snap in older:
+        assert f"{cache.frame_key('tokens', snap)}.parquet" not in names
+    assert f"{cache.frame_key('audit_events', older[-1])}.parquet" in names
+    assert f"{cache.frame_key('tokens', view.snap.path)}.parquet" in names
