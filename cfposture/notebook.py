@@ -143,14 +143,15 @@ def build_view(
 
     ``reuse``: take the snapshot's findings and scores from ``cfposture.cache`` when this code
     already judged it with these parameters (``judged``). Notebooks opened by an analyst do;
-    ``cfposture report`` and ``findings`` judge afresh, so a gate never rests on a cache."""
+    ``cfposture report`` judges afresh, so a gate never rests on a cache, and stores what it
+    judged for the analyst who opens the notebooks on that snapshot next."""
     from .baseline import accepted_risks, apply_baseline, load_baseline
     from .load import history, load
 
     accepted = load_baseline(baseline) if baseline else None  # a bad file fails first
     snap = load(snapshot)
     params = {"stale_days": stale_days, "usage_days": usage_days}
-    f, s, window = (judged if reuse else judge_afresh)(snap, params)
+    f, s, window = judged(snap, params, read=reuse)
     extras = {}
     if accepted is not None:
         f = apply_baseline(f, accepted, snap.created_at)
@@ -172,7 +173,7 @@ def judge_afresh(snap: Snapshot, params: dict) -> Judgement:
     return run_rules(ctx), scores_from(ctx), ctx.window
 
 
-def judged(snap: Snapshot, params: dict) -> Judgement:
+def judged(snap: Snapshot, params: dict, *, read: bool = True) -> Judgement:
     """``judge_afresh``, kept in ``cfposture.cache``: an analyst opens the notebooks one after
     another on the same snapshot, and at enterprise scale the rules and scores take ~20 s of
     each notebook's ~30 s set-up (benchmarks/README.md). The key is the trend cache's (the
@@ -180,11 +181,12 @@ def judged(snap: Snapshot, params: dict) -> Judgement:
     parameters, cfposture's code) plus the pandas and pyarrow versions that write and read
     the frames. The frames are Parquet (data, never code) and go back through their schemas;
     a missing, evicted or damaged part means judging afresh. No baseline is applied before
-    storing, so editing the baseline changes nothing cached."""
+    storing, so editing the baseline changes nothing cached. ``read=False``: judge afresh,
+    and store the judgement all the same."""
     from . import cache
 
     key = _judged_key(snap.path, params)
-    hit = _judged_hit(key)
+    hit = _judged_hit(key) if read else None
     if hit is not None:
         return hit
     f, s, window = judge_afresh(snap, params)

@@ -118,6 +118,16 @@ def test_reports_and_gates_never_read_the_cache(sample_history, cache_in, monkey
     assert len(view.findings) > 100
 
 
+def test_a_notebook_opened_after_a_report_reuses_the_reports_judgement(
+    sample_history, cache_in, judgements
+):
+    snap = _newest(sample_history)
+    report_view = notebook.build_view(snap)  # as cfposture report computes it: afresh
+    assert len(judgements) == 1
+    _same(report_view, notebook.setup(snap))
+    assert len(judgements) == 1
+
+
 def test_with_the_cache_off_each_notebook_judges(sample_history, monkeypatch, judgements):
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
     snap = _newest(sample_history)
