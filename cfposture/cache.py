@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from functools import cache, lru_cache
 from pathlib import Path
@@ -208,7 +209,8 @@ def put_frame(key: str, df: Any) -> None:
         log.debug("cannot write the cache frame %s (%s); continuing without it", key, e)
 
 
-def _budget_bytes() -> int:
+def budget_bytes() -> int:
+    """The frames' budget in bytes (``CFPOSTURE_CACHE_MAX_MB``, else FRAMES_BUDGET_MB)."""
     raw = os.environ.get("CFPOSTURE_CACHE_MAX_MB", "")
     try:
         mb = float(raw) if raw.strip() else FRAMES_BUDGET_MB
@@ -229,9 +231,37 @@ def _keep_within_budget(folder: Path) -> None:
         except FileNotFoundError:  # another run evicted it meanwhile
             continue
         frames.append((st.st_mtime, st.st_size, p))
-    total, budget = sum(size for _, size, _ in frames), _budget_bytes()
+    total, budget = sum(size for _, size, _ in frames), budget_bytes()
     for _, size, p in sorted(frames):
         if total <= budget:
             break
         p.unlink(missing_ok=True)
         total -= size
+
+
+# What ``cfposture cache`` shows and clears. Only names cfposture writes are ever touched (a
+# 64-hex key, an optional "-kind", .json or .parquet, or such a file being written), so a
+# CFPOSTURE_CACHE_DIR pointed at a folder with other files in it loses none of them.
+_ENTRY_NAME = re.compile(r"^\.?[0-9a-f]{64}(?:-[a-z]+)?(?:\.[A-Za-z0-9_]+)?\.(?:json|parquet)$")
+
+
+def entries() -> list[Path]:
+    """The files cfposture keeps in its cache folder (none when caching is off)."""
+    folder = cache_dir()
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _ENTRY_NAME.match(p.name) and p.is_file())
+
+
+def clear() -> tuple[int, int]:
+    """Delete every entry (frames hold members' emails and IP addresses: purge them with the
+    snapshots they came from). Returns how many files and bytes went."""
+    n = size = 0
+    for p in entries():
+        try:
+            got = p.stat().st_size
+            p.unlink()
+        except FileNotFoundError:  # another run evicted or replaced it meanwhile
+            continue
+        n, size = n + 1, size + got
+    return n, size

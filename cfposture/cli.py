@@ -63,6 +63,30 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from . import cache
+
+    folder = cache.cache_dir()
+    if folder is None:
+        print("cache: off (CFPOSTURE_CACHE_DIR); nothing is kept between runs")
+        return 0
+    if args.clear:
+        n, size = cache.clear()
+        print(f"cache: {folder}: deleted {n} entries, {size / 1e6:.1f} MB")
+        return 0
+    files = cache.entries()
+    sizes = [p.stat().st_size for p in files if p.exists()]
+    frames = sum(p.stat().st_size for p in files if p.suffix == ".parquet" and p.exists())
+    budget = cache.budget_bytes() / 1024 / 1024
+    print(f"cache: {folder}")
+    print(
+        f"entries: {len(files)}, {sum(sizes) / 1e6:.1f} MB (frames {frames / 1e6:.1f} MB;"
+        f" budget {budget:.0f} MiB, CFPOSTURE_CACHE_MAX_MB)"
+    )
+    print("clear it with: cfposture cache --clear (frames hold members' emails and IP addresses)")
+    return 0
+
+
 def _write(text: str, out: str | None) -> None:
     if out:
         Path(out).write_text(text, encoding="utf-8")
@@ -649,6 +673,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--values-file", help="append rolled values here (mode 0600), not the terminal")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_apply)
+
+    s = sub.add_parser(
+        "cache",
+        help="show cfposture's cache (parsed snapshots, judgements, trend rows), or clear it",
+        description="Where cfposture keeps what it derived from snapshots between runs, and how"
+        " much. Entries are keyed by the snapshots' contents and cfposture's code, so nothing"
+        " stale is ever read; clear them when you delete snapshots, since parsed frames hold"
+        " members' emails and IP addresses.",
+    )
+    s.add_argument("--clear", action="store_true", help="delete every entry")
+    s.set_defaults(func=_cmd_cache)
 
     s = sub.add_parser("report", help="write the posture report for a snapshot")
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")

@@ -217,3 +217,28 @@ def test_an_old_snapshot_the_trends_read_once_leaves_no_inventory_behind(sample_
         assert f"{cache.frame_key('tokens', snap)}.parquet" not in names
     assert f"{cache.frame_key('audit_events', older[-1])}.parquet" in names
     assert f"{cache.frame_key('tokens', view.snap.path)}.parquet" in names
+
+
+def test_cfposture_cache_shows_and_clears_only_its_own_entries(
+    sample_history, cache_in, capsys, monkeypatch
+):
+    from cfposture.cli import main
+
+    load(sample_history)
+    ours = cache.entries()
+    assert len(ours) >= 7  # the newest's audit events and inventory, older ones' events
+    # a cache folder pointed somewhere shared: other files must survive a clear
+    others = [cache_in / "notes.json", cache_in / "report.parquet", cache_in / ("a" * 64 + ".txt")]
+    for p in others:
+        p.write_text("keep me")
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert str(cache_in) in out and f"entries: {len(ours)}," in out
+    assert main(["cache", "--clear"]) == 0
+    assert f"deleted {len(ours)} entries" in capsys.readouterr().out
+    assert cache.entries() == [] and all(p.read_text() == "keep me" for p in others)
+    load(sample_history)  # and the next run simply fills it again
+    assert len(cache.entries()) == len(ours)
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
+    assert main(["cache", "--clear"]) == 0
+    assert "off" in capsys.readouterr().out
