@@ -662,6 +662,34 @@ def principal_detail(view: View, principal_id: str) -> tuple[pd.DataFrame, pd.Da
     return grants.reset_index(drop=True), recent.reset_index(drop=True)
 
 
+EXPLORE_ROWS = 25
+"""Findings the explorer's table shows: the most severe first."""
+DRILL_OPTIONS = 200
+"""Principals the explorer offers to drill into: an enterprise view has tens of thousands, and a
+dropdown that long is slow to send and useless to scroll; the filters narrow it."""
+
+
+def drill_options(rows: pd.DataFrame, limit: int = DRILL_OPTIONS) -> list[tuple[str, str]]:
+    """(label, principal id) for the explorer's drill-down: the principals of ``rows`` in their
+    order (most severe finding first), at most ``limit``, after "(none)"."""
+    names = rows.drop_duplicates("principal_id").head(limit)
+    labels = names["principal_name"].fillna(names["principal_id"])
+    return [("(none)", ""), *zip(labels, names["principal_id"], strict=True)]
+
+
+def explore_caption(rows: pd.DataFrame, limit: int = DRILL_OPTIONS) -> str:
+    """What the explorer's table stands for: how many findings and principals match, how many
+    are shown, and where the drill-down stops."""
+    principals = rows["principal_id"].nunique()
+    text = (
+        f"{len(rows):,} findings of {principals:,} principals match; "
+        f"{'all' if len(rows) <= EXPLORE_ROWS else f'the {EXPLORE_ROWS} most severe'} below."
+    )
+    if principals > limit:
+        text += f" The drill-down lists the first {limit} principals; narrow the filters."
+    return text
+
+
 def explorer(
     view: View,
     *,
@@ -670,6 +698,7 @@ def explorer(
     severity: str = "",
     rule: str = "",
     principal: str = "",
+    drill_limit: int = DRILL_OPTIONS,
 ):
     """ipywidgets explorer (live kernel only): four filters, a findings table, a principal
     drill-down. Starts from the notebook's parameters."""
@@ -694,18 +723,9 @@ def explorer(
         rows = explore_rows(view, acct.value, ptype.value, sev.value, rul.value)
         table_out.clear_output()
         with table_out:
-            display(rows.head(25))
-        names = rows.drop_duplicates("principal_id")
-        pick.options = [
-            ("(none)", ""),
-            *list(
-                zip(
-                    names["principal_name"].fillna(names["principal_id"]),
-                    names["principal_id"],
-                    strict=True,
-                )
-            ),
-        ]
+            print(explore_caption(rows, drill_limit))
+            display(rows.head(EXPLORE_ROWS))
+        pick.options = drill_options(rows, drill_limit)
 
     def drill(_=None) -> None:
         detail_out.clear_output()
@@ -719,6 +739,10 @@ def explorer(
         control.observe(refresh, names="value")
     pick.observe(drill, names="value")
     refresh()
-    if principal:
-        pick.value = principal if principal in [v for _, v in pick.options] else ""
+    if principal:  # the parameter may name a principal past the list's end, or unfiltered
+        listed = principal in [v for _, v in pick.options]
+        if not listed and principal in set(view.snap.grants["principal_id"]):
+            pick.options = [*pick.options, (principal, principal)]
+            listed = True
+        pick.value = principal if listed else ""
     return w.VBox([w.HBox([acct, ptype]), w.HBox([sev, rul]), table_out, pick, detail_out])

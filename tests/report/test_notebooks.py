@@ -115,3 +115,28 @@ def test_the_explorer_marks_accepted_risks(tmp_path, sample_snap):
     rows = nb.explore_rows(nb.setup(baseline=str(baseline)))
     assert rows["status"].value_counts().to_dict() == {"open": len(rows) - 1, "accepted": 1}
     assert (nb.explore_rows(nb.setup())["status"] == "open").all()
+
+
+def test_the_explorer_says_what_its_table_holds_and_keeps_the_drill_down_short():
+    """At enterprise scale a filter matches tens of thousands of findings and principals: the
+    table says how many it stands for, and the drill-down lists the first few principals (a
+    parameter may still name any principal with grants)."""
+    import cfposture.notebook as nb
+
+    view = nb.setup()
+    rows = nb.explore_rows(view)
+    principals = list(rows.drop_duplicates("principal_id")["principal_id"])
+    opts = nb.drill_options(rows, limit=3)
+    assert opts[0] == ("(none)", "") and [v for _, v in opts[1:]] == principals[:3]
+    caption = nb.explore_caption(rows, limit=3)
+    assert caption == (
+        f"{len(rows):,} findings of {len(principals):,} principals match; the 25 most severe "
+        "below. The drill-down lists the first 3 principals; narrow the filters."
+    )
+    assert nb.explore_caption(rows.head(5)).endswith("match; all below.")
+    granted = set(view.snap.grants["principal_id"])
+    later = next(p for p in principals[3:] if p in granted)
+    box = nb.explorer(view, drill_limit=3, principal=later)
+    pick = box.children[3]
+    assert pick.value == later and len(pick.options) == 5
+    assert nb.explorer(view, drill_limit=3, principal="no-such-principal").children[3].value == ""
