@@ -39,8 +39,12 @@ def trends(where: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_warm_equals_cold_equals_off(sample_history, cache_in, judged, monkeypatch):
     cold = trends(sample_history)
     assert len(judged) == len(list(sample_history.iterdir())) - 1  # the newest comes with the view
-    # per snapshot: its trend rows, and its findings' ids for the next one's changes
-    assert len(list(cache_in.glob("*.json"))) == 2 * len(list(sample_history.iterdir()))
+    # per snapshot: its trend rows, and its findings' ids for the next one's changes; and the
+    # newest snapshot's judgement, stored for the notebooks (cfposture.notebook.judged)
+    texts = [p.read_text() for p in cache_in.glob("*.json")]
+    rows = [t for t in texts if '"checklist"' in t or '"columns"' in t]
+    assert len(rows) == 2 * len(list(sample_history.iterdir()))
+    assert len(texts) == len(rows) + 1 and sum('"window"' in t for t in texts) == 1
     judged.clear()
     warm = trends(sample_history)
     assert judged == []  # nothing judged again
@@ -177,7 +181,10 @@ def test_corrupt_or_foreign_entries_are_recomputed(sample_history, cache_in, mon
     again = trends(sample_history)
     broken = {entries[0].stem, entries[1].stem}
     assert broken <= set(written)  # those two, and besides them only their findings' ids
-    assert all('"columns"' in (cache_in / f"{k}.json").read_text() for k in set(written) - broken)
+    newest = cfposture.history(sample_history)[-1]  # and the view's judgement, always stored
+    judgement = nb._judged_key(newest, {"stale_days": 90, "usage_days": 90})
+    others = set(written) - broken - {judgement}
+    assert all('"columns"' in (cache_in / f"{k}.json").read_text() for k in others)
     pd.testing.assert_frame_equal(cold[0], again[0])
     pd.testing.assert_frame_equal(cold[1], again[1])
     assert json.loads(entries[0].read_text())["key"] == entries[0].stem  # repaired
