@@ -133,3 +133,18 @@ def test_with_the_cache_off_each_notebook_judges(sample_history, monkeypatch, ju
     snap = _newest(sample_history)
     _same(notebook.setup(snap), notebook.setup(snap))
     assert len(judgements) == 2
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        notebook.Window(pd.Timestamp("2026-11-25T06:00:00Z"), 90, None),  # no audit logs read
+        notebook.Window(
+            pd.Timestamp("2026-11-25T06:00:00Z"), 30, pd.Timestamp("2026-11-01T00:00:00Z"), True
+        ),
+    ],
+)
+def test_every_kind_of_window_survives_the_cache(window):
+    doc = json.loads(json.dumps(notebook._window_doc(window)))  # as cache.put stores it
+    back = notebook._window_of(doc)
+    assert back == window and back.sentence() == window.sentence()
