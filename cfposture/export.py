@@ -12,9 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from . import jsondoc
 from .__about__ import __version__
 from .rules import RULES
 from .sarif import sarif_log
+from .schemas import records
 from .window import Window
 
 SARIF_LEVEL = {
@@ -30,7 +32,7 @@ INFO_URI = "https://github.com/cfposture/cfposture#rules"
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
-    for r in df.to_dict("records"):
+    for r in records(df):
         r["evidence"] = json.loads(r["evidence"])
         r["remedy"] = json.loads(r["remedy"]) if isinstance(r["remedy"], str) else None
         out.append({k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()})
@@ -46,7 +48,7 @@ def to_json(df: pd.DataFrame, snapshot: dict[str, Any], window: Window | None = 
     if window is not None:
         doc["usage_window"] = window.to_dict()
     doc["findings"] = _records(df)
-    return json.dumps(doc, indent=1, default=str) + "\n"
+    return jsondoc.dumps(doc, ("findings",), indent=1)
 
 
 def to_csv(df: pd.DataFrame) -> str:
@@ -137,7 +139,7 @@ def to_sarif(df: pd.DataFrame, snapshot: dict[str, Any], window: Window | None =
         doc["runs"][0]["invocations"] = [
             {"executionSuccessful": True, "toolExecutionNotifications": notes}
         ]
-    return json.dumps(doc, indent=1, default=str) + "\n"
+    return jsondoc.dumps(doc, ("runs", 0, "results"), indent=1)
 
 
 def window_notification(window: Window) -> dict[str, Any]:

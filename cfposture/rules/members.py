@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..narrow import member_policies
+from ..schemas import records
 from ..usage import _default_covers
 from ._base import Context, finding, rule, ts
 
@@ -21,7 +22,7 @@ def no_2fa(ctx: Context) -> list[dict]:
     """A password alone guards everything this member can do in the dashboard."""
     m = _accepted(ctx)
     out = []
-    for r in m[(m["two_factor"] == False).fillna(False)].to_dict("records"):  # noqa: E712
+    for r in records(m[(m["two_factor"] == False).fillna(False)]):  # noqa: E712
         out.append(
             finding(
                 severity="medium",
@@ -44,7 +45,7 @@ def no_2fa_enforcement(ctx: Context) -> list[dict]:
     """Without enforcement every new member can join with a password only."""
     a = ctx.snap.accounts
     out = []
-    for r in a[(a["enforce_twofactor"] == False).fillna(False)].to_dict("records"):  # noqa: E712
+    for r in records(a[(a["enforce_twofactor"] == False).fillna(False)]):  # noqa: E712
         out.append(
             finding(
                 severity="medium",
@@ -144,7 +145,7 @@ def account_wide_member(ctx: Context) -> list[dict]:
             strict=True,
         )
     )
-    members = {m["member_id"]: m for m in ctx.snap.members.to_dict("records")}
+    members = {m["member_id"]: m for m in records(ctx.snap.members)}
     out = []
     for mid, rows in wide.groupby("principal_id"):
         used = pairs[pairs["principal_id"] == mid][["covered", "ev_account", "zone_id"]]
@@ -211,7 +212,7 @@ def inactive_member(ctx: Context) -> list[dict]:
         return []
     active = set(ctx.exercised.loc[ctx.exercised["principal_type"] == "member", "principal_id"])
     out = []
-    for r in _accepted(ctx).to_dict("records"):
+    for r in records(_accepted(ctx)):
         if r["member_id"] in active:
             continue
         out.append(

@@ -12,6 +12,7 @@ import re
 import pandas as pd
 
 from ..normalize.oauth import merge_activity
+from ..schemas import records
 from ._base import Context, finding, rule, ts
 
 REVOKE = (
@@ -70,7 +71,7 @@ def unused_app(ctx: Context) -> list[dict]:
             },
             REVOKE,
         )
-        for r in o[old & idle].to_dict("records")
+        for r in records(o[old & idle])
     ]
 
 
@@ -92,7 +93,7 @@ def all_accounts_write(ctx: Context) -> list[dict]:
             "Re-authorize the app for only the accounts it needs, or revoke it: My Profile › "
             "Access Management › Connected Applications",
         )
-        for r in o[(o["account_id"] == "*")].to_dict("records")
+        for r in records(o[(o["account_id"] == "*")])
         if _writes(r["scopes"])
     ]
 
@@ -110,5 +111,5 @@ def unverified_publisher(ctx: Context) -> list[dict]:
             {"publisher": r["publisher"], "verified": False, "scopes": r["scopes"]},
             f"Check who operates {r['publisher']}; if unknown or unneeded: {REVOKE}",
         )
-        for r in o.to_dict("records")
+        for r in records(o)
     ]

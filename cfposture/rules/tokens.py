@@ -6,12 +6,12 @@ no per-row ``.loc`` or ``iterrows``, because an enterprise account yields tens o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 
 from ..narrow import terraform, token_policies, token_update_body
+from ..schemas import records
 from ._base import Context, finding, rule, ts
 
 Row = dict[str, Any]
@@ -36,10 +36,6 @@ def _active(ctx: Context) -> pd.DataFrame:
     return t[(t["status"] == "active") & t["inventoried"]]
 
 
-def _records(df: pd.DataFrame) -> Iterator[Row]:
-    yield from df.to_dict("records")
-
-
 def _token_finding(t: Row, severity: str, evidence: dict, rec: str, **kw: Any) -> dict:
     return finding(
         severity=severity,
@@ -59,7 +55,7 @@ def legacy_format(ctx: Context) -> list[dict]:
     """Legacy tokens have no prefix or checksum, so secret scanners only find them next to a
     keyword; rolling reissues them as cfut_/cfat_ tokens that GitHub and Cloudflare catch."""
     out = []
-    for t in _records(_active(ctx)[lambda d: d["format"] == "legacy"]):
+    for t in records(_active(ctx)[lambda d: d["format"] == "legacy"]):
         dash, api = _where(t)
         out.append(
             _token_finding(
@@ -82,7 +78,7 @@ def legacy_format(ctx: Context) -> list[dict]:
 def no_expiry(ctx: Context) -> list[dict]:
     """A token without expires_on stays valid forever after it leaks."""
     out = []
-    for t in _records(_active(ctx)[lambda d: d["expires_on"].isna()]):
+    for t in records(_active(ctx)[lambda d: d["expires_on"].isna()]):
         dash, api = _where(t)
         out.append(
             _token_finding(
@@ -100,7 +96,7 @@ def no_expiry(ctx: Context) -> list[dict]:
 def no_ip_restriction(ctx: Context) -> list[dict]:
     """Without condition.request_ip a stolen token works from anywhere."""
     out = []
-    for t in _records(_active(ctx)[lambda d: d["ip_allow"].isna()]):
+    for t in records(_active(ctx)[lambda d: d["ip_allow"].isna()]):
         dash, api = _where(t)
         out.append(
             _token_finding(
@@ -124,7 +120,7 @@ def unused_token(ctx: Context) -> list[dict]:
     old = t["issued_on"].isna() | (t["issued_on"] <= cutoff)
     stale = t["last_used_on"].isna() | (t["last_used_on"] < cutoff)
     out = []
-    for row in _records(t[old & stale]):
+    for row in records(t[old & stale]):
         dash, api = _where(row)
         out.append(
             _token_finding(
@@ -149,7 +145,7 @@ def not_rolled(ctx: Context) -> list[dict]:
     t = t.assign(changed=t["modified_on"].fillna(t["issued_on"]))
     cutoff = ctx.as_of - pd.Timedelta(days=ctx.params.rotate_days)
     out = []
-    for row in _records(t[t["changed"] < cutoff]):
+    for row in records(t[t["changed"] < cutoff]):
         dash, api = _where(row)
         out.append(
             _token_finding(
@@ -185,7 +181,7 @@ def wildcard_scope(ctx: Context) -> list[dict]:
         .merge(_active(ctx), left_on="principal_id", right_on="token_id")
     )
     out = []
-    for t in _records(per_scope):
+    for t in records(per_scope):
         dash, api = _where(t)
         out.append(
             _token_finding(
@@ -221,7 +217,7 @@ def unused_permissions(ctx: Context) -> list[dict]:
     partly = state[state["any"] & ~state["all"]].index
     active = _active(ctx)
     whole = ~active["token_id"].isin(ctx.younger_than_window())
-    tokens = {t["token_id"]: t for t in _records(active[whole & active["token_id"].isin(partly)])}
+    tokens = {t["token_id"]: t for t in records(active[whole & active["token_id"].isin(partly)])}
     ids = dict(
         zip(
             ctx.snap.permission_catalog["name"],
@@ -305,7 +301,7 @@ def user_token_on_account(ctx: Context) -> list[dict]:
             "Dashboard: Manage Account › Account API Tokens › Create Token. "
             f"API: POST /accounts/{t['account_id']}/tokens",
         )
-        for t in _records(per)
+        for t in records(per)
     ]
 
 
@@ -316,7 +312,7 @@ def leaked_token(ctx: Context) -> list[dict]:
         return []
     where = ctx.leaks.groupby("token_id")["location"].agg(lambda s: sorted(set(map(str, s)))[:20])
     out = []
-    for t in _records(ctx.snap.tokens[ctx.snap.tokens["token_id"].isin(where.index)]):
+    for t in records(ctx.snap.tokens[ctx.snap.tokens["token_id"].isin(where.index)]):
         dash, api = _where(t)
         out.append(
             _token_finding(
