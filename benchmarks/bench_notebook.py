@@ -41,13 +41,12 @@ def _forget(snapshot: Path) -> None:
     """Remove the snapshot's judgement and inventory frames from the cache (not its audit
     events): the next set-up normalises, judges and scores afresh."""
     from cfposture import cache
-    from cfposture.load import INVENTORY
+    from cfposture.load import INVENTORY, forget_frames
     from cfposture.notebook import _judged_key
 
+    forget_frames(snapshot, INVENTORY)
     key, folder = _judged_key(snapshot, PARAMS), cache.cache_dir()
-    names = [f"{key}.json", f"{key}-findings.parquet", f"{key}-scores.parquet"]
-    names += [f"{cache.frame_key(kind, snapshot)}.parquet" for kind in INVENTORY]
-    for name in names:
+    for name in (f"{key}.json", f"{key}-findings.parquet", f"{key}-scores.parquet"):
         (folder / name).unlink(missing_ok=True)
 
 

@@ -253,13 +253,21 @@ def entries() -> list[Path]:
     return sorted(p for p in folder.iterdir() if _ENTRY_NAME.match(p.name) and p.is_file())
 
 
+def entry_sizes() -> dict[Path, int]:
+    """``entries`` with their sizes; a file another run evicts meanwhile is left out."""
+    sizes = {}
+    for p in entries():
+        with contextlib.suppress(FileNotFoundError):
+            sizes[p] = p.stat().st_size
+    return sizes
+
+
 def clear() -> tuple[int, int]:
     """Delete every entry (frames hold members' emails and IP addresses: purge them with the
     snapshots they came from). Returns how many files and bytes went."""
     n = size = 0
-    for p in entries():
+    for p, got in entry_sizes().items():
         try:
-            got = p.stat().st_size
             p.unlink()
         except FileNotFoundError:  # another run evicted or replaced it meanwhile
             continue

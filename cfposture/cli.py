@@ -74,14 +74,13 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         n, size = cache.clear()
         print(f"cache: {folder}: deleted {n} entries, {size / 1e6:.1f} MB")
         return 0
-    files = cache.entries()
-    sizes = [p.stat().st_size for p in files if p.exists()]
-    frames = sum(p.stat().st_size for p in files if p.suffix == ".parquet" and p.exists())
+    files = cache.entry_sizes()
+    frames = sum(size for p, size in files.items() if p.suffix == ".parquet")
     budget = cache.budget_bytes() / 1024 / 1024
     print(f"cache: {folder}")
     print(
-        f"entries: {len(files)}, {sum(sizes) / 1e6:.1f} MB (frames {frames / 1e6:.1f} MB;"
-        f" budget {budget:.0f} MiB, CFPOSTURE_CACHE_MAX_MB)"
+        f"entries: {len(files)}, {sum(files.values()) / 1e6:.1f} MB (frames {frames / 1e6:.1f}"
+        f" MB; budget {budget:.0f} MiB, CFPOSTURE_CACHE_MAX_MB)"
     )
     print("clear it with: cfposture cache --clear (frames hold members' emails and IP addresses)")
     return 0

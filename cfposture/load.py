@@ -145,15 +145,15 @@ def _inventory_of(raw: RawSnapshot, audit: pd.DataFrame, keep: bool) -> dict[str
     return {name: frames[name] for name in (*INVENTORY, "permission_catalog")}
 
 
-def forget_frames(path: PathLike) -> None:
-    """Drop a snapshot's cached frames, so the next load parses it as new (the benchmarks time
-    a scheduled run, whose newest snapshot is always new)."""
+def forget_frames(path: PathLike, kinds: tuple[str, ...] = ("audit_events", *INVENTORY)) -> None:
+    """Drop a snapshot's cached frames (``kinds``: all of them), so the next load parses it as
+    new (the benchmarks time a scheduled run, whose newest snapshot is always new)."""
     from . import cache
 
     folder = cache.cache_dir()
     if folder is None:
         return
-    for kind in ("audit_events", *INVENTORY):
+    for kind in kinds:
         (folder / f"{cache.frame_key(kind, Path(path))}.parquet").unlink(missing_ok=True)
 
 

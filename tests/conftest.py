@@ -37,6 +37,26 @@ def sample_history(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Callable[[object, str], list[Path]]:
+    """``spy(owner, name)`` wraps ``owner.name`` (a function whose first argument is a snapshot,
+    raw or loaded) and returns the list of the snapshot paths it is called with: which
+    snapshots were parsed, normalised or judged rather than read from a cache."""
+
+    def install(owner: object, name: str) -> list[Path]:
+        seen: list[Path] = []
+        real = getattr(owner, name)
+
+        def recording(first, *args, **kwargs):
+            seen.append(first.path)
+            return real(first, *args, **kwargs)
+
+        monkeypatch.setattr(owner, name, recording)
+        return seen
+
+    return install
+
+
+@pytest.fixture
 def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """cfposture's cache in a folder of this test's own."""
     folder = tmp_path / "cache"

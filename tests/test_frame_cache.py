@@ -21,17 +21,9 @@ loading = importlib.import_module("cfposture.load")
 
 
 @pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+def parsed(spy) -> list[Path]:
     """The snapshots whose audit logs were parsed (not read from the cache)."""
-    seen: list[Path] = []
-    real = loading.audit_events
-
-    def counting(raw, accounts):
-        seen.append(raw.path)
-        return real(raw, accounts)
-
-    monkeypatch.setattr(loading, "audit_events", counting)
-    return seen
+    return spy(loading, "audit_events")
 
 
 def test_loading_a_snapshot_again_reads_its_events_from_the_cache(sample_history, cache_in, parsed):
@@ -141,17 +133,9 @@ def test_a_frame_that_cannot_be_written_costs_only_the_cache(
 
 
 @pytest.fixture
-def normalized(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+def normalized(spy) -> list[Path]:
     """The snapshots whose inventory was normalised (not read from the cache)."""
-    seen: list[Path] = []
-    real = loading.normalize
-
-    def counting(raw, **kw):
-        seen.append(raw.path)
-        return real(raw, **kw)
-
-    monkeypatch.setattr(loading, "normalize", counting)
-    return seen
+    return spy(loading, "normalize")
 
 
 def _frames(snap) -> dict[str, pd.DataFrame]:

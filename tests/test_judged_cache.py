@@ -15,17 +15,9 @@ from cfposture.rawsnapshot import OBSERVED
 
 
 @pytest.fixture
-def judgements(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+def judgements(spy) -> list[Path]:
     """The snapshots judged afresh (rules and scores run, not read from the cache)."""
-    seen: list[Path] = []
-    real = notebook.judge_afresh
-
-    def counting(snap, params):
-        seen.append(snap.path)
-        return real(snap, params)
-
-    monkeypatch.setattr(notebook, "judge_afresh", counting)
-    return seen
+    return spy(notebook, "judge_afresh")
 
 
 def _newest(folder: Path) -> str:

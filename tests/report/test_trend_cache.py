@@ -16,18 +16,10 @@ from cfposture.rawsnapshot import MANIFEST, OBSERVED
 
 
 @pytest.fixture
-def judged(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+def judged(spy) -> list[Path]:
     """The snapshots the trend had to judge (run the rules on), in order."""
-    seen: list[Path] = []
-    module = importlib.import_module("cfposture.findings")  # notebook imports it when judging
-    real = module.judge
-
-    def counting(snap, **kw):
-        seen.append(snap.path)
-        return real(snap, **kw)
-
-    monkeypatch.setattr(module, "judge", counting)
-    return seen
+    # the module: notebook imports judge from it when judging
+    return spy(importlib.import_module("cfposture.findings"), "judge")
 
 
 def trends(where: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
