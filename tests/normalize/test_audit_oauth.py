@@ -100,6 +100,52 @@ def test_duplicate_events_across_pages_are_dropped_and_account_filled(load_paylo
     assert a["account_id"].tolist() == [A, A, B]
 
 
+def test_accounts_read_in_threads_give_the_frame_one_reader_gives(
+    write_snapshot, monkeypatch, tmp_path
+):
+    """Six accounts, read by up to four threads: the same frame, in account order, as one
+    thread reading them in turn; an event copied into a later account keeps its first copy;
+    one account's drifted logs fall back to the lenient reader alone."""
+    from cfposture.normalize.accounts import account_ids
+    from cfposture.rawsnapshot import RawSnapshot
+
+    ids = [f"{i:032x}" for i in range(1, 7)]
+    payloads: dict = {"accounts": [{"id": a} for a in ids]}
+    for a in ids:
+        mine = [event(f"{a[-1]}-{k}", account={"id": a}) for k in range(50)]
+        payloads[f"audit_logs:{a}"] = [*mine, event(f"{ids[0][-1]}-0", account={"id": a})]
+    payloads[f"audit_logs:{ids[3]}"].append(
+        event("drift", account={"id": ids[3]}, actor={"id": 7, "type": "user"})
+    )
+    raw = RawSnapshot.open(write_snapshot(payloads))
+    monkeypatch.setattr(audit_mod.os, "cpu_count", lambda: 4)
+    threaded = audit_mod.audit_events(raw, account_ids(raw))
+    monkeypatch.setattr(audit_mod, "READERS", 1)
+    alone = audit_mod.audit_events(raw, account_ids(raw))
+    pd.testing.assert_frame_equal(threaded, alone)
+    assert threaded["account_id"].drop_duplicates().tolist() == ids
+    assert len(threaded) == 6 * 50 + 1
+    assert threaded.loc[threaded["event_id"] == "1-0", "account_id"].tolist() == [ids[0]]
+    assert threaded.loc[threaded["event_id"] == "drift", "actor_id"].tolist() == ["7"]
+
+
+def test_an_event_larger_than_arrows_block_stays_on_the_fast_path(monkeypatch):
+    """Arrow refuses an event that straddles two blocks; the same reader then reads the
+    account's logs in one block, not the slow lenient reader."""
+    import json
+
+    monkeypatch.setattr(audit_mod, "BLOCK", 4096)
+    big = event("big", resource={"product": "dns_records", "type": "x", "request": "y" * 20000})
+    data = "\n".join(json.dumps(e) for e in [event("a"), big, event("b")]).encode()
+
+    def slow(*_a):
+        raise AssertionError("the lenient reader was used")
+
+    monkeypatch.setattr(audit_mod, "_read_python", slow)
+    df = audit_mod._account_events(type("Raw", (), {"read_bytes": lambda *a, **k: data})(), A)
+    assert df is not None and df["event_id"].tolist() == ["a", "big", "b"]
+
+
 @pytest.mark.parametrize("broken", [{"action": {"type": "view"}}, {"id": None}])
 def test_event_without_id_or_time_is_a_clear_error(load_payloads, broken):
     with pytest.raises(NormalizeError, match=r"no id or no action\.time"):
