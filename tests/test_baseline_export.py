@@ -103,6 +103,27 @@ def test_json_is_stamped_and_csv_round_trips(sample_findings):
     assert back["finding_id"].tolist() == sample_findings["finding_id"].tolist()
 
 
+def test_rows_are_the_records_with_json_parsed_and_nan_as_none(sample_findings):
+    """``export.rows`` builds column by column what ``to_dict("records")`` gives, with the
+    evidence and remedy parsed and only a float NaN turned into None (a NaT stays a NaT)."""
+    from cfposture.export import rows
+
+    df = sample_findings.head(6).copy()
+    df.loc[df.index[:2], "principal_name"] = None
+    df.loc[df.index[2], "remedy"] = None
+    df["score"] = [1.5, float("nan"), 2.0, float("nan"), 0.0, 3.25]
+    df["until"] = pd.to_datetime(["2026-01-01", None, "2026-02-01", None, None, None], utc=True)
+    want = []
+    for r in df.to_dict("records"):
+        r["evidence"] = json.loads(r["evidence"])
+        r["remedy"] = json.loads(r["remedy"]) if isinstance(r["remedy"], str) else None
+        want.append({k: None if isinstance(v, float) and v != v else v for k, v in r.items()})
+    got = rows(df)
+    assert got == want
+    assert got[0]["principal_name"] is None and got[1]["score"] is None
+    assert got[1]["until"] is pd.NaT and isinstance(got[0]["evidence"], dict)
+
+
 def test_cli_findings_formats_and_gating(tmp_path, capsys, sample_findings):
     assert main(["findings", "--fail-on", "critical"]) == 0  # the sample has no leaks
     capsys.readouterr()

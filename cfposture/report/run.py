@@ -219,12 +219,14 @@ def _write_findings(out: Path, view: Any) -> None:
     """findings.json/csv/sarif as ``cfposture findings`` writes them (accepted risks marked),
     and summary.json: open findings by severity, accepted ones, the baseline's state."""
     from ..baseline import RISK_STATES
-    from ..export import render
+    from ..export import rows, to_csv, to_json, to_sarif
 
     snap, df, window = view.snap, view.findings, view.window
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
-    for fmt, ext in (("json", "json"), ("csv", "csv"), ("sarif", "sarif")):
-        (out / f"findings.{ext}").write_text(render(df, fmt, meta, window), encoding="utf-8")
+    found = rows(df)  # built once for both JSON and SARIF
+    (out / "findings.json").write_text(to_json(df, meta, window, found), encoding="utf-8")
+    (out / "findings.csv").write_text(to_csv(df), encoding="utf-8")
+    (out / "findings.sarif").write_text(to_sarif(df, meta, window, found), encoding="utf-8")
     summary = snap.summary()
     summary["findings"] = df[df["status"] == "open"].groupby("severity").size().to_dict()
     summary["accepted"] = int((df["status"] == "accepted").sum())

@@ -45,6 +45,14 @@ def test_report_folder_has_everything(report):
     assert "id='usage-window'>Usage judged on 90 days of audit logs" in index
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv", "sarif"])
+def test_report_findings_are_what_cfposture_findings_writes(report, tmp_path, fmt):
+    """The report builds the finding rows once for JSON and SARIF; the files are still byte
+    for byte what ``cfposture findings`` writes for the same snapshot."""
+    assert main(["findings", "--format", fmt, "-o", str(tmp_path / f"f.{fmt}")]) == 0
+    assert (report / f"findings.{fmt}").read_bytes() == (tmp_path / f"f.{fmt}").read_bytes()
+
+
 CHART_PAGES = ("00-overview", "01-api-tokens", "02-oauth-apps", "03-least-privilege")
 
 
