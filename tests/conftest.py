@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,20 @@ from cfposture.rawsnapshot import SnapshotWriter
 from cfposture.sample import generate
 
 Payload = dict[str, Any]
+
+
+@pytest.fixture(autouse=True)
+def _slow_imports_restored() -> Iterator[None]:
+    """``cfposture report`` run in this process makes its SKIPPED_IMPORTS unimportable
+    (``skip_slow_imports``), hypothesis among them: undo that after each test, or every
+    later test using hypothesis (and its pytest plugin) fails in a run of a few tests."""
+    from cfposture.report.kernels import SKIPPED_IMPORTS
+
+    before = {name: name in sys.modules for name in SKIPPED_IMPORTS}
+    yield
+    for name, present in before.items():
+        if not present and sys.modules.get(name, 0) is None:
+            del sys.modules[name]
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,44 @@ def notebooks_dir() -> Path:
     raise CfPostureError("cfposture's notebooks are missing; reinstall from a full clone")
 
 
+@cache
+def notebook_parameters(name: str) -> frozenset[str]:
+    """The names a notebook's cell tagged ``parameters`` assigns: what papermill can set in it.
+
+    Read from the notebook's JSON with ``ast`` (papermill's own ``inspect_notebook`` gives the
+    same names, a test holds them to it) so a mistyped ``-p`` fails before any kernel starts,
+    without importing papermill first."""
+    nb = json.loads((notebooks_dir() / f"{name}.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        names: set[str] = set()
+        for node in ast.parse(source).body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if isinstance(node, ast.AnnAssign):
+                targets = [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        return frozenset(names)
+    return frozenset()
+
+
+def check_parameters(params: dict[str, Any]) -> None:
+    """Refuse a ``-p`` name no notebook takes: papermill would only log a warning per notebook,
+    and a mistyped ``stale_days`` would quietly leave the default in place."""
+    if "snapshot" in params:
+        raise CfPostureError(
+            "give the snapshot as the report's argument (cfposture report SNAPSHOT), not -p"
+        )
+    known = frozenset().union(*map(notebook_parameters, NOTEBOOKS)) - {"snapshot"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise CfPostureError(
+            f"no notebook takes the parameter(s) {', '.join(unknown)}; the notebooks take: "
+            f"{', '.join(sorted(known))}"
+        )
+
+
 def _run_one(
     name: str, out: Path, params: dict[str, Any], kernel: kernels.Kernel, pages: _Pages
 ) -> Future:
@@ -51,8 +91,9 @@ def _run_one(
     dst = out / "notebooks" / f"{name}.ipynb"
     import papermill as pm
 
+    mine = {k: v for k, v in params.items() if k in notebook_parameters(name)}  # no warnings
     try:
-        nb = kernels.execute(src, dst, params, kernel)
+        nb = kernels.execute(src, dst, mine, kernel)
     except pm.PapermillExecutionError as e:
         raise CfPostureError(
             f"notebook {name} failed in cell {e.exec_count or e.cell_index}: {e.ename}: "
@@ -112,6 +153,7 @@ def write_report(
     Returns the index page's path and the view the notebooks charted (snapshot, findings with
     accepted risks marked, usage window), so the caller can gate and warn.
     """
+    check_parameters(params or {})  # before anything is started or written
     out = Path(out).resolve()  # the kernels run in it
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     where = str(snapshot if str(snapshot) == "sample" else Path(snapshot).resolve())

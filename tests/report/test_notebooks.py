@@ -6,7 +6,7 @@ import papermill as pm
 import pytest
 
 import cfposture
-from cfposture.report.run import NOTEBOOKS, notebooks_dir
+from cfposture.report.run import NOTEBOOKS, notebook_parameters, notebooks_dir
 
 COMMON = {
     "snapshot",
@@ -27,6 +27,7 @@ def test_parameter_names_are_the_documented_ones(name):
     """papermill only warns about an unknown parameter, so a renamed one would pass silently."""
     params = pm.inspect_notebook(str(notebooks_dir() / f"{name}.ipynb"))
     assert set(params) == EXPECTED[name]
+    assert notebook_parameters(name) == EXPECTED[name]  # what the report checks -p against
     assert all(p["help"] for p in params.values()), "every parameter needs a help comment"
 
 

@@ -122,12 +122,24 @@ def test_the_accessibility_attributes_are_added_by_pattern():
     )
 
 
-def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch):
+def _injected(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text())["cells"]
+    tagged = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+    return "".join(tagged[0]["source"])
+
+
+def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)  # a relative --out, as in the README's Quickstart
     argv = ["report", "--out", "r", "--quiet", "--fail-on", "high", "-p", "stale_days", "45"]
     argv += ["-p", "usage_days", "200"]  # longer than the sample's history
+    argv += ["-p", "principal_type", "account_token"]  # the explorer's alone
     assert main(argv) == 1
     assert "at or above high" in capsys.readouterr().err
+    # each notebook is given the parameters it takes: papermill warns about no other one
+    assert not [r for r in caplog.records if "unknown parameter" in r.getMessage()]
+    assert "principal_type = " in _injected(tmp_path / "r" / "notebooks" / "explore.ipynb")
+    overview = _injected(tmp_path / "r" / "notebooks" / "00-overview.ipynb")
+    assert "stale_days = 45" in overview and "principal_type" not in overview
     # the silent usage rules are explained on the index and in the least-privilege page
     short = "Not yet enough history for CFP-T07, CFP-M04, CFP-M05 and CFP-O01"
     assert short in (tmp_path / "r" / "index.html").read_text()
@@ -165,6 +177,24 @@ def test_a_baseline_accepts_risks_in_the_report_and_its_gate(tmp_path, capsys, s
     assert len(suppressed) == len(highs)
     overview = (tmp_path / "r" / "00-overview.html").read_text()
     assert "tracked in SEC-1" in overview and "accepted=" in overview
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("stale_dyas", "no notebook takes the parameter(s) stale_dyas; the notebooks take: "),
+        ("snapshot", "give the snapshot as the report's argument"),
+    ],
+)
+def test_a_parameter_no_notebook_takes_fails_first(tmp_path, capsys, name, message):
+    """papermill only warns about an unknown parameter; the report refuses it in one line,
+    before any kernel starts or anything is written."""
+    assert main(["report", "--out", str(tmp_path / "r"), "-p", name, "30"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    if name != "snapshot":
+        assert "stale_days" in err and "principal" in err  # the known ones, listed
+    assert not (tmp_path / "r").exists()
 
 
 def test_failing_notebook_names_cell_and_error(tmp_path, capsys):
