@@ -61,10 +61,11 @@ def as_table(findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
                 extra += f" — {f.get('token_name')!s} ({f.get('owner')!s}) {f['can']}"
         lines.append(f"{f['location']}  {tag}  {f['redacted']}{extra}")
     s = summary
+    n = s["files"] or s["blobs"]
+    what = ("file" if s["files"] else "blob") + ("" if n == 1 else "s")
     lines.append(
         f"{s['credentials']} credential(s) ({s['new']} not in the baseline), "
-        f"{s['lookalikes']} lookalike(s); {s['files'] or s['blobs']} "
-        f"{'files' if s['files'] else 'blobs'}, {s['bytes'] / 1e6:.1f} MB scanned"
+        f"{s['lookalikes']} lookalike(s); {n} {what}, {s['bytes'] / 1e6:.1f} MB scanned"
         + (
             f" ({s['skipped_binary']} binary, {s['skipped_symlinks']} symlinks skipped;"
             if s["skipped_binary"] is not None

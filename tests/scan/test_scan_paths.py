@@ -75,6 +75,14 @@ def test_scan_tree(tree: Path, capsys: pytest.CaptureFixture, engine: str) -> No
     assert TOKEN not in text and LEGACY not in text and LOOKALIKE not in text
 
 
+@pytest.mark.parametrize("files, said", [(1, "1 file, "), (2, "2 files, ")])
+def test_table_counts_files_in_words(tmp_path: Path, capsys, files: int, said: str) -> None:
+    for i in range(files):
+        (tmp_path / f"f{i}.env").write_text(f"X={TOKEN}\n")
+    assert main(["scan", str(tmp_path)]) == 0
+    assert f"lookalike(s); {said}" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("use_rg", [True, False])
 def test_huge_file_is_mapped_and_scanned(tmp_path: Path, use_rg: bool) -> None:
     big = tmp_path / "big.log"
