@@ -31,9 +31,9 @@ INFO_URI = "https://github.com/cfposture/cfposture#rules"
 
 def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     """The findings as JSON-ready dicts: evidence and remedy parsed back into objects, a
-    missing float (NaN) as None. Built column by column; the JSON and SARIF outputs share one
-    list (``cfposture report`` writes both). A per-row dict comprehension over every value
-    cost ~2.5 s of each output at 100 enterprise accounts (benchmarks/README.md)."""
+    missing float (NaN) as None. Built column by column (at 100 enterprise accounts 1.5–1.6 s
+    against 1.8–2.4 s row by row, most of it parsing the evidence), and ``cfposture report``
+    builds them once for both its JSON and SARIF files."""
     cols: dict[str, list[Any]] = {}
     for c in df.columns:
         values = df[c].tolist()

@@ -116,6 +116,7 @@ def audit_events(raw: RawSnapshot, account_ids: list[str]) -> pd.DataFrame:
     """Every account's audit events in account order (the first copy of an event id wins)."""
     readers = min(READERS, os.cpu_count() or 1, len(account_ids))
     if readers > 1:
+        # map cancels the accounts not yet started when one raises (a damaged file, Ctrl-C)
         with ThreadPoolExecutor(readers, thread_name_prefix="cfposture-audit") as pool:
             read = list(pool.map(lambda aid: _account_events(raw, aid), account_ids))
     else:

@@ -129,6 +129,30 @@ def test_accounts_read_in_threads_give_the_frame_one_reader_gives(
     assert threaded.loc[threaded["event_id"] == "drift", "actor_id"].tolist() == ["7"]
 
 
+def test_a_damaged_account_stops_the_accounts_not_yet_read(monkeypatch):
+    """A checksum mismatch in the first account fails the read at once: the threads do not
+    go on to parse the other accounts' logs first."""
+    import time
+
+    from cfposture.errors import SnapshotError
+
+    ids = [f"{i:032x}" for i in range(1, 13)]
+    calls: list[str] = []
+
+    def account(raw, aid):
+        calls.append(aid)
+        if aid == ids[0]:
+            raise SnapshotError("damaged")
+        time.sleep(0.05)  # a real account's parse
+        return None
+
+    monkeypatch.setattr(audit_mod.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(audit_mod, "_account_events", account)
+    with pytest.raises(SnapshotError, match="damaged"):
+        audit_mod.audit_events(object(), ids)  # type: ignore[arg-type]
+    assert len(calls) <= 4, calls
+
+
 def test_an_event_larger_than_arrows_block_stays_on_the_fast_path(monkeypatch):
     """Arrow refuses an event that straddles two blocks; the same reader then reads the
     account's logs in one block, not the slow lenient reader."""
