@@ -19,7 +19,7 @@ import pandas as pd
 
 from .envvars import REPORT_KERNEL, VIEW_CACHE
 from .errors import SEVERITY_RANK, CfPostureError, SnapshotError
-from .snapshot import Snapshot
+from .snapshot import EventsOnDemand, Snapshot
 from .window import Window
 
 if TYPE_CHECKING:
@@ -259,8 +259,10 @@ def save_view(view: View, folder: Path, snapshot: str, history_path: str = "") -
     p = view.params
     accepted = view.baseline.path if view.baseline else ""
     key = _cache_key(snapshot, history_path, p["stale_days"], p["usage_days"], accepted)
+    # the audit events go beside the pickle, read by the few cells that use them
+    snap = EventsOnDemand.of(view.snap, folder / f"events-{key}.pkl")
     path = folder / f"view-{key}.pkl"
-    path.write_bytes(pickle.dumps(view, protocol=pickle.HIGHEST_PROTOCOL))
+    path.write_bytes(pickle.dumps(replace(view, snap=snap), protocol=pickle.HIGHEST_PROTOCOL))
     return path
 
 

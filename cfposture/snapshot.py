@@ -8,7 +8,8 @@ are already validated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import pickle
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,9 @@ class Snapshot:
         cols = ["endpoint", "path", "account_id", "http_status", "message", "needs"]
         return pd.DataFrame(rows, columns=[*cols, "documentation_url"])
 
+    def _rows(self, name: str) -> int:
+        return len(getattr(self, name))
+
     def summary(self) -> dict[str, Any]:
         """Headline counts, for the command line and the report's index."""
         t = self.tokens
@@ -72,7 +76,7 @@ class Snapshot:
             "snapshot": str(self.path),
             "created_at": self.manifest.get("created_at"),
             "source": (self.manifest.get("source") or {}).get("kind"),
-            "rows": {name: len(getattr(self, name)) for name in self.FRAMES},
+            "rows": {name: self._rows(name) for name in self.FRAMES},
             "tokens_by_format": active["format"].value_counts().sort_index().to_dict(),
             "tokens_without_expiry": int(active["expires_on"].isna().sum()),
             "members_without_2fa": int(
@@ -83,3 +87,45 @@ class Snapshot:
             "super_admins": int(self.members["is_super_admin"].sum()),
             "coverage_gaps": len(self.coverage_gaps),
         }
+
+
+@dataclass(frozen=True)
+class EventsOnDemand(Snapshot):
+    """A snapshot whose audit events stay in a file of their own until something reads them.
+
+    ``cfposture report`` hands its kernels the view as a pickle (``notebook.save_view``), and
+    each notebook unpickles it. At 100 enterprise accounts the snapshot's 2M audit events were
+    800 MB of a 914 MB pickle, ~0.7 s to unpickle in every notebook, though only the explorer's
+    drill-down and notebook 04's re-judging (``-p scan_results``) read them. They are pickled
+    to a file beside the view instead (the same cost to the report as before; Parquet would
+    cost twice as much to write and read), and read back on first use. Everything else
+    behaves as ``Snapshot``; ``summary`` counts the events without reading them."""
+
+    events_file: str = ""
+    events_rows: int = 0
+
+    @classmethod
+    def of(cls, snap: Snapshot, events_file: Path) -> EventsOnDemand:
+        """``snap`` with its audit events written to ``events_file``, not held. The file is
+        private to the caller (the report's temporary view folder), as the view's pickle is."""
+        events_file.write_bytes(pickle.dumps(snap.audit_events, protocol=pickle.HIGHEST_PROTOCOL))
+        frames = {f.name: getattr(snap, f.name) for f in fields(Snapshot)}
+        frames["audit_events"] = None
+        return cls(**frames, events_file=str(events_file), events_rows=len(snap.audit_events))
+
+    @property  # type: ignore[override]
+    def audit_events(self) -> pd.DataFrame:
+        events = self.__dict__.get("_audit_events")
+        if events is None:
+            events = pickle.loads(Path(self.events_file).read_bytes())
+            object.__setattr__(self, "_audit_events", events)
+        return events
+
+    @audit_events.setter
+    def audit_events(self, value: pd.DataFrame | None) -> None:
+        object.__setattr__(self, "_audit_events", value)  # the dataclass __init__ sets it
+
+    def _rows(self, name: str) -> int:
+        if name == "audit_events" and self.__dict__.get("_audit_events") is None:
+            return self.events_rows
+        return super()._rows(name)

@@ -360,3 +360,46 @@ def test_a_notebooks_setup_skips_the_iri_grammar_unless_it_is_loaded(imported_fi
     count, renderer, module = out.stdout.strip().split(" ", 2)
     assert int(count) > 100 and renderer == "plotly_mimetype+notebook"
     assert (module != "None") == imported_first, module
+
+
+def test_the_saved_view_keeps_the_audit_events_in_a_file_of_their_own(tmp_path, monkeypatch):
+    """The kernels unpickle the view in every notebook; the audit events (800 MB of a 914 MB
+    pickle at 100 accounts) are read only by the cells that use them, and are then the same
+    frame: the explorer's drill-down and the rules notebook 04 re-runs give the same answers,
+    and the summary counts them without reading them."""
+    import pickle
+
+    import pandas as pd
+
+    from cfposture.envvars import VIEW_CACHE
+    from cfposture.notebook import (
+        build_view,
+        cached_view,
+        principal_detail,
+        save_view,
+        with_scan,
+    )
+
+    full = build_view("sample")
+    path = save_view(full, tmp_path, "sample")
+    events = full.snap.audit_events
+    whole = len(pickle.dumps(full, protocol=pickle.HIGHEST_PROTOCOL))
+    apart = len(pickle.dumps(events, protocol=pickle.HIGHEST_PROTOCOL))
+    assert path.stat().st_size < whole - apart * 0.9  # the events are not in the view's pickle
+    monkeypatch.setenv(VIEW_CACHE, str(tmp_path))
+    view = cached_view("sample", "", 90, 90)
+    assert view is not None
+    assert view.snap.summary() == full.snap.summary()
+    assert view.snap.__dict__["_audit_events"] is None  # counted, not read
+    busiest = events["token_id"].value_counts().index[0]
+    for got, want in zip(
+        principal_detail(view, busiest), principal_detail(full, busiest), strict=True
+    ):
+        pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(view.snap.audit_events, events)
+    leaks = tmp_path / "scan.csv"
+    leaks.write_text(f"token_id,location\n{busiest},ci.yml:3\n")
+    pd.testing.assert_frame_equal(
+        with_scan(view, str(leaks)).findings, with_scan(full, str(leaks)).findings
+    )
+    assert "CFP-T09" in set(with_scan(view, str(leaks)).findings["rule_id"])
