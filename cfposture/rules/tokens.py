@@ -272,10 +272,14 @@ def unused_permissions(ctx: Context) -> list[dict]:
 def user_token_on_account(ctx: Context) -> list[dict]:
     """A personal token automating an account leaves with its owner and cannot be seen or
     revoked by the account's admins; account-owned tokens belong to the account."""
-    ev = ctx.events
-    owner = ctx.snap.tokens.set_index("token_id")["owner_type"]
-    acting = ev[(ev["actor_context"] == "api_token") & ev["token_id"].notna()]
-    acting = acting[acting["token_id"].map(owner) == "user"]
+    ev, t = ctx.events, ctx.snap.tokens
+    users = t.loc[t["owner_type"] == "user", "token_id"]
+    # the columns needed, then the rows: filtering every column of millions of events first
+    # took ~2 s of the rules' ~6 at 100 accounts
+    acting = ev.loc[
+        (ev["actor_context"] == "api_token") & ev["token_id"].isin(users),
+        ["token_id", "account_id", "event_id", "when"],
+    ]
     per = (
         acting.groupby(["token_id", "account_id"])
         .agg(events=("event_id", "size"), last=("when", "max"))
