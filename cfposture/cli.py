@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .__about__ import __version__
 from .errors import CfPostureError
@@ -725,5 +725,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The ``cfposture`` console script: ``main``, then a fast exit (see ``exit_fast``)."""
+    exit_fast(main())
+
+
+def exit_fast(code: int) -> NoReturn:
+    """Exit with ``code`` as the interpreter would, but without tearing it down.
+
+    After the atexit handlers, Python frees every module and object the command loaded, one
+    by one: 0.2 s after a report or ``findings`` on the sample (1.42 -> 1.19 s for
+    ``findings``; benchmarks/README, Start and exit), for nothing a user can see. So, as
+    mypy's ``--fast-exit`` does: the atexit handlers run (logging is flushed, temporary
+    folders removed), standard output and error are flushed, and the process ends. A
+    non-daemon thread still running (work the command left to finish) gets the ordinary
+    exit, which waits for it."""
+    import atexit
+    import contextlib
+    import os
+    import threading
+
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if run_exitfuncs is None or any(not t.daemon for t in others):
+        sys.exit(code)
+    run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # a closed pipe (`| head`) or a closed stream: nothing left to deliver
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

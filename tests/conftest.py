@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +16,13 @@ from cfposture.rawsnapshot import SnapshotWriter
 from cfposture.sample import generate
 
 Payload = dict[str, Any]
+
+# hypothesis's pytest plugin imports this after each test's call, before fixtures are torn
+# down: loaded now, ``skip_slow_imports`` (a report run in this process) leaves it in place,
+# and a run of only report tests no longer fails in the plugin (the fixture below cannot
+# restore it in time).
+with contextlib.suppress(ImportError):  # the extras without hypothesis: no plugin either
+    import hypothesis.internal.observability  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -50,3 +50,61 @@ def test_console_script_is_installed():
     assert out.stdout.startswith("cfposture ")
     bad = subprocess.run([exe, "summary", "/nonexistent"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_console_script_output_and_exit_codes_survive_the_fast_exit(capsys):
+    """The console script ends with os._exit (cli.exit_fast): what it prints, in full and
+    flushed, and its exit code are those of ``main`` in this process."""
+    assert main(["findings", "--format", "csv"]) == 0
+    expected = capsys.readouterr().out
+    ran = subprocess.run(
+        [sys.executable, "-m", "cfposture.cli", "findings", "--format", "csv"],
+        capture_output=True,
+        text=True,
+    )
+    assert ran.returncode == 0 and ran.stdout == expected and len(expected) > 10_000
+    gated = subprocess.run(
+        [sys.executable, "-m", "cfposture.cli", "findings", "--fail-on", "low", "-o", "/dev/null"],
+        capture_output=True,
+        text=True,
+    )
+    assert gated.returncode == 1
+
+
+_EXIT = """
+import atexit, sys, threading, time
+from pathlib import Path
+from cfposture.cli import exit_fast
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "atexit").write_text("ran"))
+def late():
+    time.sleep(0.3)
+    (out / "thread").write_text("done")
+if sys.argv[2] == "thread":
+    threading.Thread(target=late).start()  # not a daemon: the command's own unfinished work
+sys.stdout.write("no newline, still buffered")
+exit_fast(7)
+"""
+
+
+@pytest.mark.parametrize("thread", ["thread", "none"])
+def test_fast_exit_runs_atexit_flushes_and_waits_for_unfinished_work(tmp_path, thread):
+    ran = subprocess.run(
+        [sys.executable, "-c", _EXIT, str(tmp_path), thread], capture_output=True, text=True
+    )
+    assert ran.returncode == 7
+    assert ran.stdout == "no newline, still buffered"
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").exists() == (thread == "thread")
+
+
+def test_fast_exit_into_a_closed_pipe_is_quiet():
+    """``cfposture findings | head -c 10``: the reader may be gone before the last flush."""
+    ran = subprocess.run(
+        f"'{sys.executable}' -m cfposture.cli findings --format csv | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        executable="/bin/bash",
+    )
+    assert len(ran.stdout) == 10 and "Traceback" not in ran.stderr

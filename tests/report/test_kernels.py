@@ -45,12 +45,13 @@ def test_notebooks_on_one_kernel_see_only_their_own_names(tmp_path):
     )
     before = set(_children())
     pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
-    done = []
+    done, files = [], set()
 
     def run(name, kernel):
         src = {"a": first, "b": second}[name]
         nb = kernels.execute(src, tmp_path / f"out-{name}.ipynb", {}, kernel)
         done.append(kernel.km.kernel_id)
+        files.add(kernel.km.connection_file)
         return nb
 
     pool.start(["a", "b"], run)
@@ -62,7 +63,8 @@ def test_notebooks_on_one_kernel_see_only_their_own_names(tmp_path):
     for nb in results.values():  # counted from 1, as on a fresh kernel
         assert [c.execution_count for c in nb.cells] == list(range(1, len(nb.cells) + 1))
     assert (tmp_path / "out-b.ipynb").is_file()
-    assert set(_children()) <= before  # every kernel shut down
+    assert set(_children()) <= before  # every kernel shut down (killed and reaped)
+    assert files and not any(Path(f).exists() for f in files)  # and cleaned up after
 
 
 def test_an_error_stops_the_pool_and_shuts_kernels_down(tmp_path):
