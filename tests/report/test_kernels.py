@@ -42,6 +42,8 @@ def test_notebooks_on_one_kernel_see_only_their_own_names(tmp_path):
         tmp_path / "b.ipynb",
         "import sys\nprint('cfposture.notebook' in sys.modules, 'secret_of_a' in dir())",
         "print(get_ipython().execution_count)",
+        # the warm-up's stack is frozen (gc.freeze): the reset's full collection skips it
+        "import gc\nprint(gc.get_freeze_count() > 100_000)",
     )
     before = set(_children())
     pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
@@ -60,6 +62,7 @@ def test_notebooks_on_one_kernel_see_only_their_own_names(tmp_path):
     out = "".join(o.get("text", "") for o in results["b"].cells[0].outputs)
     # the warm-up's modules are loaded, a's variables are gone
     assert out.strip() == "True False"
+    assert "".join(o.get("text", "") for o in results["b"].cells[2].outputs).strip() == "True"
     for nb in results.values():  # counted from 1, as on a fresh kernel
         assert [c.execution_count for c in nb.cells] == list(range(1, len(nb.cells) + 1))
     assert (tmp_path / "out-b.ipynb").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cfposture.cli import main
-from cfposture.report.run import NOTEBOOKS
+from cfposture.report.run import NOTEBOOKS, _LongLived
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -21,8 +22,31 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "r"
+    frozen = gc.get_freeze_count()
     assert main(["report", "--out", str(out), "--quiet"]) == 0
+    assert gc.get_freeze_count() == frozen  # what it froze while it ran, it handed back
     return out
+
+
+def test_the_collector_is_left_to_a_process_that_froze_objects_itself():
+    """A pre-forking server that froze its objects keeps them frozen, and the report adds
+    none of its own to them (it could not tell them apart when it hands its own back)."""
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        held = [[] for _ in range(100)]  # new objects a report would have frozen
+        settled = _LongLived()
+        settled.freeze()
+        assert gc.get_freeze_count() == before
+        settled.release()
+        assert gc.get_freeze_count() == before and held
+    finally:
+        gc.unfreeze()
+    settled = _LongLived()
+    settled.freeze()
+    assert gc.get_freeze_count() > 0
+    settled.release()
+    assert gc.get_freeze_count() == 0
 
 
 def test_report_folder_has_everything(report):
