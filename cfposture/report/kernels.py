@@ -134,6 +134,12 @@ def _patient(get_msg: Callable[..., Any]) -> Callable[..., Any]:
 _engine_lock = threading.Lock()
 
 
+def prepare() -> None:
+    """Import papermill and register the engine now, in the caller's thread (see
+    ``write_report``: before the notebooks, ahead of nbconvert's import)."""
+    _engine()
+
+
 def _engine() -> str:
     """The ``cfposture-warm`` papermill engine, registered on first use (papermill is imported
     here, late, so that the kernels start before this process loads the notebook stack)."""
