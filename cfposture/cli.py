@@ -734,8 +734,8 @@ def exit_fast(code: int) -> NoReturn:
     """Exit with ``code`` as the interpreter would, but without tearing it down.
 
     After the atexit handlers, Python frees every module and object the command loaded, one
-    by one: 0.2 s after a report or ``findings`` on the sample (1.42 -> 1.19 s for
-    ``findings``; benchmarks/README, Start and exit), for nothing a user can see. So, as
+    by one: 0.2 s after a report or ``findings`` on the sample (benchmarks/README, Report,
+    seventh session), for nothing a user can see. So, as
     mypy's ``--fast-exit`` does: the atexit handlers run (logging is flushed, temporary
     folders removed), standard output and error are flushed, and the process ends. A
     non-daemon thread still running (work the command left to finish) gets the ordinary
