@@ -735,11 +735,10 @@ def exit_fast(code: int) -> NoReturn:
 
     After the atexit handlers, Python frees every module and object the command loaded, one
     by one: 0.2 s after a report or ``findings`` on the sample (benchmarks/README, Report,
-    seventh session), for nothing a user can see. So, as
-    mypy's ``--fast-exit`` does: the atexit handlers run (logging is flushed, temporary
-    folders removed), standard output and error are flushed, and the process ends. A
-    non-daemon thread still running (work the command left to finish) gets the ordinary
-    exit, which waits for it."""
+    seventh session), for nothing a user can see. So, as mypy's ``--fast-exit`` does: the
+    atexit handlers run (logging is flushed, temporary folders removed), standard output and
+    error are flushed, and the process ends. A non-daemon thread still running (work the
+    command left to finish) gets the ordinary exit, which waits for it."""
     import atexit
     import contextlib
     import os
