@@ -252,17 +252,26 @@ def _cache_key(
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def save_view(view: View, folder: Path, snapshot: str, history_path: str = "") -> Path:
-    """Store a view with its trends for the report's kernels (a private pickle, deleted after)."""
-    _trends(view)
+def save_view(
+    view: View, folder: Path, snapshot: str, history_path: str = "", *, trends: bool = True
+) -> Path:
+    """Store a view for the report's kernels (a private pickle, deleted after), with its
+    trends unless ``trends`` is False (a notebook that charts them computes them itself).
+    Saved again (with its trends, after one without), it replaces the pickle atomically: a
+    kernel reading the first one meanwhile reads it whole. The audit events are written once."""
+    if trends:
+        _trends(view)
     folder.mkdir(parents=True, exist_ok=True)
     p = view.params
     accepted = view.baseline.path if view.baseline else ""
     key = _cache_key(snapshot, history_path, p["stale_days"], p["usage_days"], accepted)
     # the audit events go beside the pickle, read by the few cells that use them
-    snap = EventsOnDemand.of(view.snap, folder / f"events-{key}.pkl")
+    events = folder / f"events-{key}.pkl"
+    snap = EventsOnDemand.of(view.snap, events, written=events.is_file())
     path = folder / f"view-{key}.pkl"
-    path.write_bytes(pickle.dumps(replace(view, snap=snap), protocol=pickle.HIGHEST_PROTOCOL))
+    part = path.with_name(f"{path.name}.part")
+    part.write_bytes(pickle.dumps(replace(view, snap=snap), protocol=pickle.HIGHEST_PROTOCOL))
+    os.replace(part, path)
     return path
 
 

@@ -105,10 +105,13 @@ class EventsOnDemand(Snapshot):
     events_rows: int = 0
 
     @classmethod
-    def of(cls, snap: Snapshot, events_file: Path) -> EventsOnDemand:
-        """``snap`` with its audit events written to ``events_file``, not held. The file is
-        private to the caller (the report's temporary view folder), as the view's pickle is."""
-        events_file.write_bytes(pickle.dumps(snap.audit_events, protocol=pickle.HIGHEST_PROTOCOL))
+    def of(cls, snap: Snapshot, events_file: Path, *, written: bool = False) -> EventsOnDemand:
+        """``snap`` with its audit events written to ``events_file`` (unless ``written``: an
+        earlier call wrote them), not held. The file is private to the caller (the report's
+        temporary view folder), as the view's pickle is."""
+        if not written:
+            data = pickle.dumps(snap.audit_events, protocol=pickle.HIGHEST_PROTOCOL)
+            events_file.write_bytes(data)
         frames = {f.name: getattr(snap, f.name) for f in fields(Snapshot)}
         frames["audit_events"] = None
         return cls(**frames, events_file=str(events_file), events_rows=len(snap.audit_events))

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -213,6 +213,14 @@ def _register_engine() -> str:
     return ENGINE
 
 
+@dataclass(frozen=True)
+class Chore:
+    """Code an idle kernel runs for the caller; ``done`` is set once it ran (or failed)."""
+
+    code: str
+    done: threading.Event = field(default_factory=threading.Event)
+
+
 @dataclass
 class Kernel:
     """A running kernel; each notebook connects its own client to it."""
@@ -299,22 +307,27 @@ async def _chore(kernel: Kernel, code: str) -> None:
 class WarmPool:
     """Up to ``workers`` kernels, started (and importing the notebook stack) at once.
 
-    ``lend(codes)`` has idle warm kernels run each code once, silently, before any notebook
-    (work the caller would otherwise do alone; its names do not outlive the reset before each
-    notebook); ``wait_lent()`` waits for them. ``start(names, fn)`` then calls ``fn(name,
-    kernel)`` for every name on the warm kernels; ``wait()`` returns name → result once all are
-    done and every kernel is shut down, or raises the first error. ``close()`` shuts the
-    kernels down unused."""
+    ``start(names, fn)`` calls ``fn(name, kernel)`` for every name, in order, on the warm
+    kernels; ``wait()`` returns name → result once all are done and every kernel is shut
+    down, or raises the first error. ``close()`` shuts the kernels down unused.
+
+    ``start(..., held=H, gate=G)``: a kernel whose next name is in ``H`` waits until the
+    event ``G`` is set (the caller is still computing what those notebooks read). While it
+    waits, it asks ``idle()`` for a ``Chore`` (work the caller would otherwise do alone;
+    None: nothing now) and runs its code, silently, then sets its ``done``, failed or not (a
+    chore is an optimisation: the caller does whatever it left undone); the code's names do
+    not outlive the reset before each notebook."""
 
     def __init__(self, workers: int, *, cwd: Path, env: dict[str, str]) -> None:
         self._cwd, self._env = cwd, env
         self._todo: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._fn: Callable[[str, Kernel], Any] | None = None
         self._ready, self._abort = threading.Event(), threading.Event()
+        self._held: frozenset[str] = frozenset()
+        self._gate = threading.Event()
+        self._idle: Callable[[], Chore | None] = lambda: None
         self._results: dict[str, Any] = {}
         self._errors: list[BaseException] = []
-        self._chores: queue.SimpleQueue[tuple[str, threading.Event]] = queue.SimpleQueue()
-        self._lent: list[threading.Event] = []
         self._threads = [
             threading.Thread(target=self._worker, name=f"cfposture-kernel-{i}", daemon=True)
             for i in range(max(1, workers))
@@ -326,23 +339,24 @@ class WarmPool:
     def size(self) -> int:
         return len(self._threads)
 
-    def lend(self, codes: list[str]) -> None:
-        for code in codes:
-            done = threading.Event()
-            self._lent.append(done)
-            self._chores.put((code, done))
-
-    def wait_lent(self) -> None:
-        """Until every lent code ran, or no kernel is left to run it (an error stops them)."""
-        for done in self._lent:
-            while not done.wait(0.05):
-                if self._abort.is_set() or not any(t.is_alive() for t in self._threads):
-                    return
-
-    def start(self, names: list[str], fn: Callable[[str, Kernel], Any]) -> None:
+    def start(
+        self,
+        names: list[str],
+        fn: Callable[[str, Kernel], Any],
+        *,
+        held: frozenset[str] = frozenset(),
+        gate: threading.Event | None = None,
+        idle: Callable[[], Chore | None] | None = None,
+    ) -> None:
         for name in names:
             self._todo.put(name)
         self._fn = fn
+        if gate is not None:
+            self._held, self._gate = held, gate
+        else:
+            self._gate.set()
+        if idle is not None:
+            self._idle = idle
         self._ready.set()
 
     def wait(self) -> dict[str, Any]:
@@ -353,7 +367,24 @@ class WarmPool:
 
     def close(self) -> None:
         self._abort.set()
+        self._ready.set()  # a kernel waiting for start() sees the abort
         self._join()
+
+    def _wait_at_gate(self, kernel: Kernel) -> bool:
+        """Until the gate opens (True), running the caller's idle work meanwhile; False if the
+        pool is aborted first."""
+        while not self._gate.is_set():
+            if self._abort.is_set():
+                return False
+            chore = self._idle()
+            if chore is None:
+                self._gate.wait(0.05)
+                continue
+            try:
+                run_sync(_chore)(kernel, chore.code)
+            finally:
+                chore.done.set()
+        return not self._abort.is_set()
 
     def _join(self) -> None:
         for t in self._threads:
@@ -378,21 +409,13 @@ class WarmPool:
                         f"could not start a Python kernel for the report ({reason}); check"
                         " that `python -m ipykernel_launcher --help` works in this environment"
                     ) from None
-            while not self._ready.is_set():
-                if self._abort.is_set():
-                    return
-                try:
-                    code, done = self._chores.get(timeout=0.05)
-                except queue.Empty:
-                    continue
-                try:
-                    run_sync(_chore)(kernel, code)
-                finally:
-                    done.set()
+            self._ready.wait()
             while not self._abort.is_set():
                 try:
                     name = self._todo.get_nowait()
                 except queue.Empty:
+                    return
+                if name in self._held and not self._wait_at_gate(kernel):
                     return
                 assert self._fn is not None
                 self._results[name] = self._fn(name, kernel)

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from ..notebook import View
 
 log = logging.getLogger(__name__)
+
+#: the notebooks that chart the history's trends: run last, once the view holds them
+TRENDED = frozenset({"00-overview", "01-api-tokens"})
 
 NOTEBOOKS = [
     "00-overview",
@@ -126,6 +130,18 @@ class _Pages:
         """Import nbconvert and build the exporter in the page thread, first in its queue."""
         with self._lock:
             if self._exporter is None:
+                # bleach (nbconvert's sanitizer) silences html5lib's deprecation warning with
+                # a filter it adds as it is imported; added in the page thread while this one
+                # is inside ``warnings.catch_warnings`` (pandas and pandera enter it often,
+                # the history's trends are judged meanwhile), the filter went into a copy of
+                # the list that block then threw away, and the warning showed (an error under
+                # ``-W error``). Added here first, it is in every copy.
+                warnings.filterwarnings(
+                    "ignore",
+                    message="html5lib's sanitizer is deprecated",
+                    category=DeprecationWarning,
+                    module="bleach._vendor.html5lib",
+                )
                 self._exporter = self._pool.submit(_exporter)
 
     def submit(self, nb: Any, dest: Path) -> Future:
@@ -180,8 +196,10 @@ def write_report(
         baseline = nb_params["baseline"] = str(Path(baseline).resolve())
     cache = Path(tempfile.mkdtemp(prefix="cfposture-view-"))
     # Kernels first: they start and import the notebook stack while this process imports it
-    # and computes findings, scores and trends once (which also fails fast on a bad
-    # snapshot); the kernels then read that view from the private cache.
+    # and computes findings and scores once (which also fails fast on a bad snapshot); the
+    # kernels then read that view from the private cache. The history's trends come from
+    # the trend cache; on a cold one (a first report) the notebooks that chart no trend run
+    # while this process, and any kernel waiting for the trends, judge the older snapshots.
     pool = kernels.WarmPool(
         workers or max(1, min(len(NOTEBOOKS), os.cpu_count() or 1)),
         cwd=out,
@@ -197,11 +215,10 @@ def write_report(
 
             settled.freeze()
             view = build_view(where, history_path=history_path, baseline=baseline, **view_params)
-            _share_trends(pool, view)
-            save_view(view, cache, where, history_path)
-            log.debug("report: findings, scores and trends computed")
-            bar.set_postfix_str("findings, scores and trends", refresh=False)
-            bar.update()
+            trends = _Trends(view)
+            # the notebooks that chart no trend need only this; the others wait for the trends
+            save_view(view, cache, where, history_path, trends=trends.cached)
+            log.debug("report: findings and scores computed")
             # after the view, which is what the kernels wait for, and before anything else
             # this process has to do (one interpreter lock): papermill, then the notebooks
             kernels.prepare()
@@ -212,10 +229,23 @@ def write_report(
         except BaseException:
             pool.close()
             raise
-        pool.start(NOTEBOOKS, lambda name, kernel: _run_one(name, out, nb_params, kernel, pages))
+        pool.start(
+            NOTEBOOKS if trends.cached else sorted(NOTEBOOKS, key=lambda n: n in TRENDED),
+            lambda name, kernel: _run_one(name, out, nb_params, kernel, pages),
+            held=TRENDED,
+            gate=None if trends.cached else trends.ready,
+            idle=trends.lend,
+        )
         try:
-            # nbconvert loads and the machine-readable files are written while kernels work
+            # nbconvert loads while the first notebooks run; then the history's trends
             pages.prepare()
+            if not trends.cached:
+                trends.judge()
+                save_view(view, cache, where, history_path)  # now with its trends, all cached
+                trends.ready.set()
+                log.debug("report: trends computed")
+            bar.set_postfix_str("findings, scores and trends", refresh=False)
+            bar.update()
             _write_findings(out, view)
             done = pool.wait()
         except BaseException:
@@ -272,32 +302,57 @@ def _bar(shown: bool) -> Any:
     )
 
 
-def _share_trends(pool: kernels.WarmPool, view: Any) -> None:
-    """On a cold trend cache (a first report, or the first after an upgrade), the kernels,
-    idle until the view is saved, judge shares of the history's older snapshots into the
-    cache while this process judges its own share; ``save_view`` then finds them all cached
-    (and judges itself whatever a failed share left out)."""
-    from ..notebook import judge_trends, untrended
+class _Trends:
+    """The history's older snapshots the trend cache lacks (a first report, or the first after
+    an upgrade), judged while the notebooks that chart no trend run; ``ready`` is set once
+    the view holds its trends. This process takes them one at a time (``judge``); a kernel
+    waiting for ``ready`` takes one too (``lend``)."""
 
-    todo = [str(p) for p in untrended(view)]
-    if len(todo) < 2:
-        return
-    parts = pool.size + 1
-    shares = [todo[i::parts] for i in range(parts)]
-    accepted = view.baseline.path if view.baseline else ""
-    pool.lend(
-        [
+    def __init__(self, view: View) -> None:
+        from ..notebook import untrended
+
+        self._view = view
+        self._todo = [str(p) for p in untrended(view)]
+        self.cached = not self._todo
+        self.ready = threading.Event()
+        self._lock = threading.Lock()
+        self._lent: list[kernels.Chore] = []
+
+    def _take(self) -> str | None:
+        with self._lock:
+            return self._todo.pop(0) if self._todo else None
+
+    def lend(self) -> kernels.Chore | None:
+        path = self._take()
+        if path is None:
+            return None
+        view = self._view
+        accepted = view.baseline.path if view.baseline else ""
+        chore = kernels.Chore(
             "import cfposture.notebook as _nb\n"
-            f"_nb.judge_trends({share!r}, {view.params!r}, {accepted!r})"
-            for share in shares[1:]
-            if share
-        ]
-    )
-    judge_trends(shares[0], view.params, accepted)
-    pool.wait_lent()
-    log.debug(
-        "report: %d older snapshot(s) judged, %d in kernels", len(todo), len(todo) - len(shares[0])
-    )
+            f"_nb.judge_trends([{path!r}], {view.params!r}, {accepted!r})"
+        )
+        with self._lock:
+            self._lent.append(chore)
+        return chore
+
+    def judge(self) -> None:
+        """Judge what no kernel took into the trend cache, wait for what kernels took, then
+        give the view its trends (judging here whatever a failed kernel left undone)."""
+        from ..notebook import _trends, judge_trends
+
+        view = self._view
+        accepted = view.baseline.path if view.baseline else ""
+        mine = 0
+        while (path := self._take()) is not None:
+            judge_trends([path], view.params, accepted)
+            mine += 1
+        with self._lock:
+            lent = list(self._lent)
+        for chore in lent:
+            chore.done.wait()
+        _trends(view)
+        log.debug("report: %d older snapshot(s) judged, %d in kernels", mine + len(lent), len(lent))
 
 
 def _write_findings(out: Path, view: Any) -> None:

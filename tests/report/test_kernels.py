@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import nbformat
@@ -302,12 +303,89 @@ def test_the_report_s_clients_start_no_heartbeat_thread(tmp_path, monkeypatch):
     monkeypatch.setattr(HBChannel, "start", lambda self: (started.append(self), real(self)))
     nb = _notebook(tmp_path / "a.ipynb", "print('ran')")
     pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
-    pool.lend(["x = 1"])
-    pool.wait_lent()
-    pool.start(["a"], lambda name, k: kernels.execute(nb, tmp_path / "out.ipynb", {}, k))
+    gate, chores = threading.Event(), [kernels.Chore("x = 1")]
+
+    def idle():
+        if chores:
+            return chores.pop()
+        gate.set()
+        return None
+
+    pool.start(
+        ["a"],
+        lambda name, k: kernels.execute(nb, tmp_path / "out.ipynb", {}, k),
+        held=frozenset({"a"}),
+        gate=gate,
+        idle=idle,
+    )
     out = pool.wait()["a"]
     assert out.cells[0].outputs[0]["text"] == "ran\n"
     assert started == []
+
+
+def test_held_notebooks_wait_for_the_gate_and_idle_kernels_do_chores_meanwhile(tmp_path):
+    """The report's cold history: notebooks that chart no trend run at once, the others wait
+    until the trends are in; a kernel waiting runs chores (judging an older snapshot), each
+    once, even one that fails; a failed chore does not stop the notebooks."""
+    free = _notebook(tmp_path / "free.ipynb", "print('free')")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    held = _notebook(
+        tmp_path / "held.ipynb", f"import os\nprint(sorted(os.listdir({str(marks)!r})))"
+    )
+    gate = threading.Event()
+    lock = threading.Lock()
+    todo = [kernels.Chore(f"open({str(marks / str(i))!r}, 'w').close()") for i in range(4)]
+    todo.append(kernels.Chore("1 / 0"))  # fails in the kernel: done all the same
+    chores = list(todo)
+    handed: list[kernels.Chore] = []
+    order: list[str] = []
+
+    def idle():
+        with lock:
+            if not todo:
+                return None
+            chore = todo.pop(0)
+            handed.append(chore)
+            return chore
+
+    def run(name, kernel):
+        with lock:
+            order.append(name)
+        src = {"free": free, "held": held}[name.rstrip("0123456789")]
+        return kernels.execute(src, tmp_path / f"out-{name}.ipynb", {}, kernel)
+
+    pool = kernels.WarmPool(2, cwd=tmp_path, env=dict(os.environ))
+    pool.start(
+        ["held1", "free", "held2"], run, held=frozenset({"held1", "held2"}), gate=gate, idle=idle
+    )
+    for chore in chores:  # every chore is taken by a waiting kernel, none by this test
+        assert chore.done.wait(120)
+    assert not {"held1", "held2"} & set(order)  # the held ones still wait
+    gate.set()
+    results = pool.wait()
+    assert sorted(order) == ["free", "held1", "held2"]
+    assert len(handed) == 5 and all(c.done.is_set() for c in handed)
+    for name in ("held1", "held2"):  # ran after every chore, and saw their work
+        text = results[name].cells[0].outputs[0]["text"]
+        assert text.strip() == "['0', '1', '2', '3']"
+
+
+def test_an_aborted_pool_does_not_wait_at_the_gate(tmp_path):
+    """The report failing while notebooks wait for the trends (a bad older snapshot, an
+    interrupt) shuts every kernel down at once rather than waiting for a gate that never
+    opens."""
+    before = set(_children())
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    pool.start(
+        ["a"],
+        lambda name, k: pytest.fail("no notebook may run"),
+        held=frozenset({"a"}),
+        gate=threading.Event(),
+    )
+    pool.close()
+    assert pool.wait() == {}
+    assert set(_children()) <= before
 
 
 @pytest.mark.skipif(os.name != "posix", reason="IPC sockets are POSIX only; TCP elsewhere")
@@ -408,3 +486,31 @@ def test_the_saved_view_keeps_the_audit_events_in_a_file_of_their_own(tmp_path, 
         with_scan(view, str(leaks)).findings, with_scan(full, str(leaks)).findings
     )
     assert "CFP-T09" in set(with_scan(view, str(leaks)).findings["rule_id"])
+
+
+def test_a_view_saved_again_with_its_trends_replaces_the_first_and_keeps_its_events(
+    tmp_path, monkeypatch
+):
+    """A cold report saves the view first without its trends (for the notebooks that chart
+    none), then with them: the second pickle replaces the first whole, the audit events are
+    not written twice, and a notebook that computes the trends from the first gets the same."""
+    import pandas as pd
+
+    from cfposture.envvars import VIEW_CACHE
+    from cfposture.notebook import build_view, cached_view, checklist_per_snapshot, save_view
+    from cfposture.notebook import trend as exposure_trend
+
+    full = build_view("sample")
+    path = save_view(full, tmp_path, "sample", trends=False)
+    [events] = tmp_path.glob("events-*.pkl")
+    written = events.stat().st_mtime_ns, events.stat().st_ino
+    monkeypatch.setenv(VIEW_CACHE, str(tmp_path))
+    first = cached_view("sample", "", 90, 90)
+    assert first is not None and "checklist" not in first.extras
+    assert save_view(full, tmp_path, "sample") == path
+    assert (events.stat().st_mtime_ns, events.stat().st_ino) == written
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, events.name])
+    second = cached_view("sample", "", 90, 90)
+    assert second is not None
+    pd.testing.assert_frame_equal(second.extras["checklist"], checklist_per_snapshot(first))
+    pd.testing.assert_frame_equal(second.extras["exposure"], exposure_trend(first))

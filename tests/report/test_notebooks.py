@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+import nbformat
 import papermill as pm
 import pytest
 
 import cfposture
-from cfposture.report.run import NOTEBOOKS, notebook_parameters, notebooks_dir
+from cfposture.report.run import NOTEBOOKS, TRENDED, notebook_parameters, notebooks_dir
 
 COMMON = {
     "snapshot",
@@ -29,6 +32,20 @@ def test_parameter_names_are_the_documented_ones(name):
     assert set(params) == EXPECTED[name]
     assert notebook_parameters(name) == EXPECTED[name]  # what the report checks -p against
     assert all(p["help"] for p in params.values()), "every parameter needs a help comment"
+
+
+#: what a notebook calls to chart the history (cfposture.notebook computes it on first use)
+TREND_CALLS = re.compile(r"\bnb\.(checklist_per_snapshot|trend|changes|changes_line)\(")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_the_report_holds_back_exactly_the_notebooks_that_chart_trends(name):
+    """On a cold trend cache the report starts the other notebooks first and runs these once
+    the trends are in. A notebook charting trends that is not held back would judge the
+    history again in its kernel; one held back needlessly would wait for nothing."""
+    nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert bool(TREND_CALLS.search(code)) == (name in TRENDED)
 
 
 @pytest.fixture(scope="module")

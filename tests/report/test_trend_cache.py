@@ -252,16 +252,58 @@ def test_untrended_is_empty_without_a_cache(sample_history, monkeypatch):
     assert nb.untrended(nb.build_view(str(sample_history))) == []
 
 
-def test_a_cold_report_lends_older_snapshots_to_its_kernels(
-    sample_history, cache_in, judged, tmp_path
+def test_a_cold_history_is_shared_between_this_process_and_waiting_kernels(
+    sample_history, cache_in, judged
 ):
-    """The kernels judge their shares (in their own processes: not counted here); the report
-    then reads the same trend rows a report judging everything alone would."""
+    """``cfposture report`` on a cold trend cache: the older snapshots are handed out one at a
+    time, to this process (``judge``) and to kernels waiting for the trends (``lend``); each
+    is judged once, and the view gets its trends only once the lent ones are done."""
+    import threading
+
+    from cfposture.report.run import _Trends
+
+    view = nb.build_view(str(sample_history))
+    older = cfposture.history(sample_history)[:-1]
+    work = _Trends(view)
+    assert not work.cached
+    lent = [work.lend(), work.lend()]  # two kernels came to the gate first
+    judged.clear()
+    here = threading.Thread(target=work.judge)
+    here.start()
+    here.join(60)
+    assert here.is_alive()  # judged its share, now waits for the kernels' chores
+    assert sorted(judged) == sorted(older[2:])
+    assert work.lend() is None  # nothing left to hand out
+    for chore in lent:  # run as a kernel would (in this process, so counted here)
+        assert chore is not None and "judge_trends" in chore.code
+        exec(chore.code, {})
+        chore.done.set()
+    here.join(60)
+    assert not here.is_alive()
+    assert sorted(judged) == sorted(older)  # each once
+    judged.clear()
+    alone = trends(sample_history)  # from the cache, the same frames
+    assert judged == []
+    pd.testing.assert_frame_equal(view.extras["checklist"], alone[0])
+    pd.testing.assert_frame_equal(view.extras["exposure"], alone[1])
+
+
+def test_a_warm_history_needs_no_sharing(sample_history, cache_in):
+    from cfposture.report.run import _Trends
+
+    trends(sample_history)
+    work = _Trends(nb.build_view(str(sample_history)))
+    assert work.cached and work.lend() is None
+
+
+def test_a_cold_report_judges_each_older_snapshot_once(sample_history, cache_in, judged, tmp_path):
+    """Here or in a kernel (those are not counted here); the report then reads the same trend
+    rows a report judging everything alone would."""
     from cfposture.report.run import write_report
 
     older = cfposture.history(sample_history)[:-1]
     write_report(str(sample_history), out=tmp_path / "report", workers=2)
-    assert 0 < len(judged) < len(older)  # this process judged its share, not all
+    assert len(set(judged)) == len(judged) <= len(older)
     assert nb.untrended(nb.build_view(str(sample_history))) == []
     judged.clear()
     shared = trends(sample_history)
