@@ -97,7 +97,8 @@ def merge_activity(df: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
     becomes ``audit`` rows. Idempotent (``audit`` rows already there are matched, not added
     again), so the rules can merge the history's wider window into a snapshot's frame.
     Vectorised: enterprise audit logs carry hundreds of thousands of OAuth events."""
-    acts = audit[audit["actor_context"] == "oauth"]
+    oauth = audit["actor_context"] == "oauth"
+    acts = audit.loc[oauth, ["token_id", "token_name", "account_id", "when"]]  # what is read
     if acts.empty:
         return df
     df = df.copy()  # the caller's frame (a snapshot's, for the rules) stays as it was
@@ -107,7 +108,10 @@ def merge_activity(df: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
         .agg(last=("when", "max"), name=("token_name", "last"))
         .reset_index()
     )
-    known = df[df["source"].isin(["export", "audit"])].reset_index(names="row")
+    # only what the match reads: the merges copy every column of both sides (the rules merge
+    # the window's activity into every snapshot they judge)
+    known = df.loc[df["source"].isin(["export", "audit"]), ["app_id", "app_name", "account_id"]]
+    known = known.reset_index(names="row")
     cands = pd.concat(
         [
             known.merge(seen, left_on="app_id", right_on="key", suffixes=("", "_ev")),
