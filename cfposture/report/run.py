@@ -118,13 +118,21 @@ class _Pages:
 
     nbconvert is imported and the exporter built in that thread too, once ``prepare`` is
     called, after the first notebooks started: importing it first held them back by ~0.5 s,
-    and importing it beside papermill's import still by ~0.2 s (one interpreter lock)."""
+    and importing it beside papermill's import still by ~0.2 s (one interpreter lock).
+    ``after``: nothing starts before this event is set. On a cold trend cache that is the
+    trends: this process judging the history is what the last two notebooks wait for, and
+    nbconvert's import and four pages beside it slowed it (a cold report on the sample
+    -0.6 s median, benchmarks/README, Report, eighth session); the pages then come while
+    those two notebooks run."""
 
-    def __init__(self, done: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, done: Callable[[str], None] | None = None, after: threading.Event | None = None
+    ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cfposture-html")
         self._exporter: Future | None = None
         self._lock = threading.Lock()
         self._done = done
+        self._after, self._closing = after, threading.Event()
 
     def prepare(self) -> None:
         """Import nbconvert and build the exporter in the page thread, first in its queue."""
@@ -142,22 +150,34 @@ class _Pages:
                     category=DeprecationWarning,
                     module="bleach._vendor.html5lib",
                 )
-                self._exporter = self._pool.submit(_exporter)
+                self._exporter = self._pool.submit(self._start)
 
     def submit(self, nb: Any, dest: Path) -> Future:
         self.prepare()
         return self._pool.submit(self._write, nb, dest)
 
+    def _start(self) -> Any:
+        """The exporter, once ``after`` is set (the page thread waits, holding no lock)."""
+        if self._after is not None:
+            while not self._after.wait(0.05):
+                if self._closing.is_set():
+                    return None
+        return _exporter()
+
     def _write(self, nb: Any, dest: Path) -> Path:
         from .html import notebook_html
 
         assert self._exporter is not None  # prepare() queued it before this page
-        page = notebook_html(nb, dest, self._exporter.result())
+        exporter = self._exporter.result()
+        if exporter is None:
+            raise CfPostureError("the report stopped before its pages were written")
+        page = notebook_html(nb, dest, exporter)
         if self._done is not None:
             self._done(dest.stem)
         return page
 
     def close(self) -> None:
+        self._closing.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -224,7 +244,8 @@ def write_report(
             kernels.prepare()
             settled.freeze()
             pages = _Pages(
-                done=lambda name: (bar.set_postfix_str(name, refresh=False), bar.update())
+                done=lambda name: (bar.set_postfix_str(name, refresh=False), bar.update()),
+                after=None if trends.cached else trends.ready,
             )
         except BaseException:
             pool.close()
@@ -237,7 +258,7 @@ def write_report(
             idle=trends.lend,
         )
         try:
-            # nbconvert loads while the first notebooks run; then the history's trends
+            # nbconvert loads while the first notebooks run (after the trends, if judged here)
             pages.prepare()
             if not trends.cached:
                 trends.judge()

@@ -121,6 +121,36 @@ pages.close()
 """
 
 
+def test_pages_wait_for_the_trends_and_a_stopped_report_does_not_wait(tmp_path):
+    """On a cold trend cache the page thread builds no exporter and writes no page until the
+    trends are in (nbconvert's import and the pages, ~0.6 s of this process, would slow the
+    judging that the last two notebooks wait for); a report stopped meanwhile closes at once."""
+    import threading
+
+    import nbformat
+
+    from cfposture.report.run import _Pages
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# hello")])
+    trends = threading.Event()
+    pages = _Pages(after=trends)
+    page = pages.submit(nb, tmp_path / "a.html")
+    assert not page.done() and not (tmp_path / "a.html").exists()
+    trends.set()
+    assert page.result(timeout=60) == tmp_path / "a.html"
+    assert "hello" in (tmp_path / "a.html").read_text()
+    pages.close()
+
+    stopped = _Pages(after=threading.Event())  # the trends never come
+    late = stopped.submit(nb, tmp_path / "b.html")
+    closer = threading.Thread(target=stopped.close)
+    closer.start()
+    closer.join(10)
+    assert not closer.is_alive()
+    assert late.cancelled() or late.exception() is not None
+    assert not (tmp_path / "b.html").exists()
+
+
 def test_nbconvert_loads_quietly_beside_a_thread_that_catches_warnings():
     """bleach's import adds a warning filter; if it lands in the copy a ``catch_warnings``
     block of the main thread then throws away, html5lib's deprecation warning shows (an error
