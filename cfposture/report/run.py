@@ -195,8 +195,8 @@ def write_report(
     progress: bool = False,
 ) -> tuple[Path, View]:
     """Run all notebooks on ``snapshot`` and write the report into ``out``. ``progress``: a
-    progress bar on standard error (the view, then each page), for people at a terminal:
-    an enterprise snapshot takes a minute.
+    progress bar on standard error (findings and scores, trends, then each page), for people
+    at a terminal: an enterprise snapshot takes a minute.
 
     Returns the index page's path and the view the notebooks charted (snapshot, findings with
     accepted risks marked, usage window), so the caller can gate and warn.
@@ -239,6 +239,8 @@ def write_report(
             # the notebooks that chart no trend need only this; the others wait for the trends
             save_view(view, cache, where, history_path, trends=trends.cached)
             log.debug("report: findings and scores computed")
+            bar.set_postfix_str("findings and scores", refresh=False)
+            bar.update()
             # after the view, which is what the kernels wait for, and before anything else
             # this process has to do (one interpreter lock): papermill, then the notebooks
             kernels.prepare()
@@ -265,7 +267,7 @@ def write_report(
                 save_view(view, cache, where, history_path)  # now with its trends, all cached
                 trends.ready.set()
                 log.debug("report: trends computed")
-            bar.set_postfix_str("findings, scores and trends", refresh=False)
+            bar.set_postfix_str("trends", refresh=False)
             bar.update()
             _write_findings(out, view)
             done = pool.wait()
@@ -310,16 +312,17 @@ class _LongLived:
 
 
 def _bar(shown: bool) -> Any:
-    """The report's progress bar: one step for the view, one per page (tqdm, as ``pull``)."""
+    """The report's progress bar (tqdm, as ``pull``): one step for the findings and scores, one
+    for the trends (judging a cold history takes longest), one per page."""
     from tqdm import tqdm
 
     return tqdm(
-        total=1 + len(NOTEBOOKS),
+        total=2 + len(NOTEBOOKS),
         desc="report",
         unit="step",
         disable=not shown,
         leave=False,
-        mininterval=0,  # seven steps: draw each (pages written close together were skipped)
+        mininterval=0,  # eight steps: draw each (pages written close together were skipped)
     )
 
 

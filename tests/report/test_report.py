@@ -246,7 +246,7 @@ def test_a_baseline_accepts_risks_in_the_report_and_its_gate(tmp_path, capsys, s
     assert main([*argv, "--baseline", str(baseline)]) == 0
     out, err = capsys.readouterr()
     assert "1 baseline id(s) match no current finding" in err
-    steps = 1 + len(NOTEBOOKS)  # the progress bar: the view, then each page
+    steps = 2 + len(NOTEBOOKS)  # the progress bar: the view, the trends, then each page
     assert f"{steps}/{steps}" in err and "report written to" in out
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["accepted"] == len(highs) and "high" not in summary["findings"]
