@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -270,7 +271,10 @@ def test_a_cold_history_is_shared_between_this_process_and_waiting_kernels(
     judged.clear()
     here = threading.Thread(target=work.judge)
     here.start()
-    here.join(60)
+    deadline = time.monotonic() + 120
+    while len(judged) < len(older) - 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    here.join(0.5)
     assert here.is_alive()  # judged its share, now waits for the kernels' chores
     assert sorted(judged) == sorted(older[2:])
     assert work.lend() is None  # nothing left to hand out
@@ -313,3 +317,29 @@ def test_a_cold_report_judges_each_older_snapshot_once(sample_history, cache_in,
     alone = trends(sample_history)
     pd.testing.assert_frame_equal(shared[0], alone[0])
     pd.testing.assert_frame_equal(shared[1], alone[1])
+
+
+def test_a_snapshot_a_kernel_failed_to_judge_is_judged_here(sample_history, cache_in, judged):
+    """A lent chore is an optimisation: if the kernel's judging fails (its ``done`` is set all
+    the same), the view's trends still cover every snapshot, judged here."""
+    import threading
+
+    from cfposture.report.run import _Trends
+
+    view = nb.build_view(str(sample_history))
+    older = cfposture.history(sample_history)[:-1]
+    work = _Trends(view)
+    failed = work.lend()  # a kernel took the oldest and failed on it
+    assert failed is not None
+    failed.done.set()
+    judged.clear()
+    here = threading.Thread(target=work.judge)
+    here.start()
+    here.join(120)
+    assert not here.is_alive()
+    assert sorted(judged) == sorted(older)  # the rest, then the failed one, by _trends
+    judged.clear()
+    alone = trends(sample_history)
+    assert judged == []
+    pd.testing.assert_frame_equal(view.extras["checklist"], alone[0])
+    pd.testing.assert_frame_equal(view.extras["exposure"], alone[1])
