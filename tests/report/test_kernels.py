@@ -92,6 +92,26 @@ def test_a_bad_snapshot_fails_before_any_notebook_and_leaves_no_kernel(tmp_path,
     assert set(_children()) <= before
 
 
+def test_a_damaged_older_snapshot_fails_a_cold_report_cleanly(
+    sample_history, tmp_path, capsys, monkeypatch
+):
+    """On a cold trend cache the history is judged while notebooks run and two of them wait
+    for it: a damaged older snapshot must end the command with one line naming the file
+    (exit 2), no notebook left waiting for trends that never come, and no kernel running."""
+    monkeypatch.setenv("CFPOSTURE_CACHE_DIR", str(tmp_path / "cache"))
+    older = sorted(sample_history.iterdir())[1]
+    damaged = next(older.glob("accounts/*/members.ndjson.gz"))
+    damaged.write_bytes(b"not gzip")
+    before = set(_children())
+    newest = sorted(sample_history.iterdir())[-1]
+    code = main(["report", str(newest), "--out", str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert damaged.name in err and "pull it again" in err
+    assert not (tmp_path / "r" / "00-overview.html").exists()
+    assert set(_children()) <= before
+
+
 def test_a_kernel_that_cannot_start_is_a_one_line_error(tmp_path):
     fake = tmp_path / "shadow"
     fake.mkdir()
