@@ -55,11 +55,24 @@ def token_policies(
             seen[str(group)][str(account)] = None
         else:
             zones.add(zone)
-    by_resources: dict[str, list[str]] = {}
+    scopes: dict[str, dict[str, str]] = {}
     for group, accounts in seen.items():
-        res: dict[str, str] = {}
+        res = scopes[group] = {}
         for account, zones in accounts.items():
             res.update(_resources_for(account, sorted(zones or ())))
+    return scoped_policies(scopes, ids, user_groups, user_id)
+
+
+def scoped_policies(
+    scopes: dict[str, dict[str, str]],
+    ids: dict[str, str],
+    user_groups: list[str],
+    user_id: str | None,
+) -> list[dict[str, Any]]:
+    """Token policies from each group's resources: groups on the same resources share one
+    policy; the user-level groups get one of their own on the owner."""
+    by_resources: dict[str, list[str]] = {}
+    for group, res in scopes.items():
         by_resources.setdefault(json.dumps(res, sort_keys=True), []).append(group)
     policies = [
         {

@@ -1,9 +1,9 @@
 """Narrowed policies from a principal's uses: the plain-Python builders against the pandas
-group-bys they replaced (kept here as the oracle), on generated uses."""
+group-bys they replaced (kept here as the oracle, down to each group's resources; the
+policies are assembled from those by the same ``scoped_policies``), on generated uses."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cfposture.catalog import load_catalog
-from cfposture.narrow import member_policies, token_policies
+from cfposture.narrow import member_policies, scoped_policies, token_policies
 from cfposture.rules.members import _zone_roles
 from cfposture.usage import _default_covers
 
@@ -37,26 +37,7 @@ def _oracle_token(used: pd.DataFrame, user_groups: list[str], user_id: str | Non
                 or {f"com.cloudflare.api.account.{account}": "*"}
             )
         scopes[str(group)] = res
-    by_res: dict[str, list[str]] = {}
-    for group, res in scopes.items():
-        by_res.setdefault(json.dumps(res, sort_keys=True), []).append(group)
-    out: list[dict[str, Any]] = [
-        {
-            "effect": "allow",
-            "resources": json.loads(res),
-            "permission_groups": [{"id": IDS.get(g, g), "name": g} for g in sorted(groups)],
-        }
-        for res, groups in sorted(by_res.items())
-    ]
-    if user_groups and user_id:
-        out.append(
-            {
-                "effect": "allow",
-                "resources": {f"com.cloudflare.api.user.{user_id}": "*"},
-                "permission_groups": [{"id": IDS.get(g, g), "name": g} for g in user_groups],
-            }
-        )
-    return out
+    return scoped_policies(scopes, IDS, user_groups, user_id)  # unchanged: shared
 
 
 def _oracle_member(used: pd.DataFrame, account_id: str) -> list:

@@ -335,10 +335,6 @@ class WarmPool:
         for t in self._threads:
             t.start()
 
-    @property
-    def size(self) -> int:
-        return len(self._threads)
-
     def start(
         self,
         names: list[str],

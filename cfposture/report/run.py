@@ -336,6 +336,7 @@ class _Trends:
         from ..notebook import untrended
 
         self._view = view
+        self._accepted = view.baseline.path if view.baseline else ""  # the baseline's file
         self._todo = [str(p) for p in untrended(view)]
         self.cached = not self._todo
         self.ready = threading.Event()
@@ -350,11 +351,9 @@ class _Trends:
         path = self._take()
         if path is None:
             return None
-        view = self._view
-        accepted = view.baseline.path if view.baseline else ""
         chore = kernels.Chore(
             "import cfposture.notebook as _nb\n"
-            f"_nb.judge_trends([{path!r}], {view.params!r}, {accepted!r})"
+            f"_nb.judge_trends([{path!r}], {self._view.params!r}, {self._accepted!r})"
         )
         with self._lock:
             self._lent.append(chore)
@@ -365,17 +364,15 @@ class _Trends:
         give the view its trends (judging here whatever a failed kernel left undone)."""
         from ..notebook import _trends, judge_trends
 
-        view = self._view
-        accepted = view.baseline.path if view.baseline else ""
         mine = 0
         while (path := self._take()) is not None:
-            judge_trends([path], view.params, accepted)
+            judge_trends([path], self._view.params, self._accepted)
             mine += 1
         with self._lock:
             lent = list(self._lent)
         for chore in lent:
             chore.done.wait()
-        _trends(view)
+        _trends(self._view)
         log.debug("report: %d older snapshot(s) judged, %d in kernels", mine + len(lent), len(lent))
 
 
