@@ -438,6 +438,16 @@ def _days(value: str) -> int:
     return n
 
 
+def _kernels(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError("must be a whole number of kernels between 1 and 64")
+    return n
+
+
 def _param(value: str) -> int | float | bool | str:
     """A -p value typed the way papermill's command line types it."""
     for cast in (int, float):
@@ -456,7 +466,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     params = {name: _param(value) for name, value in args.parameter or []}
     if args.baseline:
         params["baseline"] = args.baseline
-    index, view = write_report(args.snapshot, Path(args.out), params, progress=not args.quiet)
+    index, view = write_report(
+        args.snapshot, Path(args.out), params, workers=args.kernels, progress=not args.quiet
+    )
     from .findings import at_or_above
 
     df = view.findings
@@ -701,6 +713,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted risks (YAML/JSON): marked accepted, not gated (same as -p baseline FILE)",
     )
     s.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if an open finding is at or above")
+    s.add_argument(
+        "--kernels",
+        type=_kernels,
+        metavar="N",
+        help="kernels running the notebooks (default: one per core but one, at least one)",
+    )
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_report)
     return p

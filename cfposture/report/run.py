@@ -72,6 +72,22 @@ def notebook_parameters(name: str) -> frozenset[str]:
     return frozenset()
 
 
+def kernel_count(cores: int | None = None) -> int:
+    """How many kernels run the notebooks by default: one per core but one, at least one, at
+    most one per notebook. ``cores``: the cores this process may use (default: its affinity).
+
+    This process needs a core of its own for most of a report: it computes the view, judges a
+    cold history's trends, drives papermill's side of every cell and writes the pages. With a
+    kernel on every core, three processes shared two cores, and each extra kernel also paid
+    for importing the notebook stack (~1 CPU-s) before its first notebook. On 2 cores one
+    kernel beat two on the sample, cold (a first report) and warm, and at 100 accounts
+    (benchmarks/README, Report, ninth session)."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+        cores = cores or os.cpu_count() or 1
+    return max(1, min(len(NOTEBOOKS), cores - 1))
+
+
 def check_parameters(params: dict[str, Any]) -> None:
     """Refuse a ``-p`` name no notebook takes: papermill would only log a warning per notebook,
     and a mistyped ``stale_days`` would quietly leave the default in place."""
@@ -194,9 +210,11 @@ def write_report(
     workers: int | None = None,
     progress: bool = False,
 ) -> tuple[Path, View]:
-    """Run all notebooks on ``snapshot`` and write the report into ``out``. ``progress``: a
-    progress bar on standard error (findings and scores, trends, then each page), for people
-    at a terminal: an enterprise snapshot takes a minute.
+    """Run all notebooks on ``snapshot`` and write the report into ``out``.
+
+    ``workers``: how many kernels run them (default ``kernel_count()``; never more than the
+    notebooks). ``progress``: a progress bar on standard error (findings and scores, trends,
+    then each page), for people at a terminal: an enterprise snapshot takes a minute.
 
     Returns the index page's path and the view the notebooks charted (snapshot, findings with
     accepted risks marked, usage window), so the caller can gate and warn.
@@ -221,7 +239,7 @@ def write_report(
     # the trend cache; on a cold one (a first report) the notebooks that chart no trend run
     # while this process, and any kernel waiting for the trends, judge the older snapshots.
     pool = kernels.WarmPool(
-        workers or max(1, min(len(NOTEBOOKS), os.cpu_count() or 1)),
+        min(workers, len(NOTEBOOKS)) if workers else kernel_count(),  # no idle kernel
         cwd=out,
         env={**os.environ, VIEW_CACHE: str(cache), REPORT_KERNEL: "1"},
     )

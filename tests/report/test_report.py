@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cfposture.cli import main
-from cfposture.report.run import NOTEBOOKS, _LongLived
+from cfposture.report.run import NOTEBOOKS, _LongLived, kernel_count
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -212,7 +213,9 @@ def _injected(notebook: Path) -> str:
 
 def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)  # a relative --out, as in the README's Quickstart
+    caplog.set_level(logging.DEBUG, logger="cfposture.report")
     argv = ["report", "--out", "r", "--quiet", "--fail-on", "high", "-p", "stale_days", "45"]
+    argv += ["--kernels", "2"]  # more than the default on 2 cores: notebooks run side by side
     argv += ["-p", "usage_days", "200"]  # longer than the sample's history
     argv += ["-p", "principal_type", "account_token"]  # the explorer's alone
     assert main(argv) == 1
@@ -230,6 +233,27 @@ def test_fail_on_and_parameters(tmp_path, capsys, monkeypatch, caplog):
     assert (tmp_path / "r" / "notebooks" / "01-api-tokens.ipynb").is_file()
     # papermill chdirs per notebook, in parallel threads: the caller's cwd must survive it
     assert Path.cwd() == tmp_path
+    warm = [r for r in caplog.records if "started and warm" in r.getMessage()]
+    assert len(warm) == 2
+
+
+def test_the_command_keeps_a_core_for_itself(monkeypatch):
+    """One kernel per core but one: the command computes the view, judges a cold history and
+    writes the pages meanwhile (on 2 cores one kernel beat two, benchmarks/README)."""
+    assert [kernel_count(n) for n in (1, 2, 3, 4, 8, 64)] == [1, 1, 2, 3, 6, 6]
+    # the cores this process may use, not the machine's (taskset, a container's cpuset)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 32)
+    assert kernel_count() == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "65"])
+def test_kernels_must_be_a_sensible_count(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as stop:
+        main(["report", "--out", str(tmp_path / "r"), "--kernels", value])
+    assert stop.value.code == 2
+    assert "must be a whole number of kernels between 1 and 64" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_baseline_accepts_risks_in_the_report_and_its_gate(tmp_path, capsys, sample_snap):
