@@ -238,11 +238,15 @@ def write_report(
     # kernels then read that view from the private cache. The history's trends come from
     # the trend cache; on a cold one (a first report) the notebooks that chart no trend run
     # while this process, and any kernel waiting for the trends, judge the older snapshots.
-    pool = kernels.WarmPool(
-        min(workers, len(NOTEBOOKS)) if workers else kernel_count(),  # no idle kernel
-        cwd=out,
-        env={**os.environ, VIEW_CACHE: str(cache), REPORT_KERNEL: "1"},
-    )
+    try:
+        pool = kernels.WarmPool(
+            min(workers, len(NOTEBOOKS)) if workers else kernel_count(),  # no idle kernel
+            cwd=out,
+            env={**os.environ, VIEW_CACHE: str(cache), REPORT_KERNEL: "1"},
+        )
+    except BaseException:
+        shutil.rmtree(cache, ignore_errors=True)  # the finally below is not reached yet
+        raise
     pages: _Pages | None = None
     bar = _bar(progress)
     settled = _LongLived()

@@ -247,6 +247,29 @@ def test_the_command_keeps_a_core_for_itself(monkeypatch):
     assert kernel_count() == 3
 
 
+@pytest.mark.parametrize("asked, started", [(None, 1), (2, 2), (64, len(NOTEBOOKS))])
+def test_the_pool_never_starts_an_idle_kernel(tmp_path, monkeypatch, asked, started):
+    """``--kernels`` above the number of notebooks starts one kernel per notebook, no more."""
+    from cfposture.report import kernels, run
+
+    sizes = []
+
+    class Refused(Exception):
+        pass
+
+    def pool(size, **_):
+        sizes.append(size)
+        raise Refused  # nothing started: the size is all this test wants
+
+    monkeypatch.setattr(kernels, "WarmPool", pool)
+    monkeypatch.setattr(run, "kernel_count", lambda: 1)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the view cache goes
+    with pytest.raises(Refused):
+        run.write_report("sample", out=tmp_path / "r", workers=asked)
+    assert sizes == [started]
+    assert not list(tmp_path.glob("cfposture-view-*"))  # a pool that fails leaves nothing
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "two", "65"])
 def test_kernels_must_be_a_sensible_count(tmp_path, capsys, value):
     with pytest.raises(SystemExit) as stop:
