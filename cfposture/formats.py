@@ -16,6 +16,7 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 SCANNABLE_PREFIXES = {"cfut": "cfut_", "cfat": "cfat_", "cfk": "cfk_"}
 _TOKEN_CHARS = rb"A-Za-z0-9_\-"
@@ -32,6 +33,31 @@ _HEADER = rb"(?i:cloudflare)[\s\S]{0,160}?(?i:bearer\s+|x-auth-key:\s*)[\"']?"
 _LEGACY_VALUE = rb"(?P<value>[" + _TOKEN_CHARS + rb"]{37,45})" + _NOT_AFTER
 
 LEGACY = re.compile(rb"(?:" + _KEYWORD + _ASSIGN + rb"|" + _HEADER + rb")" + _LEGACY_VALUE)
+# LEGACY's two branches on their own, for ``legacy_match``
+_ASSIGNED = re.compile(rb"(?:" + _KEYWORD + _ASSIGN + rb")" + _LEGACY_VALUE)
+_IN_HEADER = re.compile(rb"(?:" + _HEADER + rb")" + _LEGACY_VALUE)
+#: where the header branch's marker ends at the latest: cloudflare, 160 bytes, x-auth-key:
+_HEADER_REACH = len(b"cloudflare") + 160 + len(b"x-auth-key:")
+
+
+def legacy_match(buf: bytes | memoryview | Any, pos: int) -> re.Match[bytes] | None:
+    """``LEGACY.match(buf, pos)``, the same match, faster where the keyword is common.
+
+    Where ``cloudflare`` starts no assignment, LEGACY's header branch tries ``bearer`` and
+    ``x-auth-key:`` at each of the next 160 bytes: ~5 µs a keyword, and a tree holding the
+    Cloudflare SDK has tens of thousands of them (site-packages: 39,888, 0.2 s of a 0.55 s
+    scan). Here the header branch runs only where one of its markers is within reach, which
+    it needs to match; the assignment branch runs first, as in LEGACY's alternation, so the
+    first match is the one LEGACY finds (a property test holds them equal)."""
+    m = _ASSIGNED.match(buf, pos)
+    if m is not None:
+        return m
+    head = bytes(buf[pos : pos + _HEADER_REACH]).lower()
+    if head.startswith(b"cloudflare") and (b"bearer" in head or b"x-auth-key:" in head):
+        return _IN_HEADER.match(buf, pos)
+    return None
+
+
 _HEX = re.compile(rb"[a-f0-9]+")
 
 

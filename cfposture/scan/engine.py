@@ -14,12 +14,14 @@ from __future__ import annotations
 import mmap
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..formats import FORMATS, LEGACY, checksum, legacy_kind
+from ..formats import FORMATS, checksum, legacy_kind, legacy_match
 
 Buffer = bytes | memoryview | mmap.mmap
+Matcher = Callable[[Buffer, int], "re.Match[bytes] | None"]
 
 
 _HS: list[Any] = []
@@ -64,14 +66,18 @@ class Engine:
         # what ripgrep printed → literal index; keywords match in any case
         self._index = {lit: i for i, (lit, _) in enumerate(self._lits)}
         self._keywords = {lit: i for i, (lit, kw) in enumerate(self._lits) if kw}
-        # which exact patterns to try where a literal starts: one .match per hit, no search
-        self._check: list[list[tuple[str | None, re.Pattern[bytes]]]] = []
+        # which exact patterns to try where a literal starts: one match per hit, no search
+        self._check: list[list[tuple[str | None, Matcher]]] = []
         for lit, keyword in self._lits:
             if keyword:
-                self._check.append([(None, LEGACY)])
+                self._check.append([(None, legacy_match)])
             else:
                 self._check.append(
-                    [(f.id, f.pattern) for f in FORMATS.values() if lit in f.literals and f.pattern]
+                    [
+                        (f.id, f.pattern.match)
+                        for f in FORMATS.values()
+                        if lit in f.literals and f.pattern
+                    ]
                 )
         self._want_hs = use_hyperscan
         self._db: Any = None  # compiled on first use: a ripgrep scan never needs it
@@ -137,8 +143,8 @@ class Engine:
     def check(self, buf: Buffer, start: int, i: int) -> list[Hit]:
         """The credentials whose literal ``i`` starts at ``start`` (anchored matches)."""
         out = []
-        for fid, rx in self._check[i]:
-            m = rx.match(buf, start)
+        for fid, match in self._check[i]:
+            m = match(buf, start)
             if m is None:
                 continue
             value = m["value"]

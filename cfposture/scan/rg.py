@@ -54,6 +54,20 @@ def _window(fd: int, off: int, ahead: int = AHEAD) -> tuple[int, bytes]:
     return lo, os.pread(fd, off + ahead - lo, lo)
 
 
+def _checked_window(
+    fd: int, size: int, off: int, i: int, engine: Engine
+) -> tuple[int, bytes, list[Hit]]:
+    """The window around the literal ``i`` at ``off`` (its offset in the file, the bytes) and
+    the credentials starting there, read wider while a value runs to the window's edge."""
+    ahead = AHEAD
+    while True:
+        lo, buf = _window(fd, off, ahead)
+        got = engine.check(buf, off - lo, i)
+        if not (any(h.end == len(buf) for h in got) and lo + len(buf) < size):
+            return lo, buf, got
+        ahead *= 4  # a value ran to the window's edge: read more, never guess
+
+
 def _check_file(
     path: bytes, hits: list[tuple[int, int, bytes]], engine: Engine, stats: Stats
 ) -> list[Located]:
@@ -69,18 +83,17 @@ def _check_file(
             stats.add(binary=1)  # ripgrep stops at a NUL; this is the same rule as elsewhere
             return []
         found: dict[tuple[int, int], Located] = {}
+        # a file no larger than its hits' windows together is read once, whole: a tree that
+        # holds the Cloudflare SDK has files with dozens of keyword hits each
+        whole = os.pread(fd, size, 0) if size <= len(hits) * (BACK + AHEAD) else None
         for line, off, text in hits:
             i = engine.literal_index(text)
             if i is None:
                 continue
-            ahead = AHEAD
-            while True:
-                lo, buf = _window(fd, off, ahead)
-                got = engine.check(buf, off - lo, i)
-                cut = any(h.end == len(buf) for h in got) and lo + len(buf) < size
-                if not cut:
-                    break
-                ahead *= 4  # a value ran to the window's edge: read more, never guess
+            if whole is not None:
+                lo, buf, got = 0, whole, engine.check(whole, off, i)
+            else:
+                lo, buf, got = _checked_window(fd, size, off, i, engine)
             for h in got:
                 start = h.start + lo
                 col_base = buf.rfind(b"\n", 0, h.start)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cfposture.formats import FORMATS, checksum, classify, fingerprint, is_valid_checksum, redact
+from cfposture.formats import (
+    FORMATS,
+    checksum,
+    classify,
+    fingerprint,
+    is_valid_checksum,
+    legacy_match,
+    redact,
+)
+from cfposture.formats import LEGACY as LEGACY_RX
 from cfposture.scan.engine import Engine, scan_text
 
 BODY = "qYcUCSeYdDKMNp3XcYRJbY4p99O42Q70hq8BqeFJ"  # reference §1.1, a generated example
@@ -141,3 +153,47 @@ def test_redact_and_fingerprint_hide_the_value() -> None:
     assert redact(LEGACY) == "YQ…7T"
     assert fingerprint(GOOD["cfut"]) == fingerprint(GOOD["cfut"].encode())
     assert GOOD["cfut"] not in fingerprint(GOOD["cfut"])
+
+
+# Pieces of text around a keyword: what decides whether LEGACY matches (the keyword in any
+# case, assignments, quotes, headers, values of the right and wrong lengths, line breaks).
+PIECES = [
+    "cloudflare", "CloudFlare", "CLOUDFLARE", "cf_", "CF_", "xcf_", "_api_token", "Token",
+    " ", "\t", "\n", "  ", "=", ":", ":=", "=>", ",", ">", "||", "?=", ".=", "::=", '"', "'",
+    "`", "Bearer ", "bearer\t", "BEARER", "X-Auth-Key:", "x-auth-key: ", "-H ",
+    "Authorization: ", "curl https://api.cloudflare.com/client/v4 ", LEGACY, LEGACY[:37],
+    LEGACY + "x", GLOBAL, "0" * 40, "a" * 160, "-", ".", "#", "é",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=14), st.binary(max_size=6))
+def test_legacy_match_finds_what_the_legacy_pattern_finds(parts: list[str], noise: bytes):
+    """``legacy_match`` skips the header branch where no marker is within its reach and
+    tries the branches one by one: at every keyword it must find LEGACY's match, no other."""
+    text = noise + "".join(parts).encode()
+    starts = {m.start() for m in re.finditer(rb"(?i:cloudflare|cf_)", text)}
+    for buf in (text, memoryview(text)):
+        for pos in starts:
+            want, got = LEGACY_RX.match(buf, pos), legacy_match(buf, pos)
+            assert (want and (want.span(), want.span("value"))) == (
+                got and (got.span(), got.span("value"))
+            ), (text, pos)
+
+
+def test_a_keyword_far_from_any_header_marker_still_matches_its_header():
+    """The reach: a marker ending exactly where the header branch can still see it."""
+    gap = "x" * (160 - len("Authorization: "))
+    text = f"cloudflare{gap}Authorization: Bearer {LEGACY}".encode()
+    assert LEGACY_RX.match(text, 0) is not None
+    m = legacy_match(text, 0)
+    assert m is not None and m["value"].decode() == LEGACY
+    far = f"cloudflare{gap}xAuthorization: Bearer {LEGACY}".encode()  # one byte too far
+    assert LEGACY_RX.match(far, 0) is None and legacy_match(far, 0) is None
+
+
+def test_where_both_branches_match_the_assignment_wins_as_in_legacy():
+    other = LEGACY[::-1]
+    text = f'cloudflare_api_token={LEGACY} curl -H "Authorization: Bearer {other}"'.encode()
+    assert LEGACY_RX.match(text, 0)["value"].decode() == LEGACY
+    assert legacy_match(text, 0)["value"].decode() == LEGACY

@@ -95,6 +95,32 @@ def test_huge_file_is_mapped_and_scanned(tmp_path: Path, use_rg: bool) -> None:
     assert got == [(700_001, 7, "cfut"), (700_002, 100_021, "legacy_token")]
 
 
+@pytest.mark.parametrize("filler", [0, 40_000])  # read whole, then in windows around hits
+def test_a_file_full_of_keywords_is_scanned_alike_by_every_engine(tmp_path: Path, filler: int):
+    """An SDK-like file: the keyword on most lines and credentials among them, one in a curl
+    header split over two lines, one in the file's last bytes (no newline after it)."""
+    lines = [f"from cloudflare import Cloudflare  # cf_{n}\n" for n in range(60)]
+    lines[10] = f'CLOUDFLARE_API_TOKEN = "{LEGACY}"\n'
+    lines[30] = "curl https://api.cloudflare.com/client/v4/user/tokens/verify \\\n"
+    lines[31] = f'     -H "Authorization: Bearer {LEGACY[::-1]}"\n'
+    lines[45] = "x" * filler + f" token={TOKEN}\n"
+    f = tmp_path / "sdk.py"
+    f.write_text("".join(lines) + f"cf_token: {LEGACY.upper()}")
+    results = [
+        scan([f], use_rg=True).findings,
+        scan([f], engine=Engine(use_hyperscan=True), use_rg=False).findings,
+        scan([f], engine=Engine(use_hyperscan=False), use_rg=False).findings,
+    ]
+    assert results[0] == results[1] == results[2]
+    got = [(r["line"], r["column"], r["format"]) for r in results[0]]
+    assert got == [
+        (11, 25, "legacy_token"),
+        (32, 32, "legacy_token"),
+        (46, filler + 8, "cfut"),
+        (61, 11, "legacy_token"),
+    ]
+
+
 def test_unreadable_file_via_engine_error(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One file fails to open (mode 000 would not stop root, so fail it directly): the scan
     goes on, and says which file it skipped."""
