@@ -16,7 +16,10 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import mmap
 
 SCANNABLE_PREFIXES = {"cfut": "cfut_", "cfat": "cfat_", "cfk": "cfk_"}
 _TOKEN_CHARS = rb"A-Za-z0-9_\-"
@@ -40,7 +43,7 @@ _IN_HEADER = re.compile(rb"(?:" + _HEADER + rb")" + _LEGACY_VALUE)
 _HEADER_REACH = len(b"cloudflare") + 160 + len(b"x-auth-key:")
 
 
-def legacy_match(buf: bytes | memoryview | Any, pos: int) -> re.Match[bytes] | None:
+def legacy_match(buf: bytes | memoryview | mmap.mmap, pos: int) -> re.Match[bytes] | None:
     """``LEGACY.match(buf, pos)``, the same match, faster where the keyword is common.
 
     Where ``cloudflare`` starts no assignment, LEGACY's header branch tries ``bearer`` and
