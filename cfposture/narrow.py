@@ -52,7 +52,7 @@ def token_policies(
         if zones is None:
             continue
         if _missing(zone):
-            seen[str(group)][str(account)] = None
+            accounts[str(account)] = None
         else:
             zones.add(zone)
     scopes: dict[str, dict[str, str]] = {}
