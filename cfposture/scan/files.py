@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from ..errors import CfPostureError
 from .engine import Engine, Hit
@@ -113,6 +114,29 @@ def scan_file(path: Path, engine: Engine, stats: Stats, shown: str) -> list[Loca
         stats.add(unreadable=1)
         stats.warn(f"{shown}: cannot read ({e.strerror or e}); skipped")
         return []
+
+
+STDIN_SHOWN = "<stdin>"
+
+
+def scan_stream(stream: IO[bytes], engine: Engine, stats: Stats) -> list[Located]:
+    """Standard input, read whole and scanned as a file named ``<stdin>`` is: binary (a NUL
+    byte in its first 8,000 bytes) is skipped, with a warning, since nothing else names it."""
+    try:
+        buf = stream.read()
+    except OSError as e:
+        stats.add(unreadable=1)
+        stats.warn(f"{STDIN_SHOWN}: cannot read ({e.strerror or e}); skipped")
+        return []
+    if not buf:
+        return []
+    if is_binary(buf[:SNIFF]):
+        stats.add(binary=1)
+        stats.warn(f"{STDIN_SHOWN}: binary (a NUL byte in its first {SNIFF:,} bytes); skipped")
+        return []
+    stats.add(files=1, bytes=len(buf))
+    hits = engine.find(buf, len(buf))
+    return locate(buf, hits, STDIN_SHOWN) if hits else []
 
 
 def _git_listed(root: Path) -> set[Path] | None:

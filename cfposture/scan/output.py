@@ -61,8 +61,9 @@ def as_table(findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
                 extra += f" — {f.get('token_name')!s} ({f.get('owner')!s}) {f['can']}"
         lines.append(f"{f['location']}  {tag}  {f['redacted']}{extra}")
     s = summary
-    n = s["files"] or s["blobs"]
-    what = ("file" if s["files"] else "blob") + ("" if n == 1 else "s")
+    blobs = bool(s["blobs"]) and not s["files"]  # --git reads blobs, not files
+    n = s["blobs"] if blobs else s["files"]
+    what = ("blob" if blobs else "file") + ("" if n == 1 else "s")
     lines.append(
         f"{s['credentials']} credential(s) ({s['new']} not in the baseline), "
         f"{s['lookalikes']} lookalike(s); {n} {what}, {s['bytes'] / 1e6:.1f} MB scanned"
