@@ -313,6 +313,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         args.paths,
         git=args.git,
         gitignore=args.gitignore,
+        exclude=args.exclude or (),
         workers=args.workers,
         engine=Engine(use_hyperscan=args.engine != "re"),
         use_rg={"auto": None, "rg": True}.get(args.engine, False),
@@ -650,6 +651,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--git", action="store_true", help="scan every blob in each repo's history")
     s.add_argument("--gitignore", action="store_true", help="skip files .gitignore excludes")
+    s.add_argument(
+        "--exclude",
+        action="append",
+        metavar="PATTERN",
+        help="skip paths matching (repeat): a name at any depth (node_modules, *.min.js) or a"
+        " path under the scanned folder (tests/fixtures)",
+    )
     s.add_argument(
         "--verify",
         action="store_true",

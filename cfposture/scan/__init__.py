@@ -17,7 +17,7 @@ from .. import __version__
 from ..errors import CfPostureError
 from ..formats import FORMATS, fingerprint, redact
 from .engine import Engine
-from .files import Located, Stats, scan_files, scan_stream
+from .files import Excludes, Located, Stats, scan_files, scan_stream
 from .rg import rg_binary, scan_files_rg
 
 VERIFIABLE = {"cfut", "cfat", "legacy_token"}
@@ -83,13 +83,16 @@ def scan(
     engine: Engine | None = None,
     use_rg: bool | None = None,
     stdin: IO[bytes] | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
 ) -> ScanResult:
     """Scan files and folders (or, with ``git=True``, each path's whole git history).
 
     Files go through ripgrep when it is installed (``use_rg=None``: if found) and through the
     in-process engine otherwise; both find the same credentials (a test holds them to it).
     The path ``-`` is standard input (``stdin``, default this process's): what a CI system's
-    variables or a secret store print, piped in, scanned as a file named ``<stdin>``."""
+    variables or a secret store print, piped in, scanned as a file named ``<stdin>``.
+    ``exclude``: shell patterns of paths not to scan (see ``files.Excludes``)."""
+    excludes = Excludes(tuple(exclude))  # a bad pattern fails before anything is read
     engine = engine or Engine()
     stats = Stats()
     piped = sum(1 for p in paths if str(p) == STDIN)
@@ -106,13 +109,15 @@ def scan(
     if git:
         from .git import scan_history  # git's blob reader: not needed for files
 
-        located = [loc for r in roots for loc in scan_history(r, engine, stats)]
+        located = [loc for r in roots for loc in scan_history(r, engine, stats, excludes)]
     elif rg is not None and roots:
-        located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore)
+        located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore, excludes=excludes)
         stats.counted_skips = False
         backend = "ripgrep"
     elif roots:
-        located = scan_files(roots, engine, stats, gitignore=gitignore, workers=workers)
+        located = scan_files(
+            roots, engine, stats, gitignore=gitignore, workers=workers, excludes=excludes
+        )
     if piped:  # in this process: one buffer, the same exact patterns as every engine's
         located += scan_stream(stdin or sys.stdin.buffer, engine, stats)
     located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))

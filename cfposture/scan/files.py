@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import IO
 
@@ -86,6 +88,51 @@ def _newline_counter(buf: bytes | mmap.mmap):
 
     arr = np.frombuffer(buf, dtype=np.uint8)
     return lambda a, b: int(np.count_nonzero(arr[a:b] == 10))
+
+
+@dataclass(frozen=True)
+class Excludes:
+    """``--exclude`` patterns: what a team keeps out of a scan (vendored code, fixtures made
+    of fake tokens, minified bundles), as shell patterns matched case-sensitively.
+
+    A pattern without ``/`` matches any file or folder name at any depth (``node_modules``,
+    ``*.min.js``); one with ``/`` matches the path relative to the folder named on the command
+    line, or a folder on its way (``tests/fixtures``, ``docs/*.md``; ``*`` also matches ``/``).
+    A file named on the command line is always scanned. With ``--git`` the paths are the
+    repository's: a blob is reported where it first appears outside the excluded paths."""
+
+    patterns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for p in self.patterns:
+            if not p.strip("/"):
+                raise CfPostureError(f"--exclude {p!r}: give a file or folder name or a pattern")
+
+    def skips(self, rel: str) -> bool:
+        """Whether ``rel`` (``/``-separated, relative to a scanned folder) is excluded."""
+        if not self.patterns:
+            return False
+        parts = rel.split("/")
+        for pat in self.patterns:
+            if "/" not in pat:
+                if any(fnmatchcase(part, pat) for part in parts):
+                    return True
+                continue
+            pat = pat.strip("/")
+            if any(fnmatchcase("/".join(parts[:i]), pat) for i in range(1, len(parts) + 1)):
+                return True
+        return False
+
+    def rg_globs(self) -> list[str]:
+        """The patterns ripgrep can apply itself with the same meaning (a name at any depth,
+        no bracket or escape, whose syntax differs between its globs and fnmatch), so it
+        does not even read those files; what is matched in Python stays the reference."""
+        return [f"--glob=!{p}" for p in self.patterns if _PLAIN_NAME.fullmatch(p)]
+
+
+NO_EXCLUDES = Excludes()
+
+_PLAIN_NAME = re.compile(r"[\w.*?@+=,~-]+")
 
 
 def is_binary(head: bytes) -> bool:
@@ -162,7 +209,9 @@ def _git_listed(root: Path) -> set[Path] | None:
     return {(root / p.decode("utf-8", "surrogateescape")) for p in out.split(b"\0") if p}
 
 
-def iter_files(roots: list[Path], stats: Stats, *, gitignore: bool = False) -> Iterator[Path]:
+def iter_files(
+    roots: list[Path], stats: Stats, *, gitignore: bool = False, excludes: Excludes = NO_EXCLUDES
+) -> Iterator[Path]:
     for root in roots:
         if root.is_symlink():
             stats.symlinks += 1
@@ -177,11 +226,16 @@ def iter_files(roots: list[Path], stats: Stats, *, gitignore: bool = False) -> I
         if gitignore and allowed is None:
             stats.warn(f"{root}: not inside a git work tree; --gitignore has no effect there")
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+            here = Path(dirpath).relative_to(root).as_posix()
+            rel = "" if here == "." else here + "/"
+            kept = [d for d in dirnames if d != ".git" and not excludes.skips(rel + d)]
+            links = [d for d in kept if os.path.islink(os.path.join(dirpath, d))]
             stats.symlinks += len(links)  # os.walk lists them but never enters them
-            dirnames[:] = sorted(d for d in dirnames if d != ".git" and d not in links)
+            dirnames[:] = sorted(d for d in kept if d not in links)
             for name in sorted(filenames):
                 p = Path(dirpath, name)
+                if excludes.skips(rel + name):
+                    continue
                 if p.is_symlink():
                     stats.symlinks += 1
                     continue
@@ -191,11 +245,17 @@ def iter_files(roots: list[Path], stats: Stats, *, gitignore: bool = False) -> I
 
 
 def scan_files(
-    roots: list[Path], engine: Engine, stats: Stats, *, gitignore: bool = False, workers: int = 0
+    roots: list[Path],
+    engine: Engine,
+    stats: Stats,
+    *,
+    gitignore: bool = False,
+    workers: int = 0,
+    excludes: Excludes = NO_EXCLUDES,
 ) -> list[Located]:
     """Scan every regular file under ``roots`` with ``workers`` threads (default: one per core;
     the prefilter releases the GIL)."""
-    paths = list(iter_files(roots, stats, gitignore=gitignore))
+    paths = list(iter_files(roots, stats, gitignore=gitignore, excludes=excludes))
     workers = workers or min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(workers) as pool:
         chunks = pool.map(lambda p: scan_file(p, engine, stats, str(p)), paths)

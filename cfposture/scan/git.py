@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import CfPostureError
 from .engine import Engine
-from .files import Located, Stats, is_binary, locate
+from .files import NO_EXCLUDES, Excludes, Located, Stats, is_binary, locate
 
 ZERO = "0" * 40
 
@@ -35,8 +35,9 @@ def _git(repo: Path, *args: str) -> bytes:
         ) from e
 
 
-def first_appearances(repo: Path) -> dict[str, tuple[str, str]]:
-    """blob id → (commit, path) where it first appears, oldest commit first."""
+def first_appearances(repo: Path, excludes: Excludes = NO_EXCLUDES) -> dict[str, tuple[str, str]]:
+    """blob id → (commit, path) where it first appears, oldest commit first, outside the
+    paths ``excludes`` skips (a blob copied out of an excluded folder is still found)."""
     out = _git(
         repo,
         "log", "--all", "--reverse", "--date-order", "--root", "-m", "--raw", "--no-abbrev",
@@ -52,7 +53,9 @@ def first_appearances(repo: Path) -> dict[str, tuple[str, str]]:
             parts = meta.split()
             blob, mode = parts[3], parts[1]
             if blob != ZERO and mode.startswith("100") and blob not in first:
-                first[blob] = (commit, _unquote(path))
+                path = _unquote(path)
+                if not excludes.skips(path):
+                    first[blob] = (commit, path)
     return first
 
 
@@ -62,11 +65,13 @@ def _unquote(path: str) -> str:
     return path
 
 
-def scan_history(repo: Path, engine: Engine, stats: Stats) -> list[Located]:
+def scan_history(
+    repo: Path, engine: Engine, stats: Stats, excludes: Excludes = NO_EXCLUDES
+) -> list[Located]:
     if not repo.is_dir():
         raise CfPostureError(f"{repo}: not a folder; --git scans a repository's history")
     _git(repo, "rev-parse", "--git-dir")  # outside a repository: a clear one-line error
-    first = first_appearances(repo)
+    first = first_appearances(repo, excludes)
     blobs = list(first)
     proc = subprocess.Popen(
         ["git", "-C", str(repo), "cat-file", "--batch"],

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import CfPostureError
 from .engine import Engine, Hit
-from .files import SNIFF, Located, Stats, is_binary
+from .files import NO_EXCLUDES, SNIFF, Excludes, Located, Stats, is_binary
 
 BACK = 4096  # bytes read before a literal: lookbehinds and the start of the line (column)
 AHEAD = 2048  # after it: far more than the longest credential (an Origin CA key, 263)
@@ -121,8 +121,27 @@ def _line_start(fd: int, before: int) -> int:
     return 0
 
 
+def _excluded(path: bytes, roots: list[Path], excludes: Excludes) -> bool:
+    """Whether ripgrep's ``path`` is one ``excludes`` skips, relative to the root it is under
+    (ripgrep prints root + ``/`` + the rest). A file named on the command line is scanned."""
+    if not excludes.patterns:
+        return False
+    shown = os.fsdecode(path)
+    for root in map(str, roots):
+        prefix = root if root.endswith("/") else root + "/"
+        if shown.startswith(prefix):
+            return excludes.skips(shown[len(prefix) :])
+    return False
+
+
 def scan_files_rg(
-    rg: str, roots: list[Path], engine: Engine, stats: Stats, *, gitignore: bool = False
+    rg: str,
+    roots: list[Path],
+    engine: Engine,
+    stats: Stats,
+    *,
+    gitignore: bool = False,
+    excludes: Excludes = NO_EXCLUDES,
 ) -> list[Located]:
     for root in roots:
         if not root.exists() and not root.is_symlink():
@@ -141,6 +160,7 @@ def scan_files_rg(
     ]  # fmt: skip
     if not gitignore:
         cmd.append("--no-ignore")
+    cmd += excludes.rg_globs()  # ripgrep does not read these; the rest is dropped below
     cmd += ["--", *map(str, roots)]
     with tempfile.TemporaryFile() as errfile:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile)
@@ -152,11 +172,11 @@ def scan_files_rg(
         # starts, while ripgrep searches on (its threads and this one overlap)
         for path, line, off, text in _hits(proc, tail):
             if path != current:
-                if current is not None:
+                if current is not None and not _excluded(current, roots, excludes):
                     out += _check_file(current, pending, engine, stats)
                 current, pending = path, []
             pending.append((line, off, text))
-        if current is not None:
+        if current is not None and not _excluded(current, roots, excludes):
             out += _check_file(current, pending, engine, stats)
         code = proc.wait()
         errfile.seek(0)

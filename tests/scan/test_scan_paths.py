@@ -338,3 +338,119 @@ def test_the_table_counts_what_was_read(summary: dict, said: str) -> None:
     s = {"credentials": 0, "new": 0, "lookalikes": 0, "bytes": 0, "skipped_binary": 0}
     s |= {"skipped_symlinks": 0, "backend": "re", **summary}
     assert said in as_table([], s)
+
+
+@pytest.mark.parametrize(
+    "pattern, rel, skipped",
+    [
+        ("node_modules", "node_modules/x/a.js", True),  # a folder name at the top
+        ("node_modules", "web/node_modules/x/a.js", True),  # ... or at any depth
+        ("node_modules", "node_modules_old/a.js", False),  # the whole name, not a start
+        ("*.min.js", "static/app.min.js", True),
+        ("*.min.js", "static/app.js", False),
+        ("*.min.js", "static/app.min.js.map", False),
+        ("Fixtures", "tests/fixtures/a.py", False),  # case-sensitive, as git and ripgrep
+        ("tests/fixtures", "tests/fixtures/deep/a.py", True),  # a path: what is under it
+        ("tests/fixtures", "src/tests/fixtures/a.py", False),  # ... from the scanned folder
+        ("/tests/fixtures/", "tests/fixtures/a.py", True),  # slashes at the ends allowed
+        ("*/fixtures", "src/tests/fixtures/a.py", True),  # * also matches /
+        ("docs/*.md", "docs/a/b.md", True),
+        ("docs/*.md", "docs/a/b.txt", False),
+        ("[t]ests", "tests/a.py", True),  # fnmatch's brackets
+    ],
+)
+def test_exclude_patterns(pattern: str, rel: str, skipped: bool) -> None:
+    from cfposture.scan.files import Excludes
+
+    assert Excludes((pattern,)).skips(rel) is skipped
+
+
+def test_only_plain_names_are_left_to_ripgrep() -> None:
+    """ripgrep's globs and fnmatch agree on a plain name at any depth; brackets, escapes and
+    paths are matched in Python only, so every engine skips exactly the same files."""
+    from cfposture.scan.files import Excludes
+
+    globs = Excludes(("node_modules", "*.min.js", "[t]ests", "tests/fixtures", "a\\b")).rg_globs()
+    assert globs == ["--glob=!node_modules", "--glob=!*.min.js"]
+
+
+@pytest.fixture
+def excluded_tree(tree: Path) -> Path:
+    """The tree plus what teams keep out of a scan: vendored code, fake-token fixtures, a
+    minified bundle; each holds a token. One excluded folder sits below another name."""
+    for rel in ("node_modules/pkg/index.js", "tests/fixtures/fake.env", "web/app.min.js",
+                "web/tests/fixtures/kept.txt", "tests/unit.py"):  # fmt: skip
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(f"x = '{TOKEN}'\n")
+    return tree
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_excluded_paths_are_not_scanned_by_any_engine(
+    excluded_tree: Path, capsys: pytest.CaptureFixture, engine: str
+) -> None:
+    args = ["--exclude", "node_modules", "--exclude", "*.min.js", "--exclude", "tests/fixtures"]
+    rc, doc = _json(capsys, str(excluded_tree), "--engine", engine, *args)
+    assert rc == 0
+    got = sorted(f["path"].removeprefix(str(excluded_tree) + "/") for f in doc["findings"])
+    assert got == [
+        ".env",
+        "latin1.txt",
+        "src/deploy.py",
+        "src/deploy.py",
+        "tests/unit.py",
+        "web/tests/fixtures/kept.txt",  # tests/fixtures is a path from the scanned folder
+    ]
+    if engine != "rg":  # ripgrep counts what it searched; these walk and count themselves
+        rc, all_files = _json(capsys, str(excluded_tree), "--engine", engine)
+        assert all_files["summary"]["files"] - doc["summary"]["files"] == 3
+    # a file named on the command line is scanned whatever the patterns say
+    named = excluded_tree / "web" / "app.min.js"
+    rc, doc = _json(capsys, str(named), "--engine", engine, "--exclude", "*.min.js")
+    assert [f["path"] for f in doc["findings"]] == [str(named)]
+
+
+def test_excluded_paths_agree_across_engines_beyond_ripgreps_globs(excluded_tree: Path) -> None:
+    """Patterns ripgrep is not given (brackets, paths) are dropped in Python: the same
+    findings from every engine."""
+    kw = {"exclude": ("[n]ode_modules", "web/*", "*.env")}
+    a = scan([excluded_tree], engine=Engine(use_hyperscan=True), use_rg=False, **kw).findings
+    b = scan([excluded_tree], engine=Engine(use_hyperscan=False), use_rg=False, **kw).findings
+    c = scan([excluded_tree], use_rg=True, **kw).findings
+    assert a == b == c
+    assert {Path(f["path"]).name for f in a} == {"deploy.py", "latin1.txt", "unit.py"}
+
+
+def test_git_history_skips_excluded_paths_but_not_a_blob_copied_out_of_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A fake token committed under tests/fixtures is skipped; the same file copied into src
+    later (the same blob) is reported there, at the commit that copied it."""
+    repo = tmp_path / "hist"
+    (repo / "tests" / "fixtures").mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "tests" / "fixtures" / "fake.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "fixtures")
+    fixtures = _git(repo, "rev-parse", "HEAD")
+    (repo / "src").mkdir()
+    (repo / "src" / "app.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "copied")
+    copied = _git(repo, "rev-parse", "HEAD")
+
+    _, doc = _json(capsys, str(repo), "--git")
+    assert [(f["path"], f["commit"]) for f in doc["findings"]] == [
+        ("tests/fixtures/fake.env", fixtures)
+    ]
+    _, doc = _json(capsys, str(repo), "--git", "--exclude", "tests/fixtures")
+    assert [(f["path"], f["commit"]) for f in doc["findings"]] == [("src/app.env", copied)]
+    _, doc = _json(capsys, str(repo), "--git", "--exclude", "*.env")
+    assert doc["findings"] == []
+
+
+def test_an_empty_exclude_pattern_is_a_clear_error(
+    tree: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["scan", str(tree), "--exclude", "/"]) == 2
+    assert "--exclude '/': give a file or folder name or a pattern" in capsys.readouterr().err
