@@ -454,3 +454,32 @@ def test_an_empty_exclude_pattern_is_a_clear_error(
 ) -> None:
     assert main(["scan", str(tree), "--exclude", "/"]) == 2
     assert "--exclude '/': give a file or folder name or a pattern" in capsys.readouterr().err
+
+
+def test_the_pre_commit_hook_fails_a_commit_that_holds_a_credential(tmp_path: Path) -> None:
+    """The hook's entry, run as pre-commit runs it: the entry, then the staged file names."""
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    (hook,) = hooks
+    assert hook["id"] == "cfposture-scan" and hook["language"] == "python"
+    cmd, *args = hook["entry"].split()
+    assert cmd == "cfposture"
+    leaked, clean = tmp_path / "deploy.sh", tmp_path / "README.md"
+    leaked.write_text(f"export CLOUDFLARE_API_TOKEN={LEGACY}\n")
+    clean.write_text(f"a lookalike is no credential: {LOOKALIKE}\n")
+
+    def commit(*files: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cfposture.cli", *args, *map(str, files)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    refused = commit(clean, leaked)
+    assert refused.returncode == 1
+    assert f"{leaked}:1  legacy_token" in refused.stdout
+    assert "1 credential(s) found that are not in the baseline" in refused.stderr
+    assert LEGACY not in refused.stdout + refused.stderr
+    assert commit(clean).returncode == 0
