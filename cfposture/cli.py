@@ -314,6 +314,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         git=args.git,
         gitignore=args.gitignore,
         exclude=args.exclude or (),
+        commits=args.commits,
         workers=args.workers,
         engine=Engine(use_hyperscan=args.engine != "re"),
         use_rg={"auto": None, "rg": True}.get(args.engine, False),
@@ -650,6 +651,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="files and folders (or repositories); - reads standard input",
     )
     s.add_argument("--git", action="store_true", help="scan every blob in each repo's history")
+    s.add_argument(
+        "--commits",
+        metavar="RANGE",
+        help="with --git: only what these commits introduced (e.g. origin/main..HEAD)",
+    )
     s.add_argument("--gitignore", action="store_true", help="skip files .gitignore excludes")
     s.add_argument(
         "--exclude",

@@ -84,6 +84,7 @@ def scan(
     use_rg: bool | None = None,
     stdin: IO[bytes] | None = None,
     exclude: tuple[str, ...] | list[str] = (),
+    commits: str | None = None,
 ) -> ScanResult:
     """Scan files and folders (or, with ``git=True``, each path's whole git history).
 
@@ -91,13 +92,16 @@ def scan(
     in-process engine otherwise; both find the same credentials (a test holds them to it).
     The path ``-`` is standard input (``stdin``, default this process's): what a CI system's
     variables or a secret store print, piped in, scanned as a file named ``<stdin>``.
-    ``exclude``: shell patterns of paths not to scan (see ``files.Excludes``)."""
+    ``exclude``: shell patterns of paths not to scan (see ``files.Excludes``). ``commits``
+    (with ``git``): only what that range of commits introduced (``git.introduced``)."""
     excludes = Excludes(tuple(exclude))  # a bad pattern fails before anything is read
     engine = engine or Engine()
     stats = Stats()
     piped = sum(1 for p in paths if str(p) == STDIN)
     if piped and git:
         raise CfPostureError("--git scans repositories' history; it cannot read standard input (-)")
+    if commits is not None and not git:
+        raise CfPostureError("--commits names commits of a repository's history: add --git")
     if piped > 1:
         raise CfPostureError("standard input (-) can be named once")
     roots = [Path(p) for p in paths if str(p) != STDIN]
@@ -109,7 +113,7 @@ def scan(
     if git:
         from .git import scan_history  # git's blob reader: not needed for files
 
-        located = [loc for r in roots for loc in scan_history(r, engine, stats, excludes)]
+        located = [loc for r in roots for loc in scan_history(r, engine, stats, excludes, commits)]
     elif rg is not None and roots:
         located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore, excludes=excludes)
         stats.counted_skips = False

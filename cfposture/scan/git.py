@@ -35,13 +35,16 @@ def _git(repo: Path, *args: str) -> bytes:
         ) from e
 
 
-def first_appearances(repo: Path, excludes: Excludes = NO_EXCLUDES) -> dict[str, tuple[str, str]]:
+def first_appearances(
+    repo: Path, excludes: Excludes = NO_EXCLUDES, revs: tuple[str, ...] = ("--all",)
+) -> dict[str, tuple[str, str]]:
     """blob id → (commit, path) where it first appears, oldest commit first, outside the
-    paths ``excludes`` skips (a blob copied out of an excluded folder is still found)."""
+    paths ``excludes`` skips (a blob copied out of an excluded folder is still found), in the
+    commits ``revs`` name (git log's revisions: every ref by default)."""
     out = _git(
         repo,
-        "log", "--all", "--reverse", "--date-order", "--root", "-m", "--raw", "--no-abbrev",
-        "--no-renames", "--format=commit %H",
+        "log", "--reverse", "--date-order", "--root", "-m", "--raw", "--no-abbrev",
+        "--no-renames", "--format=commit %H", *revs,
     )  # fmt: skip
     first: dict[str, tuple[str, str]] = {}
     commit = ""
@@ -65,13 +68,45 @@ def _unquote(path: str) -> str:
     return path
 
 
+def introduced(repo: Path, commits: str, excludes: Excludes = NO_EXCLUDES) -> dict:
+    """``first_appearances`` for the commits of a range (``origin/main..HEAD``, as git log
+    takes it), keeping only blobs that no commit outside the range has: what the range
+    introduced. A merge commit lists its changes against each parent, so merging the base
+    branch in would otherwise bring the base's own blobs into a pull request's scan."""
+    if commits.startswith("-"):
+        raise CfPostureError(f"--commits {commits!r}: give a range of commits, not an option")
+    revs = _git(repo, "rev-parse", "--revs-only", commits).decode().split()
+    inside = tuple(r for r in revs if not r.startswith("^"))
+    outside = tuple(r[1:] for r in revs if r.startswith("^"))
+    if not inside:
+        raise CfPostureError(
+            f"--commits {commits!r} names no commit git knows in {repo} (a ref a shallow"
+            " clone lacks? fetch it first); give a range such as origin/main..HEAD"
+        )
+    first = first_appearances(repo, excludes, (*inside, *(f"^{r}" for r in outside)))
+    if outside and first:
+        # the blobs the base already has where a scan of it reports them (a fixture the
+        # base keeps only under an excluded path, copied into src/, is new in src/)
+        known = first_appearances(repo, excludes, outside)
+        first = {blob: seen for blob, seen in first.items() if blob not in known}
+    return first
+
+
 def scan_history(
-    repo: Path, engine: Engine, stats: Stats, excludes: Excludes = NO_EXCLUDES
+    repo: Path,
+    engine: Engine,
+    stats: Stats,
+    excludes: Excludes = NO_EXCLUDES,
+    commits: str | None = None,
 ) -> list[Located]:
+    """Every blob of the history (``commits``: only what that range introduced) once."""
     if not repo.is_dir():
         raise CfPostureError(f"{repo}: not a folder; --git scans a repository's history")
     _git(repo, "rev-parse", "--git-dir")  # outside a repository: a clear one-line error
-    first = first_appearances(repo, excludes)
+    if commits is None:
+        first = first_appearances(repo, excludes)
+    else:
+        first = introduced(repo, commits, excludes)
     blobs = list(first)
     proc = subprocess.Popen(
         ["git", "-C", str(repo), "cat-file", "--batch"],

@@ -483,3 +483,83 @@ def test_the_pre_commit_hook_fails_a_commit_that_holds_a_credential(tmp_path: Pa
     assert "1 credential(s) found that are not in the baseline" in refused.stderr
     assert LEGACY not in refused.stdout + refused.stderr
     assert commit(clean).returncode == 0
+
+
+OTHER_LEGACY = "Q2lDwh7sLxV9pe3MEbTj0ruXoY5fA8kGzN1cU4wH"
+
+
+def test_a_commit_range_reports_only_what_it_introduced(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A pull request's scan (``--commits main..feature``): its own new credential, not the
+    base's old one, and not one the base gained later and a merge brought in (a merge commit
+    lists its changes against each parent)."""
+    repo = tmp_path / "pr"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "old.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "base")
+    _git(repo, "checkout", "-qb", "feature")
+    (repo / "new.py").write_text(f'TOKEN = "{TOKEN}"\n')
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "feature")
+    added = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "-q", "main")
+    (repo / "main.env").write_text(f"cloudflare_api_token: {OTHER_LEGACY}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "main moves on")
+    _git(repo, "checkout", "-q", "feature")
+    _git(repo, "merge", "-q", "--no-edit", "main")
+
+    rc, doc = _json(capsys, str(repo), "--git", "--commits", "main..feature")
+    assert rc == 0
+    assert [(f["path"], f["commit"], f["format"]) for f in doc["findings"]] == [
+        ("new.py", added, "cfut")
+    ]
+    _, whole = _json(capsys, str(repo), "--git")
+    assert {f["path"] for f in whole["findings"]} == {"old.env", "new.py", "main.env"}
+    assert doc["summary"]["blobs"] < whole["summary"]["blobs"]  # the range's blobs only
+
+
+def test_a_commit_range_reports_a_fixture_copied_out_of_an_excluded_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    repo = tmp_path / "pr"
+    (repo / "tests" / "fixtures").mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "tests" / "fixtures" / "fake.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "fixtures")
+    _git(repo, "checkout", "-qb", "feature")
+    (repo / "app.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")  # the same blob
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "copied")
+    copied = _git(repo, "rev-parse", "HEAD")
+    args = ["--git", "--commits", "main..feature"]
+    _, doc = _json(capsys, str(repo), *args)
+    assert doc["findings"] == []  # the base holds it already, where a scan reports it
+    _, doc = _json(capsys, str(repo), *args, "--exclude", "tests/fixtures")
+    assert [(f["path"], f["commit"]) for f in doc["findings"]] == [("app.env", copied)]
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["--commits", "main..HEAD"], "--commits names commits of a repository's history"),
+        (["--git", "--commits=--output=x"], "give a range of commits, not an option"),
+        (["--git", "--commits", "nosuchbranch..HEAD"], "names no commit git knows"),
+    ],
+)
+def test_commit_range_mistakes_are_clear_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], said: str
+) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "a.txt").write_text("a\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "a")
+    assert main(["scan", str(repo), *args]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
