@@ -42,7 +42,8 @@ class ScanResult:
             "version": __version__,
             "backend": self.backend,
             "credentials": len(creds),
-            "new": sum(1 for f in creds if not f.get("baselined")),
+            "new": sum(1 for f in creds if not (f.get("baselined") or f.get("allowed"))),
+            "allowed": sum(1 for f in creds if f.get("allowed")),
             "lookalikes": sum(1 for f in self.findings if f["status"] == "lookalike"),
             "files": self.stats.files,
             "blobs": self.stats.blobs,
@@ -71,6 +72,7 @@ def _record(loc: Located, fp: str) -> dict[str, Any]:
         "fingerprint": fp,
         "redacted": redact(h.value),
         "baselined": False,
+        "allowed": loc.allowed,
     }
 
 

@@ -56,13 +56,32 @@ class Stats:
 
 @dataclass(frozen=True)
 class Located:
-    """A hit with where it was: path (and commit, for history), 1-based line and column."""
+    """A hit with where it was: path (and commit, for history), 1-based line and column;
+    ``allowed``: its line carries the ``cfposture:allow`` marker (see ``allowed_inline``)."""
 
     hit: Hit
     path: str
     line: int
     column: int
     commit: str | None = None
+    allowed: bool = False
+
+
+ALLOW_MARKER = b"cfposture:allow"
+#: how far along the credential's line the marker is looked for, each side: every engine has
+#: at least this much of the line at hand (ripgrep's windows reach further), so all agree
+ALLOW_REACH = 1024
+
+
+def allowed_inline(buf: bytes | mmap.mmap, start: int, end: int) -> bool:
+    """Whether the line holding ``buf[start:end]`` says ``cfposture:allow`` within
+    ALLOW_REACH bytes of it, as ``# cfposture:allow`` after a test fixture's fake token.
+    Such a credential is still reported, marked allowed, as gitleaks' ``gitleaks:allow``
+    and detect-secrets' ``pragma: allowlist secret`` work; it is not new and fails no gate."""
+    lo, hi = max(0, start - ALLOW_REACH), min(len(buf), end + ALLOW_REACH)
+    bol = buf.rfind(b"\n", lo, start) + 1 or lo
+    eol = buf.find(b"\n", end, hi)
+    return buf.find(ALLOW_MARKER, bol, hi if eol < 0 else eol) >= 0
 
 
 def locate(buf: bytes | mmap.mmap, hits: list[Hit], path: str, commit: str | None = None):
@@ -73,7 +92,8 @@ def locate(buf: bytes | mmap.mmap, hits: list[Hit], path: str, commit: str | Non
         line += count(pos, h.start)
         pos = h.start
         bol = buf.rfind(b"\n", 0, h.start) + 1
-        out.append(Located(h, path, line, h.start - bol + 1, commit))
+        allowed = allowed_inline(buf, h.start, h.end)
+        out.append(Located(h, path, line, h.start - bol + 1, commit, allowed))
     return out
 
 

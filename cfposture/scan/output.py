@@ -23,6 +23,7 @@ COLUMNS = [
     "line",
     "commit",
     "baselined",
+    "allowed",
     "live",
     "token_id",
     "token_status",
@@ -53,6 +54,8 @@ def as_table(findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         tag = "lookalike (bad checksum)" if f["status"] == "lookalike" else f["format"]
         if f.get("baselined"):
             tag += " [baseline]"
+        if f.get("allowed"):
+            tag += " [allowed inline]"
         extra = ""
         if "live" in f:
             state = {True: "LIVE", False: "not live", None: "unknown"}[f["live"]]
@@ -65,7 +68,9 @@ def as_table(findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     n = s["blobs"] if blobs else s["files"]
     what = ("blob" if blobs else "file") + ("" if n == 1 else "s")
     lines.append(
-        f"{s['credentials']} credential(s) ({s['new']} not in the baseline), "
+        f"{s['credentials']} credential(s) ({s['new']} not in the baseline"
+        + (f" or allowed inline, {s['allowed']} allowed" if s.get("allowed") else "")
+        + "), "
         f"{s['lookalikes']} lookalike(s); {n} {what}, {s['bytes'] / 1e6:.1f} MB scanned"
         + (
             f" ({s['skipped_binary']} binary, {s['skipped_symlinks']} symlinks skipped;"
@@ -101,17 +106,18 @@ def as_sarif(findings: list[dict[str, Any]]) -> str:
                 "region": {"startLine": f["line"], "startColumn": f["column"]},
             }
         }
-        results.append(
-            {
-                "ruleId": f"cfposture-scan/{f['format']}",
-                "level": "error" if f.get("live") is not False else "warning",
-                "message": {"text": msg},
-                "locations": [loc],
-                "partialFingerprints": {"secretSha256/v1": f["fingerprint"]},
-                "baselineState": "unchanged" if f.get("baselined") else "new",
-                "properties": {"commit": f.get("commit")} if f.get("commit") else {},
-            }
-        )
+        result = {
+            "ruleId": f"cfposture-scan/{f['format']}",
+            "level": "error" if f.get("live") is not False else "warning",
+            "message": {"text": msg},
+            "locations": [loc],
+            "partialFingerprints": {"secretSha256/v1": f["fingerprint"]},
+            "baselineState": "unchanged" if f.get("baselined") else "new",
+            "properties": {"commit": f.get("commit")} if f.get("commit") else {},
+        }
+        if f.get("allowed"):  # SARIF's own word for a cfposture:allow marker in the file
+            result["suppressions"] = [{"kind": "inSource", "justification": "cfposture:allow"}]
+        results.append(result)
     doc = sarif_log("cfposture-scan", INFO_URI, rules, results)
     return jsondoc.dumps(doc, ("runs", 0, "results"), indent=2)
 

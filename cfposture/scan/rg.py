@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import CfPostureError
 from .engine import Engine, Hit
-from .files import NO_EXCLUDES, SNIFF, Excludes, Located, Stats, is_binary
+from .files import NO_EXCLUDES, SNIFF, Excludes, Located, Stats, allowed_inline, is_binary
 
 BACK = 4096  # bytes read before a literal: lookbehinds and the start of the line (column)
 AHEAD = 2048  # after it: far more than the longest credential (an Origin CA key, 263)
@@ -101,7 +101,8 @@ def _check_file(
                     col_base = _line_start(fd, lo) - lo - 1
                 value_line = line + buf.count(b"\n", off - lo, h.start)
                 hit = Hit(h.format, start, h.end + lo, h.checksum_valid, h.value)
-                loc = Located(hit, shown, value_line, h.start - col_base)
+                allowed = allowed_inline(buf, h.start, h.end)
+                loc = Located(hit, shown, value_line, h.start - col_base, allowed=allowed)
                 found.setdefault((hit.start, hit.end), loc)
         return sorted(found.values(), key=lambda x: x.hit.start)
     finally:

@@ -563,3 +563,70 @@ def test_commit_range_mistakes_are_clear_errors(
     assert main(["scan", str(repo), *args]) == 2
     err = capsys.readouterr().err
     assert said in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "text, allowed",
+    [
+        ("KEY = '{v}'  # cfposture:allow (a fixture)", True),
+        ("# cfposture:allow\nKEY = '{v}'", False),  # the line before says nothing of this one
+        ("KEY = '{v}'\n# cfposture:allow", False),
+        ("x = 1  # cfposture:allow\nKEY = '{v}'  # cfposture:allo", False),
+        ("/* cfposture:allow */ KEY = '{v}'", True),  # anywhere on its line
+        ("KEY = '{v}' " + "x" * 1100 + " cfposture:allow", False),  # beyond ALLOW_REACH
+        ("KEY = '{v}' " + "x" * 900 + " cfposture:allow", True),
+    ],
+)
+def test_the_allow_marker_covers_its_own_line_only(text: str, allowed: bool) -> None:
+    from cfposture.scan.files import allowed_inline
+
+    buf = ("prefix line\n" + text.format(v=TOKEN) + "\nsuffix line\n").encode()
+    start = buf.index(TOKEN.encode())
+    assert allowed_inline(buf, start, start + len(TOKEN)) is allowed
+    assert allowed_inline(buf[12:], start - 12, start - 12 + len(TOKEN)) is allowed  # line 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_allowed_credential_is_reported_but_fails_no_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture, engine: str
+) -> None:
+    """A fixture's token marked ``cfposture:allow`` stays in every output, marked (SARIF: an
+    in-source suppression), and neither counts as new nor fails --fail-on-found; an unmarked
+    one on the next line still does. Long lines: every engine looks as far along the line."""
+    fixture = tmp_path / "fixture.py"
+    pad = "y" * 1000  # within the marker's reach; ripgrep reads a window around the value
+    fixture.write_text(
+        f'FAKE = "{TOKEN}"  # {pad} cfposture:allow\n'
+        f"cloudflare_token = '{LEGACY}'\n"
+        f'ALSO = "{TOKEN}"  {pad}{pad} cfposture:allow\n'  # beyond the reach: not allowed
+    )
+    rc, doc = _json(capsys, str(fixture), "--engine", engine, "--fail-on-found")
+    assert rc == 1
+    assert [(f["line"], f["allowed"]) for f in doc["findings"]] == [
+        (1, True),
+        (2, False),
+        (3, False),
+    ]
+    assert (doc["summary"]["new"], doc["summary"]["allowed"]) == (2, 1)
+    main(["scan", str(fixture), "--engine", engine, "--format", "sarif", "-o", str(tmp_path / "s")])
+    sarif = json.loads((tmp_path / "s").read_text())
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(sarif)
+    suppressed = [r.get("suppressions") for r in sarif["runs"][0]["results"]]
+    assert suppressed == [[{"kind": "inSource", "justification": "cfposture:allow"}], None, None]
+    capsys.readouterr()
+
+    fixture.write_text(f'FAKE = "{TOKEN}"  # cfposture:allow\n')
+    assert main(["scan", str(fixture), "--engine", engine, "--fail-on-found"]) == 0
+    out = capsys.readouterr().out
+    assert "[allowed inline]" in out and "0 not in the baseline or allowed inline, 1 allowed" in out
+
+
+def test_the_allow_marker_works_in_git_history(tmp_path: Path, capsys) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "t.py").write_text(f'FAKE = "{TOKEN}"  # cfposture:allow\n')
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "fixture")
+    assert main(["scan", str(repo), "--git", "--fail-on-found", "--quiet"]) == 0
+    assert "[allowed inline]" in capsys.readouterr().out
