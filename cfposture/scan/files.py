@@ -73,15 +73,16 @@ ALLOW_MARKER = b"cfposture:allow"
 ALLOW_REACH = 1024
 
 
-def allowed_inline(buf: bytes | mmap.mmap, start: int, end: int) -> bool:
-    """Whether the line holding ``buf[start:end]`` says ``cfposture:allow`` within
-    ALLOW_REACH bytes of it, as ``# cfposture:allow`` after a test fixture's fake token.
-    Such a credential is still reported, marked allowed, as gitleaks' ``gitleaks:allow``
-    and detect-secrets' ``pragma: allowlist secret`` work; it is not new and fails no gate."""
-    lo, hi = max(0, start - ALLOW_REACH), min(len(buf), end + ALLOW_REACH)
-    bol = buf.rfind(b"\n", lo, start) + 1 or lo
-    eol = buf.find(b"\n", end, hi)
-    return buf.find(ALLOW_MARKER, bol, hi if eol < 0 else eol) >= 0
+def allowed_inline(buf: bytes | mmap.mmap, start: int, end: int, bol: int) -> bool:
+    """Whether the line holding ``buf[start:end]`` (it begins at ``bol``) says
+    ``cfposture:allow`` within ALLOW_REACH bytes of it, as ``# cfposture:allow`` after a test
+    fixture's fake token. Such a credential is still reported, marked allowed, as gitleaks'
+    ``gitleaks:allow`` and detect-secrets' ``pragma: allowlist secret`` work; it is not new
+    and fails no gate. One bounded search per credential, a second only if the marker is
+    found after it (is a newline between?): it runs for every hit of a scan."""
+    lo = max(0, bol, start - ALLOW_REACH)  # bol < 0: the line began before a window's start
+    at = buf.find(ALLOW_MARKER, lo, min(len(buf), end + ALLOW_REACH))
+    return at >= 0 and (at < start or buf.find(b"\n", end, at) < 0)
 
 
 def locate(buf: bytes | mmap.mmap, hits: list[Hit], path: str, commit: str | None = None):
@@ -92,7 +93,7 @@ def locate(buf: bytes | mmap.mmap, hits: list[Hit], path: str, commit: str | Non
         line += count(pos, h.start)
         pos = h.start
         bol = buf.rfind(b"\n", 0, h.start) + 1
-        allowed = allowed_inline(buf, h.start, h.end)
+        allowed = allowed_inline(buf, h.start, h.end, bol)
         out.append(Located(h, path, line, h.start - bol + 1, commit, allowed))
     return out
 

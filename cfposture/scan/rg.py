@@ -101,7 +101,7 @@ def _check_file(
                     col_base = _line_start(fd, lo) - lo - 1
                 value_line = line + buf.count(b"\n", off - lo, h.start)
                 hit = Hit(h.format, start, h.end + lo, h.checksum_valid, h.value)
-                allowed = allowed_inline(buf, h.start, h.end)
+                allowed = allowed_inline(buf, h.start, h.end, col_base + 1)
                 loc = Located(hit, shown, value_line, h.start - col_base, allowed=allowed)
                 found.setdefault((hit.start, hit.end), loc)
         return sorted(found.values(), key=lambda x: x.hit.start)

@@ -582,8 +582,15 @@ def test_the_allow_marker_covers_its_own_line_only(text: str, allowed: bool) -> 
 
     buf = ("prefix line\n" + text.format(v=TOKEN) + "\nsuffix line\n").encode()
     start = buf.index(TOKEN.encode())
-    assert allowed_inline(buf, start, start + len(TOKEN)) is allowed
-    assert allowed_inline(buf[12:], start - 12, start - 12 + len(TOKEN)) is allowed  # line 1
+    bol = buf.rfind(b"\n", 0, start) + 1  # where the engines say its line begins
+    assert allowed_inline(buf, start, start + len(TOKEN), bol) is allowed
+    head = buf[12:]  # the text's first line is the buffer's first
+    assert allowed_inline(head, start - 12, start - 12 + len(TOKEN), bol - 12) is allowed
+    # ripgrep's window may begin inside the line (a bol before 0): never a negative index
+    window = buf[start - 5 :]
+    assert allowed_inline(window, 5, 5 + len(TOKEN), bol - start + 5) is (
+        allowed and b"cfposture:allow" in window.split(b"\n")[0]
+    )
 
 
 @pytest.mark.parametrize("engine", ENGINES)
