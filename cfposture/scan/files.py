@@ -119,7 +119,8 @@ class Excludes:
     A pattern without ``/`` matches any file or folder name at any depth (``node_modules``,
     ``*.min.js``); one with ``/`` matches the path relative to the folder named on the command
     line, or a folder on its way (``tests/fixtures``, ``docs/*.md``; ``*`` also matches ``/``).
-    A file named on the command line is always scanned. With ``--git`` the paths are the
+    A path named on the command line is matched as it was given (pre-commit names the files a
+    commit stages, relative to the repository). With ``--git`` the paths are the
     repository's: a blob is reported where it first appears outside the excluded paths."""
 
     patterns: tuple[str, ...] = ()

@@ -124,7 +124,7 @@ def _line_start(fd: int, before: int) -> int:
 
 def _excluded(path: bytes, roots: list[Path], excludes: Excludes) -> bool:
     """Whether ripgrep's ``path`` is one ``excludes`` skips, relative to the root it is under
-    (ripgrep prints root + ``/`` + the rest). A file named on the command line is scanned."""
+    (ripgrep prints root + ``/`` + the rest); the roots themselves were matched already."""
     if not excludes.patterns:
         return False
     shown = os.fsdecode(path)

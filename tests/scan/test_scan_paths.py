@@ -404,10 +404,26 @@ def test_excluded_paths_are_not_scanned_by_any_engine(
     if engine != "rg":  # ripgrep counts what it searched; these walk and count themselves
         rc, all_files = _json(capsys, str(excluded_tree), "--engine", engine)
         assert all_files["summary"]["files"] - doc["summary"]["files"] == 3
-    # a file named on the command line is scanned whatever the patterns say
-    named = excluded_tree / "web" / "app.min.js"
-    rc, doc = _json(capsys, str(named), "--engine", engine, "--exclude", "*.min.js")
-    assert [f["path"] for f in doc["findings"]] == [str(named)]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_files_named_as_pre_commit_names_them_are_matched_as_given(
+    excluded_tree: Path, capsys: pytest.CaptureFixture, monkeypatch, engine: str
+) -> None:
+    """pre-commit (or ``git ls-files | xargs``) names the staged files relative to the
+    repository: the same patterns leave them out, each said once on standard error."""
+    monkeypatch.chdir(excluded_tree)
+    named = ["tests/fixtures/fake.env", "web/app.min.js", "tests/unit.py", "src/deploy.py"]
+    args = ["--engine", engine, "--exclude", "tests/fixtures", "--exclude", "*.min.js"]
+    rc, doc = _json(capsys, *named, *args)
+    assert rc == 0
+    kept = ["src/deploy.py", "src/deploy.py", "tests/unit.py"]  # a token and a lookalike
+    assert [f["path"] for f in doc["findings"]] == kept
+    main(["scan", *named, *args])
+    err = capsys.readouterr().err
+    for skipped in ("tests/fixtures/fake.env", "web/app.min.js"):
+        assert err.count(f"{skipped}: matches --exclude; not scanned") == 1
 
 
 def test_excluded_paths_agree_across_engines_beyond_ripgreps_globs(excluded_tree: Path) -> None:
