@@ -68,7 +68,9 @@ def _unquote(path: str) -> str:
     return path
 
 
-def introduced(repo: Path, commits: str, excludes: Excludes = NO_EXCLUDES) -> dict:
+def introduced(
+    repo: Path, commits: str, excludes: Excludes = NO_EXCLUDES
+) -> dict[str, tuple[str, str]]:
     """``first_appearances`` for the commits of a range (``origin/main..HEAD``, as git log
     takes it), keeping only blobs that no commit outside the range has: what the range
     introduced. A merge commit lists its changes against each parent, so merging the base
