@@ -80,8 +80,12 @@ def allowed_inline(buf: bytes | mmap.mmap, start: int, end: int, bol: int) -> bo
     ``gitleaks:allow`` and detect-secrets' ``pragma: allowlist secret`` work; it is not new
     and fails no gate. One bounded search per credential, a second only if the marker is
     found after it (is a newline between?): it runs for every hit of a scan."""
-    lo = max(0, bol, start - ALLOW_REACH)  # bol < 0: the line began before a window's start
-    at = buf.find(ALLOW_MARKER, lo, min(len(buf), end + ALLOW_REACH))
+    lo = start - ALLOW_REACH
+    if lo < bol:
+        lo = bol
+    if lo < 0:  # the line began before a window's start: never an index from the end
+        lo = 0
+    at = buf.find(ALLOW_MARKER, lo, end + ALLOW_REACH)
     return at >= 0 and (at < start or buf.find(b"\n", end, at) < 0)
 
 

@@ -21,7 +21,16 @@ from pathlib import Path
 
 from ..errors import CfPostureError
 from .engine import Engine, Hit
-from .files import NO_EXCLUDES, SNIFF, Excludes, Located, Stats, allowed_inline, is_binary
+from .files import (
+    ALLOW_MARKER,
+    NO_EXCLUDES,
+    SNIFF,
+    Excludes,
+    Located,
+    Stats,
+    allowed_inline,
+    is_binary,
+)
 
 BACK = 4096  # bytes read before a literal: lookbehinds and the start of the line (column)
 AHEAD = 2048  # after it: far more than the longest credential (an Origin CA key, 263)
@@ -86,6 +95,8 @@ def _check_file(
         # a file no larger than its hits' windows together is read once, whole: a tree that
         # holds the Cloudflare SDK has files with dozens of keyword hits each
         whole = os.pread(fd, size, 0) if size <= len(hits) * (BACK + AHEAD) else None
+        # a file read whole says at once whether any line is marked cfposture:allow
+        marked = whole is None or ALLOW_MARKER in whole
         for line, off, text in hits:
             i = engine.literal_index(text)
             if i is None:
@@ -101,7 +112,7 @@ def _check_file(
                     col_base = _line_start(fd, lo) - lo - 1
                 value_line = line + buf.count(b"\n", off - lo, h.start)
                 hit = Hit(h.format, start, h.end + lo, h.checksum_valid, h.value)
-                allowed = allowed_inline(buf, h.start, h.end, col_base + 1)
+                allowed = marked and allowed_inline(buf, h.start, h.end, col_base + 1)
                 loc = Located(hit, shown, value_line, h.start - col_base, allowed=allowed)
                 found.setdefault((hit.start, hit.end), loc)
         return sorted(found.values(), key=lambda x: x.hit.start)
