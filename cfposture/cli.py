@@ -679,7 +679,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", "-o", help="write here instead of stdout")
     s.add_argument("--baseline", help="fingerprints of known leaks (JSON); those are not new")
     s.add_argument("--update-baseline", action="store_true", help="rewrite --baseline")
-    s.add_argument("--fail-on-found", action="store_true", help="exit 1 on a new credential")
+    s.add_argument(
+        "--fail-on-found",
+        action="store_true",
+        help="exit 1 on a credential neither in --baseline nor marked cfposture:allow",
+    )
     s.add_argument("--workers", type=int, default=0, help="scanning threads (default: cores)")
     s.add_argument(
         "--engine",
