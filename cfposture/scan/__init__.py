@@ -123,7 +123,6 @@ def scan(
         backend = engine.backend
     elif rg is not None and roots:
         located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore, excludes=excludes)
-        stats.counted_skips = False
         backend = "ripgrep"
     elif roots:
         located = scan_files(
@@ -133,6 +132,9 @@ def scan(
     if piped:  # in this process: one buffer, the same exact patterns as every engine's
         located += scan_stream(stdin or sys.stdin.buffer, engine, stats)
         backend = backend or engine.backend
+    if rg is not None and (roots or not piped):
+        stats.counted_skips = False  # ripgrep skips binaries and symlinks without saying
+    backend = backend or ("ripgrep" if rg is not None else engine.backend)  # nothing was left
     located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))
     result = ScanResult([], stats, backend)
     for loc in located:

@@ -478,6 +478,15 @@ def test_git_history_skips_excluded_paths_but_not_a_blob_copied_out_of_them(
     assert doc["findings"] == []
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_scan_that_excludes_everything_names_its_engine(
+    tree: Path, capsys: pytest.CaptureFixture, engine: str
+) -> None:
+    rc, doc = _json(capsys, str(tree / ".env"), "--engine", engine, "--exclude", ".env")
+    assert rc == 0 and doc["findings"] == [] and doc["summary"]["files"] == 0
+    assert doc["summary"]["backend"] == {"rg": "ripgrep"}.get(engine, engine)
+
+
 def test_an_empty_exclude_pattern_is_a_clear_error(
     tree: Path, capsys: pytest.CaptureFixture
 ) -> None:
