@@ -39,9 +39,11 @@ def test_the_collector_is_left_to_a_process_that_froze_objects_itself():
         held = [[] for _ in range(100)]  # new objects a report would have frozen
         settled = _LongLived()
         settled.freeze()
-        assert gc.get_freeze_count() == before
+        # none added (freezing would add at least ``held``); a frozen object may be freed
+        # meanwhile, by a thread an earlier test left, so the count may fall (CI saw 2 go)
+        assert gc.get_freeze_count() <= before
         settled.release()
-        assert gc.get_freeze_count() == before and held
+        assert 0 < gc.get_freeze_count() <= before and held  # none handed back either
     finally:
         gc.unfreeze()
     settled = _LongLived()
