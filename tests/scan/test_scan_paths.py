@@ -159,6 +159,23 @@ def _git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+def _init(repo: Path) -> Path:
+    """An empty repository on branch main."""
+    repo.mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "main")
+    return repo
+
+
+def _commit(repo: Path, files: dict[str, str], message: str) -> str:
+    """Write ``files`` (path → text), commit them all; the new commit's id."""
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", message)
+    return _git(repo, "rev-parse", "HEAD")
+
+
 def test_gitignore_is_respected_when_asked(tree: Path, capsys: pytest.CaptureFixture) -> None:
     import shutil
 
@@ -455,18 +472,10 @@ def test_git_history_skips_excluded_paths_but_not_a_blob_copied_out_of_them(
 ) -> None:
     """A fake token committed under tests/fixtures is skipped; the same file copied into src
     later (the same blob) is reported there, at the commit that copied it."""
-    repo = tmp_path / "hist"
-    (repo / "tests" / "fixtures").mkdir(parents=True)
-    _git(repo, "init", "-q", "-b", "main")
-    (repo / "tests" / "fixtures" / "fake.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "fixtures")
-    fixtures = _git(repo, "rev-parse", "HEAD")
-    (repo / "src").mkdir()
-    (repo / "src" / "app.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "copied")
-    copied = _git(repo, "rev-parse", "HEAD")
+    repo = _init(tmp_path / "hist")
+    env = f"CLOUDFLARE_API_TOKEN={LEGACY}\n"
+    fixtures = _commit(repo, {"tests/fixtures/fake.env": env}, "fixtures")
+    copied = _commit(repo, {"src/app.env": env}, "copied")
 
     _, doc = _json(capsys, str(repo), "--git")
     assert [(f["path"], f["commit"]) for f in doc["findings"]] == [
@@ -532,21 +541,12 @@ def test_a_commit_range_reports_only_what_it_introduced(
     """A pull request's scan (``--commits main..feature``): its own new credential, not the
     base's old one, and not one the base gained later and a merge brought in (a merge commit
     lists its changes against each parent)."""
-    repo = tmp_path / "pr"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    (repo / "old.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "base")
+    repo = _init(tmp_path / "pr")
+    _commit(repo, {"old.env": f"CLOUDFLARE_API_TOKEN={LEGACY}\n"}, "base")
     _git(repo, "checkout", "-qb", "feature")
-    (repo / "new.py").write_text(f'TOKEN = "{TOKEN}"\n')
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "feature")
-    added = _git(repo, "rev-parse", "HEAD")
+    added = _commit(repo, {"new.py": f'TOKEN = "{TOKEN}"\n'}, "feature")
     _git(repo, "checkout", "-q", "main")
-    (repo / "main.env").write_text(f"cloudflare_api_token: {OTHER_LEGACY}\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "main moves on")
+    _commit(repo, {"main.env": f"cloudflare_api_token: {OTHER_LEGACY}\n"}, "main moves on")
     _git(repo, "checkout", "-q", "feature")
     _git(repo, "merge", "-q", "--no-edit", "main")
 
@@ -563,17 +563,11 @@ def test_a_commit_range_reports_only_what_it_introduced(
 def test_a_commit_range_reports_a_fixture_copied_out_of_an_excluded_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    repo = tmp_path / "pr"
-    (repo / "tests" / "fixtures").mkdir(parents=True)
-    _git(repo, "init", "-q", "-b", "main")
-    (repo / "tests" / "fixtures" / "fake.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "fixtures")
+    repo = _init(tmp_path / "pr")
+    env = f"CLOUDFLARE_API_TOKEN={LEGACY}\n"
+    _commit(repo, {"tests/fixtures/fake.env": env}, "fixtures")
     _git(repo, "checkout", "-qb", "feature")
-    (repo / "app.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")  # the same blob
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "copied")
-    copied = _git(repo, "rev-parse", "HEAD")
+    copied = _commit(repo, {"app.env": env}, "copied")  # the same blob
     args = ["--git", "--commits", "main..feature"]
     _, doc = _json(capsys, str(repo), *args)
     assert doc["findings"] == []  # the base holds it already, where a scan reports it
@@ -592,12 +586,8 @@ def test_a_commit_range_reports_a_fixture_copied_out_of_an_excluded_folder(
 def test_commit_range_mistakes_are_clear_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], said: str
 ) -> None:
-    repo = tmp_path / "r"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    (repo / "a.txt").write_text("a\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "a")
+    repo = _init(tmp_path / "r")
+    _commit(repo, {"a.txt": "a\n"}, "a")
     assert main(["scan", str(repo), *args]) == 2
     err = capsys.readouterr().err
     assert said in err and "Traceback" not in err
@@ -667,11 +657,7 @@ def test_an_allowed_credential_is_reported_but_fails_no_gate(
 
 
 def test_the_allow_marker_works_in_git_history(tmp_path: Path, capsys) -> None:
-    repo = tmp_path / "r"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    (repo / "t.py").write_text(f'FAKE = "{TOKEN}"  # cfposture:allow\n')
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "fixture")
+    repo = _init(tmp_path / "r")
+    _commit(repo, {"t.py": f'FAKE = "{TOKEN}"  # cfposture:allow\n'}, "fixture")
     assert main(["scan", str(repo), "--git", "--fail-on-found", "--quiet"]) == 0
     assert "[allowed inline]" in capsys.readouterr().out
