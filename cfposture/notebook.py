@@ -150,18 +150,23 @@ def build_view(
 
     accepted = load_baseline(baseline) if baseline else None  # a bad file fails first
     snap = load(snapshot)
-    params = {"stale_days": stale_days, "usage_days": usage_days}
+    params = rule_params(stale_days, usage_days)
     f, s, window = judged(snap, params, read=reuse)
     extras = {}
     if accepted is not None:
         f = apply_baseline(f, accepted, snap.created_at)
         # on all findings: a notebook's filters must not make an entry look fixed
         extras["accepted_risks"] = accepted_risks(f, accepted, snap.created_at)
-    hist = history(history_path or snapshot_history(snap))
+    hist = history(history_path or history_folder(snap.path))
     return View(snap, f, s, hist, params, extras, window=window, baseline=accepted)
 
 
 Judgement = tuple[pd.DataFrame, pd.DataFrame, Window]
+
+
+def rule_params(stale_days: int = 90, usage_days: int = 90) -> dict:
+    """The view's rule parameters (``View.params``), which key what is cached of it."""
+    return {"stale_days": stale_days, "usage_days": usage_days}
 
 
 def judge_afresh(snap: Snapshot, params: dict) -> Judgement:
@@ -286,15 +291,14 @@ def cached_view(
     return pickle.loads(path.read_bytes()) if path.is_file() else None
 
 
-def snapshot_history(snap: Snapshot) -> str:
-    """The history folder a snapshot sits in (itself when it is alone)."""
+def history_folder(path: Path) -> str:
+    """The history folder a snapshot folder sits in (itself when it is alone)."""
     from .load import history
 
-    parent = snap.path.parent
     try:
-        return str(parent) if len(history(parent)) > 1 else str(snap.path)
+        return str(path.parent) if len(history(path.parent)) > 1 else str(path)
     except SnapshotError:  # the parent is not a folder of snapshots
-        return str(snap.path)
+        return str(path)
 
 
 def summary_line(view: View) -> str:
@@ -510,6 +514,30 @@ def _trends(view: View) -> None:
 def untrended(view: View) -> list[Path]:
     """The history's older snapshots whose trend rows are not cached yet (none when caching is
     off: then nothing judged elsewhere could be shared)."""
+    return _untrended(view.history, view.snap.path, view.params, view.baseline)
+
+
+def pending_trends(
+    snapshot: str = "sample",
+    *,
+    history_path: str = "",
+    stale_days: int = 90,
+    usage_days: int = 90,
+    baseline: str = "",
+) -> list[Path]:
+    """``untrended`` of the view ``build_view`` would build with these arguments, known
+    before it is built (from the history's manifests and the trend cache): ``cfposture
+    report`` hands these to a kernel that is warm before this process has its view."""
+    from .baseline import load_baseline
+    from .load import history
+
+    own = history(snapshot)[-1]
+    accepted = load_baseline(baseline) if baseline else None
+    params = rule_params(stale_days, usage_days)
+    return _untrended(history(history_path or history_folder(own)), own, params, accepted)
+
+
+def _untrended(hist: list, own: Path, params: dict, baseline: Baseline | None) -> list[Path]:
     from . import cache
 
     if cache.cache_dir() is None:
@@ -517,9 +545,8 @@ def untrended(view: View) -> list[Path]:
     folders: Listings = {}
     return [
         path
-        for path in map(Path, view.history)
-        if path != view.snap.path
-        and _cached_rows(_trend_key(path, view.params, folders, view.baseline)) is None
+        for path in map(Path, hist)
+        if path != own and _cached_rows(_trend_key(path, params, folders, baseline)) is None
     ]
 
 

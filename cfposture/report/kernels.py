@@ -355,6 +355,11 @@ class WarmPool:
             self._idle = idle
         self._ready.set()
 
+    def lend(self, idle: Callable[[], Chore | None]) -> None:
+        """Before ``start``: a warm kernel runs ``idle()``'s chores until ``start`` is called
+        (the caller's work it would otherwise wait through)."""
+        self._idle = idle
+
     def wait(self) -> dict[str, Any]:
         self._join()
         if self._errors:
@@ -372,15 +377,20 @@ class WarmPool:
         while not self._gate.is_set():
             if self._abort.is_set():
                 return False
-            chore = self._idle()
-            if chore is None:
+            if not self._run_chore(kernel):
                 self._gate.wait(0.05)
-                continue
-            try:
-                run_sync(_chore)(kernel, chore.code)
-            finally:
-                chore.done.set()
         return not self._abort.is_set()
+
+    def _run_chore(self, kernel: Kernel) -> bool:
+        """Run one of the caller's chores on ``kernel``; False if there was none."""
+        chore = self._idle()
+        if chore is None:
+            return False
+        try:
+            run_sync(_chore)(kernel, chore.code)
+        finally:
+            chore.done.set()
+        return True
 
     def _join(self) -> None:
         for t in self._threads:
@@ -405,7 +415,9 @@ class WarmPool:
                         f"could not start a Python kernel for the report ({reason}); check"
                         " that `python -m ipykernel_launcher --help` works in this environment"
                     ) from None
-            self._ready.wait()
+            while not self._ready.is_set():
+                if not self._run_chore(kernel):
+                    self._ready.wait(0.05)
             while not self._abort.is_set():
                 try:
                     name = self._todo.get_nowait()

@@ -236,8 +236,9 @@ def write_report(
     # Kernels first: they start and import the notebook stack while this process imports it
     # and computes findings and scores once (which also fails fast on a bad snapshot); the
     # kernels then read that view from the private cache. The history's trends come from
-    # the trend cache; on a cold one (a first report) the notebooks that chart no trend run
-    # while this process, and any kernel waiting for the trends, judge the older snapshots.
+    # the trend cache; on a cold one (a first report) a kernel warm before the view judges
+    # older snapshots meanwhile, then the notebooks that chart no trend run while this
+    # process, and any kernel waiting for the trends, judge the rest.
     try:
         pool = kernels.WarmPool(
             min(workers, len(NOTEBOOKS)) if workers else kernel_count(),  # no idle kernel
@@ -253,11 +254,15 @@ def write_report(
     try:
         try:
             from .. import findings, load, scoring  # noqa: F401  (the view's stack, first)
-            from ..notebook import build_view, save_view
+            from ..notebook import build_view, pending_trends, rule_params, save_view
 
             settled.freeze()
-            view = build_view(where, history_path=history_path, baseline=baseline, **view_params)
-            trends = _Trends(view)
+            args = {"history_path": history_path, "baseline": baseline, **view_params}
+            todo = pending_trends(where, **args)
+            trends = _Trends(todo, rule_params(**view_params), baseline)
+            pool.lend(trends.lend)  # a kernel warm before the view judges an older snapshot
+            view = build_view(where, **args)
+            trends.attach(view)
             # the notebooks that chart no trend need only this; the others wait for the trends
             save_view(view, cache, where, history_path, trends=trends.cached)
             log.debug("report: findings and scores computed")
@@ -350,20 +355,35 @@ def _bar(shown: bool) -> Any:
 
 class _Trends:
     """The history's older snapshots the trend cache lacks (a first report, or the first after
-    an upgrade), judged while the notebooks that chart no trend run; ``ready`` is set once
-    the view holds its trends. This process takes them one at a time (``judge``); a kernel
-    waiting for ``ready`` takes one too (``lend``)."""
+    an upgrade), judged while the view is computed and the notebooks that chart no trend
+    run; ``ready`` is set once the view holds its trends. This process takes them one at a
+    time (``judge``, once it has the view); a kernel that is warm before that, or waiting
+    for ``ready``, takes one too (``lend``).
 
-    def __init__(self, view: View) -> None:
-        from ..notebook import untrended
+    ``todo``: what ``notebook.untrended`` gives (``pending_trends`` before the view);
+    ``params`` and ``accepted`` (the baseline's file, or ""): the view's."""
 
-        self._view = view
-        self._accepted = view.baseline.path if view.baseline else ""  # the baseline's file
-        self._todo = [str(p) for p in untrended(view)]
+    def __init__(self, todo: list[Path], params: dict, accepted: str = "") -> None:
+        self._view: View | None = None
+        self._params, self._accepted = params, accepted
+        self._todo = [str(p) for p in todo]
         self.cached = not self._todo
         self.ready = threading.Event()
         self._lock = threading.Lock()
         self._lent: list[kernels.Chore] = []
+
+    @classmethod
+    def of(cls, view: View) -> _Trends:
+        from ..notebook import untrended
+
+        made = cls(untrended(view), view.params, view.baseline.path if view.baseline else "")
+        made.attach(view)
+        return made
+
+    def attach(self, view: View) -> None:
+        """The view that gets the trends (built after the work was handed out)."""
+        assert view.params == self._params, "judged with other parameters than the view's"
+        self._view = view
 
     def _take(self) -> str | None:
         with self._lock:
@@ -375,7 +395,7 @@ class _Trends:
             return None
         chore = kernels.Chore(
             "import cfposture.notebook as _nb\n"
-            f"_nb.judge_trends([{path!r}], {self._view.params!r}, {self._accepted!r})"
+            f"_nb.judge_trends([{path!r}], {self._params!r}, {self._accepted!r})"
         )
         with self._lock:
             self._lent.append(chore)
@@ -387,8 +407,9 @@ class _Trends:
         from ..notebook import _trends, judge_trends
 
         mine = 0
+        assert self._view is not None, "attach(view) first"
         while (path := self._take()) is not None:
-            judge_trends([path], self._view.params, self._accepted)
+            judge_trends([path], self._params, self._accepted)
             mine += 1
         with self._lock:
             lent = list(self._lent)

@@ -391,6 +391,34 @@ def test_held_notebooks_wait_for_the_gate_and_idle_kernels_do_chores_meanwhile(t
         assert text.strip() == "['0', '1', '2', '3']"
 
 
+def test_a_warm_kernel_runs_lent_chores_before_start(tmp_path):
+    """The report's cold history: a kernel warm before this process has its view judges an
+    older snapshot meanwhile (``lend``), and the notebooks start after that chore; the
+    notebook sees its work. Chores it never took stay with the caller."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    nb = _notebook(tmp_path / "a.ipynb", f"import os\nprint(sorted(os.listdir({str(marks)!r})))")
+    first = kernels.Chore(f"open({str(marks / 'lent')!r}, 'w').close()")
+    todo = [first]
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    pool.lend(lambda: todo.pop(0) if todo else None)
+    assert first.done.wait(120)  # before start(): only a lending kernel could have run it
+    pool.start(["a"], lambda name, k: kernels.execute(nb, tmp_path / "out.ipynb", {}, k))
+    out = pool.wait()["a"]
+    assert out.cells[0].outputs[0]["text"].strip() == "['lent']"
+
+
+def test_a_pool_closed_while_lending_shuts_down(tmp_path):
+    """A report failing while its kernel runs lent chores (a bad snapshot found by the view)
+    shuts the kernel down; no notebook runs."""
+    before = set(_children())
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    pool.lend(lambda: None)  # nothing to lend: the kernel polls until start() or close()
+    pool.close()
+    assert pool.wait() == {}
+    assert set(_children()) <= before
+
+
 def test_an_aborted_pool_does_not_wait_at_the_gate(tmp_path):
     """The report failing while notebooks wait for the trends (a bad older snapshot, an
     interrupt) shuts every kernel down at once rather than waiting for a gate that never

@@ -248,6 +248,35 @@ def test_shares_of_a_cold_history_cover_each_snapshot_once(sample_history, cache
     assert judged == []  # the view finds every share in the cache
 
 
+def test_pending_trends_are_known_before_the_view(sample_history, cache_in, tmp_path):
+    """``cfposture report`` hands older snapshots to a kernel before its view exists: what
+    ``pending_trends`` gives from the arguments is what ``untrended`` gives of the view, cold,
+    part judged, with other rule parameters, a baseline (its own keys), another history."""
+    older = cfposture.history(sample_history)[:-1]
+    newest = str(cfposture.history(sample_history)[-1])
+    baseline = tmp_path / "accepted.yaml"
+    baseline.write_text("accepted: []\n")
+    cases = [
+        {},
+        {"stale_days": 30},
+        {"usage_days": 60},
+        {"baseline": str(baseline)},
+    ]
+    for args in cases:
+        assert nb.pending_trends(str(sample_history), **args) == older
+        assert nb.untrended(nb.build_view(str(sample_history), **args)) == older
+    params = {"stale_days": 90, "usage_days": 90}
+    nb.judge_trends([str(older[1])], params)  # part judged, with the defaults only
+    for args in cases:
+        expected = nb.untrended(nb.build_view(str(sample_history), **args))
+        assert nb.pending_trends(str(sample_history), **args) == expected
+    assert nb.pending_trends(str(sample_history)) == [p for p in older if p != older[1]]
+    # a snapshot folder given itself: its history is the folder it sits in, or the one named
+    for args in ({}, {"history_path": str(sample_history)}):
+        expected = nb.untrended(nb.build_view(newest, **args))
+        assert expected and nb.pending_trends(newest, **args) == expected
+
+
 def test_untrended_is_empty_without_a_cache(sample_history, monkeypatch):
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
     assert nb.untrended(nb.build_view(str(sample_history))) == []
@@ -265,7 +294,7 @@ def test_a_cold_history_is_shared_between_this_process_and_waiting_kernels(
 
     view = nb.build_view(str(sample_history))
     older = cfposture.history(sample_history)[:-1]
-    work = _Trends(view)
+    work = _Trends.of(view)
     assert not work.cached
     lent = [work.lend(), work.lend()]  # two kernels came to the gate first
     judged.clear()
@@ -296,7 +325,7 @@ def test_a_warm_history_needs_no_sharing(sample_history, cache_in):
     from cfposture.report.run import _Trends
 
     trends(sample_history)
-    work = _Trends(nb.build_view(str(sample_history)))
+    work = _Trends.of(nb.build_view(str(sample_history)))
     assert work.cached and work.lend() is None
 
 
@@ -328,7 +357,7 @@ def test_a_snapshot_a_kernel_failed_to_judge_is_judged_here(sample_history, cach
 
     view = nb.build_view(str(sample_history))
     older = cfposture.history(sample_history)[:-1]
-    work = _Trends(view)
+    work = _Trends.of(view)
     failed = work.lend()  # a kernel took the oldest and failed on it
     assert failed is not None
     failed.done.set()
