@@ -75,6 +75,32 @@ def judge(
     (CFP-T07, M04, M05, O01) read audit events of the snapshot's history folder too and only judge
     when they cover ``usage_days``; the window says whether they did, so outputs can say "not
     yet enough history" instead of staying silent."""
+    df, ctx = judge_in_context(
+        snap,
+        stale_days=stale_days,
+        usage_days=usage_days,
+        rotate_days=rotate_days,
+        max_super_admins=max_super_admins,
+        rules=rules,
+        baseline=baseline,
+        leaks=leaks,
+    )
+    return df, ctx.window
+
+
+def judge_in_context(
+    snap: Snapshot,
+    *,
+    stale_days: int = 90,
+    usage_days: int = 90,
+    rotate_days: int = 365,
+    max_super_admins: int = 3,
+    rules: Iterable[str] | None = None,
+    baseline: Baseline | None = None,
+    leaks: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, Context]:
+    """``judge``, handing back the rules' context instead of its window: what it computed
+    (the privilege per principal) serves ``scoring.exposure_summary`` too."""
     wanted = _wanted(rules)
     ctx = context(
         snap,
@@ -85,7 +111,7 @@ def judge(
         leaks=leaks,
     )
     df = run_rules(ctx, wanted)
-    return (apply_baseline(df, baseline, snap.created_at) if baseline else df), ctx.window
+    return (apply_baseline(df, baseline, snap.created_at) if baseline else df), ctx
 
 
 def findings(snap: Snapshot, **options: Any) -> pd.DataFrame:

@@ -372,7 +372,7 @@ def _trend_rows(
     date (an acceptance that had expired by then counts as open then). ``seen``: collects the
     findings of snapshots judged here (for the changes, without the cache)."""
     from . import cache
-    from .findings import judge
+    from .findings import judge_in_context
     from .load import load
     from .scoring import exposure_summary
 
@@ -380,17 +380,19 @@ def _trend_rows(
     hit = _cached_rows(key)
     if hit is not None:
         return hit
+    privilege = None
     if judged is not None:
         snap, f, window = judged
     else:
         snap = load(path, keep=False)  # read once: what the trends need of it is cached below
-        f, window = judge(snap, baseline=baseline, **params)
+        f, ctx = judge_in_context(snap, baseline=baseline, **params)
+        window, privilege = ctx.window, ctx.privilege
     # what the next snapshot's report compares with ("changes since the previous snapshot")
     cache.put(_ids_key(path, params, folders), _id_rows(f))
     if seen is not None:
         seen[path] = f[ID_COLUMNS]
     steps = f[f["status"] == "open"].groupby("checklist_step").size()
-    e = exposure_summary(snap)
+    e = exposure_summary(snap, privilege)
     rows = {
         "usage_judged": bool(window and window.sufficient),
         "checklist": [[int(k), int(n)] for k, n in steps.items()],

@@ -7,6 +7,7 @@ column nobody declared; ``coerce`` turns API strings into real dtypes.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -221,11 +222,38 @@ def empty(model: type[_Frame]) -> pd.DataFrame:
     return validate(model, pd.DataFrame({c: [] for c in columns(model)}))
 
 
+@cache
+def _schemas(model: type[_Frame]) -> tuple[pa.DataFrameSchema, pa.DataFrameSchema]:
+    """The model's schema, built once (``model.validate`` builds it anew on every call, ~0.6
+    ms), and the same schema without coercion: every check, the dtypes included, but no cast
+    (and none of the copies a cast makes)."""
+    full = model.to_schema()
+    checked = copy.deepcopy(full)
+    checked.coerce = False
+    return full, checked
+
+
+_VALIDATED: dict[type[_Frame], tuple[str, ...]] = {}
+"""Per model, the dtypes the last coercing validation returned. A frame that already has
+them (read back from the cache, built from validated frames) is validated without coercion:
+about half the time of a validation, which runs ~10 times per snapshot judged (benchmarks/
+README.md, Report, eleventh session). Should that fail, the coercing validation decides."""
+
+
 def validate(model: type[_Frame], df: pd.DataFrame) -> pd.DataFrame:
     """Validate ``df`` against ``model``; a failure becomes one line naming frame and column."""
     try:
         cols = columns(model)
-        return model.validate(df[cols] if set(cols) <= set(df) else df)
+        frame = df[cols] if set(cols) <= set(df) else df
+        full, checked = _schemas(model)
+        if _VALIDATED.get(model) == tuple(map(str, frame.dtypes)):
+            try:
+                return checked.validate(frame)
+            except (SchemaError, SchemaErrors):
+                pass  # a cast may still make it valid: the coercing validation says
+        out = full.validate(frame)
+        _VALIDATED[model] = tuple(map(str, out.dtypes))
+        return out
     except (SchemaError, SchemaErrors) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise NormalizeError(

@@ -93,10 +93,13 @@ def scores(snap: Snapshot, *, usage_days: int = 90) -> pd.DataFrame:
     return scores_from(Context(snap, Params(usage_days=usage_days)))
 
 
-def exposure_summary(snap: Snapshot) -> pd.DataFrame:
-    """Active tokens by format and privilege tier: count and summed exposure (one snapshot)."""
-    g = weighted_grants(snap.grants, snap.permission_catalog)
-    priv = principal_privilege(g)
+def exposure_summary(snap: Snapshot, privilege: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Active tokens by format and privilege tier: count and summed exposure (one snapshot).
+    ``privilege``: the rules' context's (``Context.privilege``), when the caller judged the
+    snapshot already; else computed here."""
+    if privilege is None:
+        privilege = principal_privilege(weighted_grants(snap.grants, snap.permission_catalog))
+    priv = privilege
     t = snap.tokens[snap.tokens["status"] == "active"].copy()
     ptype = t["owner_type"].map({"user": "user_token", "account": "account_token"})
     tiers = priv["tier"].reindex(pd.MultiIndex.from_arrays([ptype, t["token_id"]]))

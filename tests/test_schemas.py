@@ -71,3 +71,46 @@ def test_columns_is_cached_but_each_caller_gets_its_own_list():
     first = schemas.columns(schemas.Tokens)
     first.append("mutated")
     assert schemas.columns(schemas.Tokens) == list(schemas.Tokens.to_schema().columns)
+
+
+def _calls(monkeypatch, schema) -> list[int]:
+    """Count ``schema.validate`` calls (the instance's, not the class's)."""
+    seen: list[int] = []
+    real = schema.validate
+
+    def counting(*args, **kwargs):
+        seen.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(schema, "validate", counting)
+    return seen
+
+
+def test_a_frame_with_validated_dtypes_skips_the_cast_not_the_checks(snap, monkeypatch):
+    """A frame that already has the dtypes a validation of its model returned (read back from
+    the cache, built from validated frames) is checked without coercion; it gives what the
+    coercing validation gives."""
+    for name, model in schemas.FRAMES.items():
+        df = getattr(snap, name)
+        full, checked = schemas._schemas(model)
+        expected = model.to_schema().validate(df)
+        schemas.validate(model, df.astype(object))  # a cast: the dtypes it gives are learnt
+        coerced, unchecked = _calls(monkeypatch, full), _calls(monkeypatch, checked)
+        pd.testing.assert_frame_equal(schemas.validate(model, df), expected)
+        assert (len(coerced), len(unchecked)) == (0, 1), name
+
+
+def test_a_frame_failing_without_the_cast_is_judged_with_it(snap, monkeypatch):
+    """A frame with the validated dtypes that fails a check goes to the coercing validation,
+    whose error is the one reported; the same for one whose columns are out of order."""
+    full, checked = schemas._schemas(schemas.Tokens)
+    schemas.validate(schemas.Tokens, snap.tokens)
+    coerced, unchecked = _calls(monkeypatch, full), _calls(monkeypatch, checked)
+    bad = snap.tokens.copy()
+    bad.loc[bad.index[0], "status"] = "revoked-ish"
+    with pytest.raises(NormalizeError, match=r"Tokens frame failed its schema:.*status"):
+        schemas.validate(schemas.Tokens, bad)
+    assert (len(coerced), len(unchecked)) == (1, 1)
+    shuffled = snap.tokens[list(reversed(snap.tokens.columns))]
+    out = schemas.validate(schemas.Tokens, shuffled)
+    assert list(out.columns) == schemas.columns(schemas.Tokens)

@@ -19,8 +19,8 @@ from cfposture.rawsnapshot import MANIFEST, OBSERVED
 @pytest.fixture
 def judged(spy) -> list[Path]:
     """The snapshots the trend had to judge (run the rules on), in order."""
-    # the module: notebook imports judge from it when judging
-    return spy(importlib.import_module("cfposture.findings"), "judge")
+    # the module: notebook imports judge_in_context from it when judging
+    return spy(importlib.import_module("cfposture.findings"), "judge_in_context")
 
 
 def trends(where: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
