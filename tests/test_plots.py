@@ -1,0 +1,116 @@
+"""The charts: what each one shows adds up to the frames it is drawn from, every chart is
+titled and labelled, the same thing has the same colour everywhere, and no chart needs
+plotly.express (its import alone cost each report kernel ~0.12 s)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from cfposture import notebook as nb
+from cfposture import plots
+from cfposture.errors import SEVERITIES
+from cfposture.palette import FORMAT_COLORS, PRINCIPAL_COLORS, SEVERITY_COLORS
+
+
+@pytest.fixture(scope="module")
+def view(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CFPOSTURE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        v = nb.build_view("sample")
+        nb.checklist_per_snapshot(v)  # the trends, judged while the cache is this test's
+        return v
+
+
+def _charts(view) -> dict:
+    return {
+        "findings_by_severity": plots.findings_by_severity(view.findings),
+        "lp_gap_distribution": plots.lp_gap_distribution(view.scores),
+        "checklist_trend": plots.checklist_trend(nb.checklist_per_snapshot(view)),
+        "legacy_exposure_trend": plots.legacy_exposure_trend(nb.trend(view)),
+        "exposure_heatmap": plots.exposure_heatmap(
+            view.snap.tokens, view.scores, view.snap.created_at
+        ),
+        "oauth_idle": plots.oauth_idle(view.snap.oauth_apps, view.snap.created_at),
+        "granted_vs_used": plots.granted_vs_used(view.scores),
+        "severity_dropdown": plots.severity_dropdown(view.findings),
+    }
+
+
+def test_every_chart_is_titled_labelled_and_sized(view):
+    for name, fig in _charts(view).items():
+        layout = fig.layout
+        assert layout.title.text, name
+        assert layout.xaxis.title.text and layout.yaxis.title.text, name
+        assert layout.height == plots.LAYOUT["height"], name
+        assert layout.template.layout.paper_bgcolor == "white", name  # the report's template
+        assert fig.data, name
+
+
+def test_the_bars_add_up_to_the_open_findings(view):
+    open_ = view.findings[view.findings["status"] == "open"]
+    fig = plots.findings_by_severity(view.findings)
+    assert sum(sum(t.y) for t in fig.data) == len(open_)
+    for t in fig.data:
+        assert t.marker.color == SEVERITY_COLORS[t.name]
+        assert sum(t.y) == (open_["severity"] == t.name).sum()
+    drop = plots.severity_dropdown(view.findings)
+    assert [t.name for t in drop.data] == SEVERITIES[::-1]  # what its buttons index
+    assert sum(sum(t.y) for t in drop.data) == len(open_)
+    assert all(t.marker.color == SEVERITY_COLORS[t.name] for t in drop.data)
+
+
+def test_every_principal_is_drawn_once_in_its_colour(view):
+    s = view.scores
+    for fig in (plots.lp_gap_distribution(s), plots.granted_vs_used(s)):
+        assert sum(len(t.x) for t in fig.data) == len(s)
+        for t in fig.data:
+            assert t.marker.color == PRINCIPAL_COLORS[t.name]
+            assert len(t.x) == (s["principal_type"] == t.name).sum()
+    points = plots.granted_vs_used(s)
+    assert sorted(n for t in points.data for n in t.hovertext) == sorted(s["principal_name"])
+    hist = plots.lp_gap_distribution(s)
+    assert {t.bingroup for t in hist.data} == {"x"}  # one set of bins: the stacks line up
+
+
+def test_the_trends_show_what_the_history_holds(view):
+    trend = nb.trend(view)
+    fig = plots.legacy_exposure_trend(trend)
+    for t in fig.data:
+        assert t.line.color == FORMAT_COLORS[t.name]
+        expected = trend[trend["format"] == t.name].groupby("snapshot")["exposure"].sum()
+        assert list(t.y) == pytest.approx(list(expected))
+        assert [pd.Timestamp(x) for x in t.x] == [d.tz_localize(None) for d in expected.index]
+    per = nb.checklist_per_snapshot(view)
+    fig = plots.checklist_trend(per)
+    assert sum(sum(t.y) for t in fig.data) == per["findings"].sum()
+    for t in fig.data:  # plotly.js knows no time zones: UTC without one
+        assert all(pd.Timestamp(x).tzinfo is None for x in t.x)
+
+
+def test_the_heatmap_holds_all_active_exposure(view):
+    t = view.snap.tokens
+    active = t[(t["status"] == "active") & t["inventoried"]]
+    exposure = active["token_id"].map(view.scores.set_index("principal_id")["exposure"]).fillna(0)
+    fig = plots.exposure_heatmap(t, view.scores, view.snap.created_at)
+    (cell,) = fig.data
+    assert float(sum(map(sum, cell.z))) == pytest.approx(exposure.sum())
+    assert fig.layout.coloraxis.autocolorscale is False
+
+
+def test_the_idle_apps_are_the_connected_ones(view):
+    apps = view.snap.oauth_apps
+    fig = plots.oauth_idle(apps, view.snap.created_at)
+    shown = sorted(n for t in fig.data for n in t.y)
+    assert shown == sorted(apps.loc[apps["source"] != "published_client", "app_name"])
+    days = [d for t in fig.data for d in t.x]
+    assert min(days) >= 0
+
+
+def test_the_charts_do_not_import_plotly_express():
+    code = "import sys, cfposture.plots; print('plotly.express' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
