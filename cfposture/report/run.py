@@ -135,10 +135,11 @@ class _Pages:
     nbconvert is imported and the exporter built in that thread too, once ``prepare`` is
     called, after the first notebooks started: importing it first held them back by ~0.5 s,
     and importing it beside papermill's import still by ~0.2 s (one interpreter lock).
-    ``after``: nothing starts before this event is set. On a cold trend cache that is the
-    trends: this process judging the history is what the last two notebooks wait for, and
-    nbconvert's import and four pages beside it slowed it (a cold report on the sample
-    -0.6 s median, benchmarks/README, Report, eighth session); the pages then come while
+    ``after``: nothing starts before this event is set. On a cold trend cache that is this
+    process having judged its share of the history (``_Trends.mine_done``): that is what the
+    last two notebooks wait for, and nbconvert's import and four pages beside it slowed it
+    (a cold report on the sample -0.6 s median, benchmarks/README, Report, eighth session);
+    the pages then come while this process waits for the snapshots a kernel took, and while
     those two notebooks run."""
 
     def __init__(
@@ -274,7 +275,7 @@ def write_report(
             settled.freeze()
             pages = _Pages(
                 done=lambda name: (bar.set_postfix_str(name, refresh=False), bar.update()),
-                after=None if trends.cached else trends.ready,
+                after=None if trends.cached else trends.mine_done,
             )
         except BaseException:
             pool.close()
@@ -287,7 +288,8 @@ def write_report(
             idle=trends.lend,
         )
         try:
-            # nbconvert loads while the first notebooks run (after the trends, if judged here)
+            # nbconvert loads while the first notebooks run (on a cold trend cache, once this
+            # process judged its share)
             pages.prepare()
             if not trends.cached:
                 trends.judge()
@@ -369,6 +371,7 @@ class _Trends:
         self._todo = [str(p) for p in todo]
         self.cached = not self._todo
         self.ready = threading.Event()
+        self.mine_done = threading.Event()  # this process has nothing left to judge
         self._lock = threading.Lock()
         self._lent: list[kernels.Chore] = []
 
@@ -411,8 +414,10 @@ class _Trends:
         while (path := self._take()) is not None:
             judge_trends([path], self._params, self._accepted)
             mine += 1
+        self.mine_done.set()
         with self._lock:
             lent = list(self._lent)
+        log.debug("report: %d older snapshot(s) judged here; waiting for %d lent", mine, len(lent))
         for chore in lent:
             chore.done.wait()
         _trends(self._view)
