@@ -102,12 +102,12 @@ def merge_activity(df: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
     if acts.empty:
         return df
     df = df.copy()  # the caller's frame (a snapshot's, for the rules) stays as it was
-    seen = (
-        acts.assign(key=acts["token_id"].fillna(acts["token_name"]))
-        .groupby(["key", "account_id"], dropna=False)
-        .agg(last=("when", "max"), name=("token_name", "last"))
-        .reset_index()
+    # a groupby per column: named aggregations over the frame took three times as long
+    per = acts.assign(key=acts["token_id"].fillna(acts["token_name"])).groupby(
+        ["key", "account_id"], dropna=False
     )
+    seen = pd.DataFrame({"last": per["when"].max(), "name": per["token_name"].last()})
+    seen = seen.reset_index()
     # only what the match reads: the merges copy every column of both sides (the rules merge
     # the window's activity into every snapshot they judge)
     known = df.loc[df["source"].isin(["export", "audit"]), ["app_id", "app_name", "account_id"]]
