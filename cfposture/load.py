@@ -9,6 +9,8 @@ folder holds (``cfposture merge``) is left out: the merge stands for it.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +32,7 @@ __all__ = [
     "folder_listing",
     "forget_frames",
     "history",
+    "hold_audit_frames",
     "load",
     "load_created_at",
 ]
@@ -151,10 +154,11 @@ def forget_frames(path: PathLike, kinds: tuple[str, ...] = ("audit_events", *INV
     from . import cache
 
     folder = cache.cache_dir()
-    if folder is None:
-        return
     for kind in kinds:
-        (folder / f"{cache.frame_key(kind, Path(path))}.parquet").unlink(missing_ok=True)
+        key = cache.frame_key(kind, Path(path))
+        _read.forget(key)  # held in memory by this process, too
+        if folder is not None:
+            (folder / f"{key}.parquet").unlink(missing_ok=True)
 
 
 def audit_events_of(raw: RawSnapshot) -> pd.DataFrame:
@@ -169,12 +173,79 @@ def audit_events_of(raw: RawSnapshot) -> pd.DataFrame:
     from . import cache
 
     key = cache.frame_key("audit_events", raw.path)
+    held = _read.get(key)
+    if held is not None:
+        return held
     hit = cache.get_frame(key)
     if hit is not None:
         try:
-            return validate(AuditEvents, hit)
+            events = validate(AuditEvents, hit)
+            _read.put(key, events)
+            return events
         except CfPostureError:
             pass
     events = audit_events(raw, account_ids(raw))
     cache.put_frame(key, events)
+    _read.put(key, events)
     return events
+
+
+class _Held:
+    """Audit frames this process read, kept in memory up to ``budget`` bytes (the least
+    recently used go first; a larger frame is not kept; 0, the default: none). Judging a
+    history reads each snapshot's events once per newer snapshot whose usage window reaches
+    it: a report on the sample read them back from Parquet and validated them ~20 times,
+    ~15 ms each. Keyed like the cache (the snapshot's manifest, cfposture's code), so an
+    entry never goes stale; each caller gets its own (copy-on-write) copy. Only
+    ``cfposture report`` turns it on (``hold_audit_frames``), in its process and kernels."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._frames: OrderedDict[str, tuple[pd.DataFrame, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> pd.DataFrame | None:
+        with self._lock:
+            held = self._frames.get(key)
+            if held is None:
+                return None
+            self._frames.move_to_end(key)
+        return held[0].copy(deep=False)
+
+    def put(self, key: str, df: pd.DataFrame) -> None:
+        size = int(df.memory_usage(index=True, deep=True).sum())
+        if size > self.budget:
+            return
+        with self._lock:
+            if key in self._frames:
+                return
+            self._frames[key] = (df.copy(deep=False), size)
+            self._size += size
+            while self._size > self.budget:
+                _, (_, freed) = self._frames.popitem(last=False)
+                self._size -= freed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+            self._size = 0
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            held = self._frames.pop(key, None)
+            if held is not None:
+                self._size -= held[1]
+
+
+_read = _Held(0)
+
+
+def hold_audit_frames(mb: int) -> int:
+    """Keep up to ``mb`` MB of the audit frames this process reads in memory (0: none, as
+    by default; see ``_Held``); returns the previous setting, in MB."""
+    before = _read.budget // (1024 * 1024)
+    _read.budget = max(mb, 0) * 1024 * 1024
+    if not _read.budget:
+        _read.clear()
+    return before

@@ -226,3 +226,75 @@ def test_cfposture_cache_shows_and_clears_only_its_own_entries(
     monkeypatch.setenv("CFPOSTURE_CACHE_DIR", "off")
     assert main(["cache", "--clear"]) == 0
     assert "off" in capsys.readouterr().out
+
+
+@pytest.fixture
+def holding():
+    """Audit frames held in memory, as ``cfposture report`` holds them; off again after."""
+    before = loading.hold_audit_frames(64)
+    yield
+    loading.hold_audit_frames(before)
+
+
+def _reads(monkeypatch) -> list[str]:
+    """The cache keys read from disk from now on."""
+    keys: list[str] = []
+    real = cache.get_frame
+
+    def reading(key):
+        keys.append(key)
+        return real(key)
+
+    monkeypatch.setattr(cache, "get_frame", reading)
+    return keys
+
+
+def test_held_events_are_read_once_and_each_reader_gets_its_own(
+    sample_history, cache_in, holding, spy, monkeypatch
+):
+    """Judging a history reads each snapshot's events again for every newer snapshot whose
+    window reaches it: held, they come from memory after the first read; what a reader
+    does to its frame does not reach the next reader."""
+    load(sample_history)  # parsed and written to the cache
+    read = _reads(monkeypatch)
+    raw = loading.RawSnapshot.open(cfposture_newest(sample_history))
+    first = loading.audit_events_of(raw)
+    assert read == [] and len(first) > 1000  # held since the load
+    first.loc[first.index[0], "actor_email"] = "someone@else.example"
+    first["extra"] = 1
+    again = loading.audit_events_of(raw)
+    assert "extra" not in again and again["actor_email"].iloc[0] != "someone@else.example"
+    forget_frames(raw.path)  # the benchmarks' way to make the newest snapshot new again
+    parsed = spy(loading, "audit_events")
+    loading.audit_events_of(raw)
+    assert parsed == [raw.path]
+
+
+def test_nothing_is_held_by_default(sample_history, cache_in, monkeypatch):
+    assert loading._read.budget == 0
+    load(sample_history)
+    read = _reads(monkeypatch)
+    raw = loading.RawSnapshot.open(cfposture_newest(sample_history))
+    loading.audit_events_of(raw)
+    loading.audit_events_of(raw)
+    assert len(read) == 2  # from the cache each time
+
+
+def test_held_frames_stay_within_their_budget_least_recently_used_first():
+    held = loading._Held(budget=0)
+    frames = {k: pd.DataFrame({"v": range(1000)}) for k in "abc"}
+    size = int(frames["a"].memory_usage(index=True, deep=True).sum())
+    held.put("a", frames["a"])
+    assert held.get("a") is None  # a budget of 0 holds nothing
+    held.budget = 2 * size
+    held.put("a", frames["a"])
+    held.put("b", frames["b"])
+    assert held.get("a") is not None  # a use: "b" is now the least recent
+    held.put("c", frames["c"])
+    assert held.get("b") is None and held.get("a") is not None and held.get("c") is not None
+    held.put("big", pd.DataFrame({"v": range(10_000)}))  # larger than the budget: not held
+    assert held.get("big") is None and held.get("a") is not None
+
+
+def cfposture_newest(history: Path) -> Path:
+    return loading.history(history)[-1]

@@ -62,6 +62,9 @@ WARMUP = (
     "for _name in {skipped!r}:\n"
     "    _sys.modules.setdefault(_name, None)\n"
     "import cfposture.notebook, cfposture.plots, ipywidgets\n"
+    # the older snapshots it may judge read each other's audit events (cfposture.load._Held)
+    "from cfposture.load import hold_audit_frames as _hold\n"
+    "_hold({held})\n"
     "cfposture.plots.template()\n"
     "cfposture.notebook.use_renderer()\n"
     # the loaded stack out of the collector's sight (gc.freeze): the reset before each
@@ -69,6 +72,8 @@ WARMUP = (
     "import gc as _gc\n"
     "_gc.freeze()\n"
 )
+#: memory for the audit frames a report process reads, in MB (``load.hold_audit_frames``)
+HELD_AUDIT_MB = 256
 WARMUP_TIMEOUT = 120  # seconds; the imports take ~1.5 s
 #: no cell of the report may run longer (a guard: a scheduled report fails, never hangs)
 CELL_TIMEOUT = 3600
@@ -234,7 +239,7 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     try:
         await kc.wait_for_ready(timeout=60)
         # an optimisation only: if an import fails here, the notebook says so itself
-        await _reply(kc, WARMUP.format(skipped=SKIPPED_IMPORTS), WARMUP_TIMEOUT)
+        await _reply(kc, WARMUP.format(skipped=SKIPPED_IMPORTS, held=HELD_AUDIT_MB), WARMUP_TIMEOUT)
     finally:
         kc.stop_channels()
     log.debug("report: kernel %s started and warm", kernel.km.kernel_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import gc
 import json
 import logging
@@ -252,11 +253,15 @@ def write_report(
     pages: _Pages | None = None
     bar = _bar(progress)
     settled = _LongLived()
+    restore = contextlib.ExitStack()  # process-wide settings, as they were at the end
     try:
         try:
             from .. import findings, load, scoring  # noqa: F401  (the view's stack, first)
+            from ..load import hold_audit_frames
             from ..notebook import build_view, pending_trends, rule_params, save_view
 
+            # the view and the trends read the older snapshots' audit events again and again
+            restore.callback(hold_audit_frames, hold_audit_frames(kernels.HELD_AUDIT_MB))
             settled.freeze()
             args = {"history_path": history_path, "baseline": baseline, **view_params}
             todo = pending_trends(where, **args)
@@ -313,6 +318,7 @@ def write_report(
         bar.close()
         shutil.rmtree(cache, ignore_errors=True)
         settled.release()
+        restore.close()
     return index, view
 
 

@@ -408,6 +408,18 @@ def test_a_warm_kernel_runs_lent_chores_before_start(tmp_path):
     assert out.cells[0].outputs[0]["text"].strip() == "['lent']"
 
 
+def test_report_kernels_hold_the_audit_frames_they_read(tmp_path):
+    """A kernel judging older snapshots reads their audit events again for each newer one:
+    it holds them in memory as the report's own process does (``load.hold_audit_frames``)."""
+    nb = _notebook(
+        tmp_path / "a.ipynb", "import sys\nprint(sys.modules['cfposture.load']._read.budget)"
+    )
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    pool.start(["a"], lambda name, k: kernels.execute(nb, tmp_path / "out.ipynb", {}, k))
+    out = pool.wait()["a"]
+    assert int(out.cells[0].outputs[0]["text"]) == kernels.HELD_AUDIT_MB * 1024 * 1024
+
+
 def test_a_pool_closed_while_lending_shuts_down(tmp_path):
     """A report failing while its kernel runs lent chores (a bad snapshot found by the view)
     shuts the kernel down; no notebook runs."""

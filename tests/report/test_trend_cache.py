@@ -337,6 +337,8 @@ def test_a_cold_report_judges_each_older_snapshot_once(sample_history, cache_in,
     older = cfposture.history(sample_history)[:-1]
     write_report(str(sample_history), out=tmp_path / "report", workers=2)
     assert len(set(judged)) == len(judged) <= len(older)
+    # the report held audit frames in memory while it ran; this process holds none after
+    assert importlib.import_module("cfposture.load")._read.budget == 0
     assert nb.untrended(nb.build_view(str(sample_history))) == []
     judged.clear()
     shared = trends(sample_history)
