@@ -175,9 +175,15 @@ def wildcard_scope(ctx: Context) -> list[dict]:
         & g["scope_type"].isin(["all_accounts", "all_zones"])
     ]
     wild = wild.assign(edit=wild["access_level"].isin(["edit", "admin"]))
+    per = wild.groupby(["principal_id", "scope_type", "scope_id"])
+    # a groupby per column: named aggregations over the frame took twice as long
     per_scope = (
-        wild.groupby(["principal_id", "scope_type", "scope_id"])
-        .agg(groups=("permission_group_name", lambda s: sorted(set(s))), edit=("edit", "max"))
+        pd.DataFrame(
+            {
+                "groups": per["permission_group_name"].agg(lambda s: sorted(set(s))),
+                "edit": per["edit"].max(),
+            }
+        )
         .reset_index()
         .merge(_active(ctx), left_on="principal_id", right_on="token_id")
     )
@@ -298,11 +304,11 @@ def user_token_on_account(ctx: Context) -> list[dict]:
     # took ~2 s of the rules' ~6 at 100 accounts
     acting = ev.loc[
         (ev["actor_context"] == "api_token") & ev["token_id"].isin(users),
-        ["token_id", "account_id", "event_id", "when"],
+        ["token_id", "account_id", "when"],
     ]
-    per = (
-        acting.groupby(["token_id", "account_id"])
-        .agg(events=("event_id", "size"), last=("when", "max"))
+    per = (  # one column's size and max: named aggregations took three times as long
+        acting.groupby(["token_id", "account_id"])["when"]
+        .agg(events="size", last="max")
         .reset_index()
         .merge(ctx.snap.tokens.drop(columns=["account_id"]), on="token_id")
     )
