@@ -97,9 +97,9 @@ def exposure_summary(snap: Snapshot, privilege: pd.DataFrame | None = None) -> p
     """Active tokens by format and privilege tier: count and summed exposure (one snapshot).
     ``privilege``: the rules' context's (``Context.privilege``), when the caller judged the
     snapshot already; else computed here."""
-    if privilege is None:
-        privilege = principal_privilege(weighted_grants(snap.grants, snap.permission_catalog))
     priv = privilege
+    if priv is None:
+        priv = principal_privilege(weighted_grants(snap.grants, snap.permission_catalog))
     t = snap.tokens[snap.tokens["status"] == "active"].copy()
     ptype = t["owner_type"].map({"user": "user_token", "account": "account_token"})
     tiers = priv["tier"].reindex(pd.MultiIndex.from_arrays([ptype, t["token_id"]]))
