@@ -91,25 +91,15 @@ def judge(
 def judge_in_context(
     snap: Snapshot,
     *,
-    stale_days: int = 90,
-    usage_days: int = 90,
-    rotate_days: int = 365,
-    max_super_admins: int = 3,
     rules: Iterable[str] | None = None,
     baseline: Baseline | None = None,
     leaks: pd.DataFrame | None = None,
+    **params: int,
 ) -> tuple[pd.DataFrame, Context]:
-    """``judge``, handing back the rules' context instead of its window: what it computed
-    (the privilege per principal) serves ``scoring.exposure_summary`` too."""
+    """``judge`` (the same options), handing back the rules' context instead of its window:
+    what it computed (the privilege per principal) serves ``scoring.exposure_summary`` too."""
     wanted = _wanted(rules)
-    ctx = context(
-        snap,
-        stale_days=stale_days,
-        usage_days=usage_days,
-        rotate_days=rotate_days,
-        max_super_admins=max_super_admins,
-        leaks=leaks,
-    )
+    ctx = context(snap, leaks=leaks, **params)
     df = run_rules(ctx, wanted)
     return (apply_baseline(df, baseline, snap.created_at) if baseline else df), ctx
 
