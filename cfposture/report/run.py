@@ -136,12 +136,13 @@ class _Pages:
     nbconvert is imported and the exporter built in that thread too, once ``prepare`` is
     called, after the first notebooks started: importing it first held them back by ~0.5 s,
     and importing it beside papermill's import still by ~0.2 s (one interpreter lock).
-    ``after``: nothing starts before this event is set. On a cold trend cache that is this
-    process having judged its share of the history (``_Trends.mine_done``): that is what the
-    last two notebooks wait for, and nbconvert's import and four pages beside it slowed it
-    (a cold report on the sample -0.6 s median, benchmarks/README, Report, eighth session);
-    the pages then come while this process waits for the snapshots a kernel took, and while
-    those two notebooks run."""
+    ``after``: nothing starts before this event is set. On a cold trend cache that is
+    ``_Trends.spare``: this process waits for a snapshot a kernel took, or the trends are in.
+    Until then it computes what the last two notebooks wait for, and nbconvert's import
+    (~0.3 s) and four pages beside it slowed that (a cold report on the sample -0.6 s median,
+    benchmarks/README, Report, eighth session; starting them as soon as this process had
+    judged its share still held back the trends' last step, twelfth session); the pages
+    then come while this process waits, and while those two notebooks run."""
 
     def __init__(
         self, done: Callable[[str], None] | None = None, after: threading.Event | None = None
@@ -280,7 +281,7 @@ def write_report(
             settled.freeze()
             pages = _Pages(
                 done=lambda name: (bar.set_postfix_str(name, refresh=False), bar.update()),
-                after=None if trends.cached else trends.mine_done,
+                after=None if trends.cached else trends.spare,
             )
         except BaseException:
             pool.close()
@@ -294,12 +295,13 @@ def write_report(
         )
         try:
             # nbconvert loads while the first notebooks run (on a cold trend cache, once this
-            # process judged its share)
+            # process waits for a kernel's snapshot or has the trends)
             pages.prepare()
             if not trends.cached:
                 trends.judge()
                 save_view(view, cache, where, history_path)  # now with its trends, all cached
                 trends.ready.set()
+                trends.spare.set()
                 log.debug("report: trends computed")
             bar.set_postfix_str("trends", refresh=False)
             bar.update()
@@ -377,7 +379,9 @@ class _Trends:
         self._todo = [str(p) for p in todo]
         self.cached = not self._todo
         self.ready = threading.Event()
-        self.mine_done = threading.Event()  # this process has nothing left to judge
+        #: this process has time for the pages: it waits for a kernel's snapshot, or the
+        #: trends are in (set by the caller with ``ready``)
+        self.spare = threading.Event()
         self._lock = threading.Lock()
         self._lent: list[kernels.Chore] = []
 
@@ -420,10 +424,11 @@ class _Trends:
         while (path := self._take()) is not None:
             judge_trends([path], self._params, self._accepted)
             mine += 1
-        self.mine_done.set()
         with self._lock:
             lent = list(self._lent)
         log.debug("report: %d older snapshot(s) judged here; waiting for %d lent", mine, len(lent))
+        if not all(chore.done.is_set() for chore in lent):
+            self.spare.set()  # nothing to do here until a kernel is done: the pages may run
         for chore in lent:
             chore.done.wait()
         _trends(self._view)

@@ -574,3 +574,6 @@ def test_a_view_saved_again_with_its_trends_replaces_the_first_and_keeps_its_eve
     assert second is not None
     pd.testing.assert_frame_equal(second.extras["checklist"], checklist_per_snapshot(first))
     pd.testing.assert_frame_equal(second.extras["exposure"], exposure_trend(first))
+    # a view holding its trends is saved with them, not judged over again
+    monkeypatch.setattr("cfposture.notebook._trends", lambda view: pytest.fail("judged again"))
+    assert save_view(full, tmp_path, "sample") == path

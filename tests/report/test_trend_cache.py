@@ -305,6 +305,7 @@ def test_a_cold_history_is_shared_between_this_process_and_waiting_kernels(
         time.sleep(0.05)
     here.join(0.5)
     assert here.is_alive()  # judged its share, now waits for the kernels' chores
+    assert work.spare.is_set()  # meanwhile the pages may use this process
     assert sorted(judged) == sorted(older[2:])
     assert work.lend() is None  # nothing left to hand out
     for chore in lent:  # run as a kernel would (in this process, so counted here)
@@ -369,6 +370,7 @@ def test_a_snapshot_a_kernel_failed_to_judge_is_judged_here(sample_history, cach
     here.join(120)
     assert not here.is_alive()
     assert sorted(judged) == sorted(older)  # the rest, then the failed one, by _trends
+    assert not work.spare.is_set()  # it never waited: the pages wait for the trends
     judged.clear()
     alone = trends(sample_history)
     assert judged == []
