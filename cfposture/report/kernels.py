@@ -75,6 +75,8 @@ WARMUP = (
 #: memory for the audit frames a report process reads, in MB (``load.hold_audit_frames``)
 HELD_AUDIT_MB = 256
 WARMUP_TIMEOUT = 120  # seconds; the imports take ~1.5 s
+START_TIMEOUT = 60  # seconds for a new kernel to answer at all
+ASK_AGAIN = 1.0  # seconds before a new kernel is asked again whether it is up
 #: no cell of the report may run longer (a guard: a scheduled report fails, never hangs)
 CELL_TIMEOUT = 3600
 #: a fresh namespace and execution count, as in a new kernel; imported modules stay loaded
@@ -237,12 +239,37 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     await kernel.km.start_kernel(cwd=str(cwd), env=env, extra_arguments=KERNEL_ARGS)
     kc = _client(kernel.km)
     try:
-        await kc.wait_for_ready(timeout=60)
+        await _answered(kernel, kc, START_TIMEOUT)
         # an optimisation only: if an import fails here, the notebook says so itself
         await _reply(kc, WARMUP.format(skipped=SKIPPED_IMPORTS, held=HELD_AUDIT_MB), WARMUP_TIMEOUT)
     finally:
         kc.stop_channels()
     log.debug("report: kernel %s started and warm", kernel.km.kernel_id)
+
+
+async def _answered(kernel: Kernel, kc: Any, timeout: float) -> None:
+    """Until the new kernel answers a kernel_info request on shell, asked again every
+    ASK_AGAIN s;
+    a RuntimeError as soon as its process is gone, a TimeoutError after ``timeout`` s.
+
+    jupyter_client's ``wait_for_ready`` also waits, after that answer, for an IOPub message
+    for up to 0.2 s, and starts over when none came (a new subscription misses what the
+    kernel publishes before it is in place): 0.2-0.4 s of every report's kernel start, for a
+    channel the warm-up never reads (its reply comes on shell, see ``_reply``). Each
+    notebook's own client proves its IOPub subscription itself (``_connected``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg_id = kc.kernel_info()
+        try:
+            await _reply_to(kc.shell_channel, msg_id, min(deadline, time.monotonic() + ASK_AGAIN))
+            return
+        except TimeoutError:
+            if not await kernel.km.is_alive():
+                raise RuntimeError("the kernel died before it answered") from None
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"the report's kernel did not answer within {timeout:.0f} s"
+                ) from None
 
 
 async def _reply(kc: Any, code: str, timeout: float) -> dict[str, Any]:

@@ -313,6 +313,73 @@ def test_a_client_subscribed_too_late_asks_again(monkeypatch):
     assert kc.asked == 2 and kc.iopub_channel.q.empty()  # nothing of it left unread
 
 
+class _ShellOnly:
+    """A new kernel's client as ``_answered`` sees it: kernel_info answered on shell from the
+    ``answer_from``-th request on (None: never); nothing ever comes on IOPub."""
+
+    def __init__(self, answer_from: int | None, alive: bool = True):
+        import asyncio
+
+        self.shell_channel = _Queue(asyncio.Queue())
+        self.iopub_channel = _Queue(asyncio.Queue())
+        self.answer_from, self.asked = answer_from, 0
+        self.km = self  # the kernel: ``_answered`` asks it whether its process lives
+        self._alive = alive
+
+    async def is_alive(self):
+        return self._alive
+
+    def kernel_info(self):
+        self.asked += 1
+        msg_id = f"k{self.asked}"
+        if self.answer_from is not None and self.asked >= self.answer_from:
+            reply = {"parent_header": {"msg_id": msg_id}, "msg_type": "kernel_info_reply"}
+            self.shell_channel.q.put_nowait(reply)
+        return msg_id
+
+
+class _Queue:
+    def __init__(self, q):
+        self.q = q
+
+    async def get_msg(self, timeout=None):
+        import asyncio
+        import queue
+
+        try:
+            return await asyncio.wait_for(self.q.get(), timeout)
+        except TimeoutError:
+            raise queue.Empty from None
+
+
+def test_a_new_kernel_is_ready_once_it_answers_on_shell(monkeypatch):
+    """A request the kernel never saw (sent before it was up) is asked again; its answer on
+    shell is enough: no wait for IOPub, which jupyter_client's wait_for_ready adds (0.2-0.4 s
+    of every report's start)."""
+    import asyncio
+
+    monkeypatch.setattr(kernels, "ASK_AGAIN", 0.01)
+    monkeypatch.setattr(kernels, "POLL", 0.01)
+    kc = _ShellOnly(answer_from=2)
+    asyncio.run(kernels._answered(kc, kc, timeout=30))
+    assert kc.asked == 2
+
+
+def test_a_kernel_gone_or_silent_at_start_is_an_error_not_a_hang(monkeypatch):
+    import asyncio
+
+    monkeypatch.setattr(kernels, "ASK_AGAIN", 0.01)
+    monkeypatch.setattr(kernels, "POLL", 0.01)
+    gone = _ShellOnly(answer_from=None, alive=False)
+    with pytest.raises(RuntimeError, match="died before it answered"):
+        asyncio.run(kernels._answered(gone, gone, timeout=30))
+    assert gone.asked == 1  # found gone at its first look, long before the timeout
+    silent = _ShellOnly(answer_from=None)
+    with pytest.raises(TimeoutError, match="did not answer within"):
+        asyncio.run(kernels._answered(silent, silent, timeout=0.05))
+    assert silent.asked >= 2
+
+
 def test_the_report_s_clients_start_no_heartbeat_thread(tmp_path, monkeypatch):
     """A heartbeat thread stuck in a send made stop_channels hang (see kernels.HEARTBEAT):
     the warm-up, a lent chore and a notebook's client start none."""
