@@ -554,6 +554,15 @@ def _untrended(hist: list, own: Path, params: dict, baseline: Baseline | None) -
     ]
 
 
+def own_trend_rows(view: View) -> None:
+    """The trend rows of the view's own snapshot, into the trend cache now, from the findings
+    it holds. ``cfposture report`` calls this while a kernel still judges an older snapshot,
+    so that the trends it then waits for only read the cache: the own rows' exposure is most
+    of a warm ``_trends`` (~0.04 s), which otherwise ran on the report's critical path."""
+    own = view.extras.get("unfiltered", view.findings)
+    _trend_rows(view.snap.path, view.params, {}, (view.snap, own, view.window), view.baseline)
+
+
 def judge_trends(paths: list[str], params: dict, baseline: str = "") -> None:
     """Judge these snapshots into the trend cache. ``cfposture report`` runs a share of a cold
     history in each kernel while the kernels would otherwise wait for the view."""

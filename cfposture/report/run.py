@@ -417,13 +417,16 @@ class _Trends:
     def judge(self) -> None:
         """Judge what no kernel took into the trend cache, wait for what kernels took, then
         give the view its trends (judging here whatever a failed kernel left undone)."""
-        from ..notebook import _trends, judge_trends
+        from ..notebook import _trends, judge_trends, own_trend_rows
 
         mine = 0
         assert self._view is not None, "attach(view) first"
         while (path := self._take()) is not None:
             judge_trends([path], self._params, self._accepted)
             mine += 1
+        # before any wait for a kernel: once its snapshot is in, the view's trends are then
+        # read from the cache, beside the pages (one interpreter lock)
+        own_trend_rows(self._view)
         with self._lock:
             lent = list(self._lent)
         log.debug("report: %d older snapshot(s) judged here; waiting for %d lent", mine, len(lent))

@@ -376,3 +376,21 @@ def test_a_snapshot_a_kernel_failed_to_judge_is_judged_here(sample_history, cach
     assert judged == []
     pd.testing.assert_frame_equal(view.extras["checklist"], alone[0])
     pd.testing.assert_frame_equal(view.extras["exposure"], alone[1])
+
+
+def test_the_view_s_own_rows_stored_first_are_the_rows_its_trends_use(
+    sample_history, cache_in, monkeypatch
+):
+    """``cfposture report`` stores the view's own trend rows while a kernel still judges; the
+    trends it then computes read them (no exposure computed again) and equal a fresh pass."""
+    alone = trends(sample_history)
+    for entry in cache_in.iterdir():
+        entry.unlink()
+    view = nb.build_view(str(sample_history))
+    nb.judge_trends([str(p) for p in nb.untrended(view)], view.params)
+    nb.own_trend_rows(view)
+    scoring = importlib.import_module("cfposture.scoring")
+    monkeypatch.setattr(scoring, "exposure_summary", lambda *a: pytest.fail("computed again"))
+    nb._trends(view)
+    pd.testing.assert_frame_equal(view.extras["checklist"], alone[0])
+    pd.testing.assert_frame_equal(view.extras["exposure"], alone[1])
