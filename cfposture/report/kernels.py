@@ -248,9 +248,8 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
 
 
 async def _answered(kernel: Kernel, kc: Any, timeout: float) -> None:
-    """Until the new kernel answers a kernel_info request on shell, asked again every
-    ASK_AGAIN s;
-    a RuntimeError as soon as its process is gone, a TimeoutError after ``timeout`` s.
+    """Until the new kernel answers a kernel_info request on shell (asked again every
+    ASK_AGAIN s); a RuntimeError once its process is gone, a TimeoutError after ``timeout`` s.
 
     jupyter_client's ``wait_for_ready`` also waits, after that answer, for an IOPub message
     for up to 0.2 s, and starts over when none came (a new subscription misses what the
