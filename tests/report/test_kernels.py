@@ -114,8 +114,8 @@ def test_a_damaged_older_snapshot_fails_a_cold_report_cleanly(
 
 def test_a_kernel_that_cannot_start_is_a_one_line_error(tmp_path):
     fake = tmp_path / "shadow"
-    fake.mkdir()
-    (fake / "ipykernel_launcher.py").write_text("raise SystemExit(3)\n")  # dies at once
+    (fake / "ipykernel").mkdir(parents=True)
+    (fake / "ipykernel" / "__init__.py").write_text("raise SystemExit(3)\n")  # dies at once
     env = {**os.environ, "PYTHONPATH": str(fake)}
     pool = kernels.WarmPool(1, cwd=tmp_path, env=env)
     pool.start(["a"], lambda name, k: pytest.fail("no notebook may run"))
@@ -531,6 +531,27 @@ def test_report_kernels_talk_over_private_ipc_sockets(tmp_path):
     assert pool.wait() == {"x": "x"}
     assert seen["transport"] == "ipc" and seen["mode"] & 0o777 == 0o700
     assert not seen["folder"].exists()
+
+
+def test_report_kernels_run_this_python_without_a_debugger(tmp_path):
+    """Whatever "python3" kernelspec is installed, a report's kernel is this interpreter
+    (it unpickles this process's view), started without debugpy (~0.1 s of its start) and
+    without the SKIPPED_IMPORTS from its first line on."""
+    import json
+    import sys
+
+    out = tmp_path / "seen.json"
+    code = (
+        "import json, sys, ipykernel.debugger as d\n"
+        f"open({str(out)!r}, 'w').write(json.dumps([sys.executable, d._is_debugpy_available,"
+        f" [n for n in {kernels.KERNEL_SKIPS!r} if sys.modules.get(n, 0) is not None]]))"
+    )
+    pool = kernels.WarmPool(1, cwd=tmp_path, env=dict(os.environ))
+    pool.start(["x"], lambda name, kernel: kernels.run_sync(kernels._chore)(kernel, code))
+    pool.wait()
+    executable, debugger, importable = json.loads(out.read_text())
+    assert executable == sys.executable and debugger is False and importable == []
+    assert {"debugpy", *kernels.SKIPPED_IMPORTS} <= set(kernels.KERNEL_SKIPS)
 
 
 def test_a_kernel_that_dies_at_start_is_started_once_more(tmp_path, monkeypatch):
