@@ -63,9 +63,6 @@ WARMUP = (
     "for _name in {skipped!r}:\n"
     "    _sys.modules.setdefault(_name, None)\n"
     "import cfposture.notebook, cfposture.plots, ipywidgets\n"
-    # the older snapshots it may judge read each other's audit events (cfposture.load._Held)
-    "from cfposture.load import hold_audit_frames as _hold\n"
-    "_hold({held})\n"
     "cfposture.plots.template()\n"
     "cfposture.notebook.use_renderer()\n"
     # the loaded stack out of the collector's sight (gc.freeze): the reset before each
@@ -75,6 +72,10 @@ WARMUP = (
 )
 #: memory for the audit frames a report process reads, in MB (``load.hold_audit_frames``)
 HELD_AUDIT_MB = 256
+#: what a kernel runs before each chore: the older snapshots a chore judges read each other's
+#: audit events again and again (``cfposture.load._Held``). Not in WARMUP: it imports loading
+#: and pandera (~0.2 s), which no notebook needs, only judging
+CHORE_PRELUDE = "from cfposture.load import hold_audit_frames as _hold\n_hold({held})\n"
 WARMUP_TIMEOUT = 120  # seconds; the imports take ~1.5 s
 START_TIMEOUT = 60  # seconds for a new kernel to answer at all
 ASK_AGAIN = 1.0  # seconds before a new kernel is asked again whether it is up
@@ -242,7 +243,7 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     try:
         await _answered(kernel, kc, START_TIMEOUT)
         # an optimisation only: if an import fails here, the notebook says so itself
-        await _reply(kc, WARMUP.format(skipped=SKIPPED_IMPORTS, held=HELD_AUDIT_MB), WARMUP_TIMEOUT)
+        await _reply(kc, WARMUP.format(skipped=SKIPPED_IMPORTS), WARMUP_TIMEOUT)
     finally:
         kc.stop_channels()
     log.debug("report: kernel %s started and warm", kernel.km.kernel_id)
@@ -419,7 +420,7 @@ class WarmPool:
         if chore is None:
             return False
         try:
-            run_sync(_chore)(kernel, chore.code)
+            run_sync(_chore)(kernel, CHORE_PRELUDE.format(held=HELD_AUDIT_MB) + chore.code)
         finally:
             chore.done.set()
         return True
