@@ -53,6 +53,22 @@ def test_the_collector_is_left_to_a_process_that_froze_objects_itself():
     assert gc.get_freeze_count() == 0
 
 
+def test_the_report_collects_young_objects_less_often_and_restores_the_thresholds():
+    before = gc.get_threshold()
+    settled = _LongLived()
+    assert gc.get_threshold() == (max(_LongLived.YOUNG, before[0]), *before[1:])
+    settled.release()
+    assert gc.get_threshold() == before
+    gc.freeze()  # a process that froze objects itself: its collector is left as it is
+    try:
+        _LongLived().release()
+        assert gc.get_threshold() == before
+        _LongLived()
+        assert gc.get_threshold() == before
+    finally:
+        gc.unfreeze()
+
+
 def test_report_folder_has_everything(report):
     for name in NOTEBOOKS:
         assert (report / "notebooks" / f"{name}.ipynb").is_file()
