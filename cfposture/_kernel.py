@@ -18,7 +18,7 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    skipped, rest = argv[0], argv[1:]
+    skipped, rest = (argv[0], argv[1:]) if argv else ("", [])
     for name in filter(None, skipped.split(",")):
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     from ipykernel.kernelapp import IPKernelApp

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # nbformat), imports rfc3987_syntax when it is installed (JupyterLab pulls it in), and that
 # module compiles a Lark grammar at import: 1.5 s per process on these machines, for the "iri"
 # format check that no notebook schema uses (python-jsonschema/jsonschema#1428). Processes
-# cfposture owns do without it: the `cfposture report` command and its kernels (WARMUP);
+# cfposture owns do without it: the `cfposture report` command and its kernels (KERNEL_SKIPS);
 # jsonschema then has no "iri" format checker. Importing cfposture never does this; a
 # notebook's ``setup`` does it in the notebook's kernel (``cfposture.notebook.IRI_GRAMMAR``).
 # Likewise hypothesis (a test dependency, often installed beside pandera): pandera imports its
@@ -59,9 +59,8 @@ def skip_slow_imports() -> None:
 ENGINE = "cfposture-warm"
 #: what every notebook imports first; loaded once per kernel while the parent works
 WARMUP = (
-    "import sys as _sys\n"
-    "for _name in {skipped!r}:\n"
-    "    _sys.modules.setdefault(_name, None)\n"
+    # (the SKIPPED_IMPORTS are unimportable in a report kernel from its first line on:
+    # ReportKernelSpecs, cfposture._kernel)
     "import cfposture.notebook, cfposture.plots, ipywidgets\n"
     "cfposture.plots.template()\n"
     "cfposture.notebook.use_renderer()\n"
@@ -243,7 +242,7 @@ async def _start(kernel: Kernel, cwd: Path, env: dict[str, str]) -> None:
     try:
         await _answered(kernel, kc, START_TIMEOUT)
         # an optimisation only: if an import fails here, the notebook says so itself
-        await _reply(kc, WARMUP.format(skipped=SKIPPED_IMPORTS), WARMUP_TIMEOUT)
+        await _reply(kc, WARMUP, WARMUP_TIMEOUT)
     finally:
         kc.stop_channels()
     log.debug("report: kernel %s started and warm", kernel.km.kernel_id)

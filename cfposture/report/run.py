@@ -336,8 +336,8 @@ class _LongLived:
     cycle frozen here is collected after ``release``. A process that froze objects itself
     (a pre-forking server) is left as it is, or unfreezing would hand back its objects too.
 
-    Meanwhile the youngest generation is collected every YOUNG allocations instead of every
-    700 (Python's default): judging the history allocates many short-lived containers, and a
+    Meanwhile the youngest generation is collected once YOUNG new containers outnumber the
+    freed ones, not 700 (Python's default): judging allocates many short-lived ones, and a
     cold report on the sample spent 0.12 s in ~420 young collections, 0.02 s in one this way
     (benchmarks/README, Report, twelfth session). The thresholds are restored at the end."""
 
