@@ -214,6 +214,8 @@ class _Held:
         return held[0].copy(deep=False)
 
     def put(self, key: str, df: pd.DataFrame) -> None:
+        if not self.budget:  # off (outside a report): not even the frame's size is needed
+            return
         size = int(df.memory_usage(index=True, deep=True).sum())
         if size > self.budget:
             return
