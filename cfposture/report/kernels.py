@@ -46,8 +46,12 @@ log = logging.getLogger(__name__)
 # notebook's ``setup`` does it in the notebook's kernel (``cfposture.notebook.IRI_GRAMMAR``).
 # Likewise hypothesis (a test dependency, often installed beside pandera): pandera imports its
 # data-synthesis strategies, and with them hypothesis, on its first validation (~0.2 s), for
-# generating example frames, which a report never does.
-SKIPPED_IMPORTS = ("rfc3987_syntax", "hypothesis")
+# generating example frames, which a report never does. And two more of jsonschema's optional
+# format checkers, for the "duration" (isoduration, which imports arrow) and "uri" formats
+# (rfc3986_validator compiles its grammar's regex): ~21 ms of each report process's start,
+# the command's and its kernel's, for checks nothing there asks for (nbformat, papermill and
+# nbconvert validate without a format checker).
+SKIPPED_IMPORTS = ("rfc3987_syntax", "hypothesis", "isoduration", "rfc3986_validator")
 
 
 def skip_slow_imports() -> None:

@@ -138,11 +138,37 @@ def test_importing_the_report_changes_no_other_import():
     assert "None" not in out.stdout, out.stdout
 
 
+def test_notebooks_are_still_validated_without_the_skipped_format_checkers():
+    """The report's processes skip some of jsonschema's optional format checkers; nbformat
+    (which papermill and nbconvert call) still validates a notebook and still rejects a broken
+    one, and the skipped checkers are really gone (else the skip saved nothing)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from cfposture.report import skip_slow_imports\n"
+        "skip_slow_imports()\n"
+        "import jsonschema, nbformat\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+        "nbformat.validate(nb)\n"
+        "nb.cells[0]['outputs'] = 'not a list'\n"
+        "try:\n"
+        "    nbformat.validate(nb)\n"
+        "except nbformat.ValidationError:\n"
+        "    left = {'duration', 'uri'} & set(jsonschema.FormatChecker().checkers)\n"
+        "    print('rejected', sorted(left))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "rejected []", out.stdout + out.stderr
+
+
 def test_the_command_validates_frames_without_the_skipped_imports():
     """pandera imports hypothesis on its first validation when it can; the report's processes
     make it unimportable, and loading and judging a snapshot must not need it."""
     import subprocess
     import sys
+
+    from cfposture.report import SKIPPED_IMPORTS
 
     code = (
         "import sys\n"
@@ -156,7 +182,7 @@ def test_the_command_validates_frames_without_the_skipped_imports():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     count, skipped = out.stdout.strip().split(" ", 1)
     assert int(count) > 0
-    assert skipped == "[None, None]"
+    assert skipped == str([None] * len(SKIPPED_IMPORTS))
 
 
 def test_the_page_writer_does_not_import_plotly():
