@@ -19,19 +19,25 @@ STEP_NAMES = {1: "1 · API tokens", 2: "2 · OAuth apps", 3: "3 · permissions"}
 LAYOUT = {"height": 420, "margin": {"t": 60, "l": 60, "r": 20}}
 TEMPLATE = "cfposture"
 TRACE_TYPES = ("bar", "scatter", "histogram", "heatmap")
+#: plotly_white's styles for kinds of subplot these charts never draw (maps, polar, ternary
+#: and 3-D axes): left out of the template
+UNDRAWN = ("geo", "polar", "ternary", "scene")
 
 
 def template() -> str:
-    """plotly_white, with trace defaults for the trace types these charts draw only.
+    """plotly_white, with trace defaults for the trace types these charts draw only, and
+    without its styles for the subplots they never draw (``UNDRAWN``).
 
-    Every figure validates and copies its template; the full plotly_white carries defaults for
-    some thirty trace types and made templates about half of the notebooks' time. Passed to
-    each chart (``template=``), never set as plotly's default, so an analyst's own figures are
-    left alone."""
+    Every figure validates and deep-copies its template; the full plotly_white carries
+    defaults for some thirty trace types and made templates about half of the notebooks'
+    time, and the undrawn subplots' styles still cost ~1.3 ms of each figure's ~4.4 ms (and
+    ~13 ms of the template's own build). Passed to each chart (``template=``), never set as
+    plotly's default, so an analyst's own figures are left alone."""
     if TEMPLATE not in pio.templates:
         white = pio.templates["plotly_white"]
+        drawn = {k: v for k, v in white.layout.to_plotly_json().items() if k not in UNDRAWN}
         pio.templates[TEMPLATE] = go.layout.Template(
-            layout=white.layout, data={t: white.data[t] for t in TRACE_TYPES}
+            layout=drawn, data={t: white.data[t] for t in TRACE_TYPES}
         )
     return TEMPLATE
 

@@ -50,6 +50,23 @@ def test_every_chart_is_titled_labelled_and_sized(view):
         assert fig.data, name
 
 
+def test_the_template_is_plotly_white_for_what_the_charts_draw(view):
+    """The report's template keeps plotly_white's styles for every trace type and subplot the
+    charts draw, and only those; a chart that started drawing something else would fall back
+    to plotly's own defaults, so this fails first."""
+    import plotly.io as pio
+
+    white = pio.templates["plotly_white"].to_plotly_json()
+    ours = pio.templates[plots.template()].to_plotly_json()
+    assert ours["layout"] == {k: v for k, v in white["layout"].items() if k not in plots.UNDRAWN}
+    assert set(white["layout"]) > set(ours["layout"])  # something was left out
+    assert ours["data"] == {t: white["data"][t] for t in plots.TRACE_TYPES}
+    for name, fig in _charts(view).items():
+        drawn = fig.to_plotly_json()
+        assert {t["type"] for t in drawn["data"]} <= set(plots.TRACE_TYPES), name
+        assert not set(drawn["layout"]) & {*plots.UNDRAWN, "mapbox", "map"}, name
+
+
 def test_the_bars_add_up_to_the_open_findings(view):
     open_ = view.findings[view.findings["status"] == "open"]
     fig = plots.findings_by_severity(view.findings)
