@@ -378,14 +378,17 @@ class _Trends:
     """The history's older snapshots the trend cache lacks (a first report, or the first after
     an upgrade), judged while the view is computed and the notebooks that chart no trend
     run; ``ready`` is set once the view holds its trends. This process takes them one at a
-    time (``judge``, once it has the view); a kernel that is warm before that, or waiting
-    for ``ready``, takes one too (``lend``).
+    time, newest first (``judge``, once it has the view); a kernel that is warm before that,
+    or waiting for ``ready``, takes the oldest left (``lend``).
 
     ``todo``: what ``notebook.untrended`` gives (``pending_trends`` before the view);
     ``params`` and ``accepted`` (the baseline's file, or ""): the view's."""
 
     def __init__(self, todo: list[Path], params: dict, accepted: str = "") -> None:
+        from ..notebook import TrendReads
+
         self._view: View | None = None
+        self._reads = TrendReads()  # what the trends need, read before any wait
         self._params, self._accepted = params, accepted
         self._todo = [str(p) for p in todo]
         self.cached = not self._todo
@@ -409,9 +412,10 @@ class _Trends:
         assert view.params == self._params, "judged with other parameters than the view's"
         self._view = view
 
-    def _take(self) -> str | None:
+    def _take(self, newest: bool = False) -> str | None:
+        """The oldest snapshot left to judge (kernels), or the newest (this process)."""
         with self._lock:
-            return self._todo.pop(0) if self._todo else None
+            return self._todo.pop(-1 if newest else 0) if self._todo else None
 
     def lend(self) -> kernels.Chore | None:
         path = self._take()
@@ -428,16 +432,18 @@ class _Trends:
     def judge(self) -> None:
         """Judge what no kernel took into the trend cache, wait for what kernels took, then
         give the view its trends (judging here whatever a failed kernel left undone)."""
-        from ..notebook import _trends, judge_trends, own_trend_rows
+        from ..notebook import _trends, judge_trends, read_trends_ahead
 
         mine = 0
         assert self._view is not None, "attach(view) first"
-        while (path := self._take()) is not None:
+        # newest first: their audit windows overlap the view's, whose audit events this process
+        # holds already (kernels take the oldest, whose windows overlap each other's)
+        while (path := self._take(newest=True)) is not None:
             judge_trends([path], self._params, self._accepted)
             mine += 1
-        # before any wait for a kernel: once its snapshot is in, the view's trends are then
-        # read from the cache, beside the pages (one interpreter lock)
-        own_trend_rows(self._view)
+        # before any wait for a kernel: once its snapshot is in, only that is read (beside the
+        # pages, which start when this process waits: one interpreter lock)
+        read_trends_ahead(self._view, self._reads)
         with self._lock:
             lent = list(self._lent)
         log.debug("report: %d older snapshot(s) judged here; waiting for %d lent", mine, len(lent))
@@ -445,7 +451,7 @@ class _Trends:
             self.spare.set()  # nothing to do here until a kernel is done: the pages may run
         for chore in lent:
             chore.done.wait()
-        _trends(self._view)
+        _trends(self._view, self._reads)
         log.debug("report: %d older snapshot(s) judged, %d in kernels", mine + len(lent), len(lent))
 
 

@@ -388,9 +388,41 @@ def test_the_view_s_own_rows_stored_first_are_the_rows_its_trends_use(
         entry.unlink()
     view = nb.build_view(str(sample_history))
     nb.judge_trends([str(p) for p in nb.untrended(view)], view.params)
-    nb.own_trend_rows(view)
+    nb.read_trends_ahead(view, reads := nb.TrendReads())
     scoring = importlib.import_module("cfposture.scoring")
     monkeypatch.setattr(scoring, "exposure_summary", lambda *a: pytest.fail("computed again"))
-    nb._trends(view)
+    nb._trends(view, reads)
     pd.testing.assert_frame_equal(view.extras["checklist"], alone[0])
     pd.testing.assert_frame_equal(view.extras["exposure"], alone[1])
+
+
+def test_after_reading_ahead_the_trends_read_only_what_was_missing(
+    sample_history, cache_in, monkeypatch
+):
+    """What ``read_trends_ahead`` found is not read again: once the snapshot a kernel judged
+    meanwhile is in, the last pass reads its rows and nothing else, and its trends and
+    changes equal a pass that read everything."""
+    view = nb.build_view(str(sample_history))
+    nb._trends(view)
+    alone = {k: view.extras.pop(k) for k in ("checklist", "exposure", "changes", "previous")}
+    for entry in cache_in.iterdir():
+        entry.unlink()
+    oldest, *rest = nb.untrended(view)
+    nb.judge_trends([str(p) for p in rest], view.params)
+    nb.read_trends_ahead(view, reads := nb.TrendReads())
+    assert set(reads.rows) == set(map(Path, view.history)) - {oldest}
+    assert sorted(reads.dates) == sorted(map(Path, view.history))
+    nb.judge_trends([str(oldest)], view.params)  # a kernel's chore ends
+    read: list[str] = []
+    real_get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key: read.append(key) or real_get(key))
+    load = importlib.import_module("cfposture.load")
+    for name in ("folder_listing", "load_created_at", "load"):
+        monkeypatch.setattr(load, name, lambda *a, **k: pytest.fail("read again"))
+    nb._trends(view, reads)
+    assert len(read) == 1  # the oldest snapshot's trend rows
+    for k, v in alone.items():
+        if isinstance(v, pd.DataFrame):
+            pd.testing.assert_frame_equal(view.extras[k], v)
+        else:
+            assert view.extras[k] == v
