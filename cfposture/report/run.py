@@ -359,16 +359,32 @@ class _LongLived:
             gc.set_threshold(*self._threshold)
 
 
+class _NoBar:
+    """The progress bar of a report that shows none (``--quiet``, a scheduler's run): tqdm's
+    import, and multiprocessing's for its lock (8-12 ms, on the command's critical path), are
+    not paid for a bar nobody sees."""
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _bar(shown: bool) -> Any:
     """The report's progress bar (tqdm, as ``pull``): one step for the findings and scores, one
     for the trends (judging a cold history takes longest), one per page."""
+    if not shown:
+        return _NoBar()
     from tqdm import tqdm
 
     return tqdm(
         total=2 + len(NOTEBOOKS),
         desc="report",
         unit="step",
-        disable=not shown,
         leave=False,
         mininterval=0,  # eight steps: draw each (pages written close together were skipped)
     )

@@ -297,6 +297,26 @@ def test_kernels_must_be_a_sensible_count(tmp_path, capsys, value):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_quiet_report_has_no_bar_and_no_tqdm():
+    """``--quiet`` (a scheduler's run) shows no bar and does not import tqdm for one (8-12 ms
+    with multiprocessing, on the command's critical path); its stand-in takes the calls the
+    report makes of a bar (every quiet report in these tests makes them all)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cfposture.report.run import _bar\n"
+        "bar = _bar(False)\n"
+        "bar.set_postfix_str('trends', refresh=False)\n"
+        "bar.update()\n"
+        "bar.close()\n"
+        "print('tqdm' in sys.modules, type(_bar(True)).__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "tqdm.std"], out.stdout + out.stderr
+
+
 def test_a_baseline_accepts_risks_in_the_report_and_its_gate(tmp_path, capsys, sample_snap):
     """A scheduled report with accepted risks: they are marked, counted and listed, and
     --fail-on gates only on what is still open."""
