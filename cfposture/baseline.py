@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from .errors import CfPostureError
 
@@ -41,6 +40,14 @@ class Baseline:
     digest: str = ""  # of the file's bytes: cached results judged with it key on it
 
 
+def _yaml() -> Any:
+    """PyYAML, imported when a YAML baseline is read (~10 ms that the findings, the report and
+    its kernels, which import this module, need not pay without one)."""
+    import yaml
+
+    return yaml
+
+
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     p = Path(path)
     try:
@@ -49,8 +56,8 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     except (OSError, UnicodeDecodeError) as e:
         raise CfPostureError(f"cannot read baseline {p} ({e}); give a YAML or JSON file") from None
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        data = json.loads(text) if p.suffix.lower() == ".json" else _yaml().safe_load(text)
+    except (json.JSONDecodeError, _yaml().YAMLError) as e:
         first = str(e).splitlines()[0]
         raise CfPostureError(
             f"baseline {p} is not valid {(p.suffix[1:] or 'yaml').upper()}: {first}"

@@ -128,6 +128,17 @@ def test_a_broken_baseline_is_reported_and_left_as_it_was(tmp_path, found, capsy
     assert [p.name for p in tmp_path.iterdir()] == ["accepted.yaml"]  # no temporary file left
 
 
+def test_findings_without_a_baseline_do_not_import_yaml():
+    """PyYAML is imported to read a YAML baseline, not by every program judging findings
+    (the report's kernels judge older snapshots without one)."""
+    import subprocess
+    import sys
+
+    code = "import sys, cfposture.findings\nprint('yaml' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_reason_and_owner_are_required(tmp_path, found):
     with pytest.raises(CfPostureError, match="reason and an owner"):
         record(tmp_path / "b.yaml", _ids(found, 1), reason=" ", owner="o", expires=None)
