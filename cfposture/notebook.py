@@ -422,6 +422,18 @@ def _id_rows(f: pd.DataFrame) -> dict:
     return {"columns": ID_COLUMNS, "rows": cols.to_numpy().tolist()}
 
 
+@dataclass
+class TrendReads:
+    """What a pass of ``_trends`` read of the history: each folder's listing, each snapshot's
+    date and trend rows, the findings of snapshots it judged. Handed to a later pass over the
+    same view, it is not read again (``read_trends_ahead``)."""
+
+    folders: Listings = field(default_factory=dict)
+    dates: dict[Path, pd.Timestamp] = field(default_factory=dict)
+    rows: dict[Path, dict] = field(default_factory=dict)
+    seen: dict[Path, pd.DataFrame] = field(default_factory=dict)
+
+
 def _cached_findings(path: Path, params: dict, folders: Listings) -> pd.DataFrame | None:
     """An older snapshot's findings (ID_COLUMNS) from the cache, if they are there."""
     from . import cache
@@ -460,18 +472,16 @@ def _previous(view: View) -> Path | None:
     return paths[paths.index(view.snap.path) - 1]
 
 
-def _changes(
-    view: View, folders: Listings, seen: dict[Path, pd.DataFrame], dates: dict[Path, pd.Timestamp]
-) -> None:
+def _changes(view: View, reads: TrendReads) -> None:
     """Findings new and resolved since the previous snapshot of the history: what a team
-    working the checklist week by week looks at first. ``dates``: when each snapshot of the
-    history was taken (the trends read them already)."""
+    working the checklist week by week looks at first. ``reads``: what the trends' pass read
+    (the dates of the snapshots, the findings of those it judged)."""
     prev = _previous(view)
     if prev is None:
         view.extras["changes"] = pd.DataFrame(columns=["change", *ID_COLUMNS])
         view.extras["previous"] = None
         return
-    before = _findings_of(prev, view.params, folders, seen)
+    before = _findings_of(prev, view.params, reads.folders, reads.seen)
     now = view.extras.get("unfiltered", view.findings)[ID_COLUMNS]
     new = now[~now["finding_id"].isin(before["finding_id"])].assign(change="new")
     gone = before[~before["finding_id"].isin(now["finding_id"])].assign(change="resolved")
@@ -479,7 +489,7 @@ def _changes(
     rank = both["severity"].map(SEVERITY_RANK).fillna(-1)
     order = both.assign(_r=-rank).sort_values(["change", "_r", "rule_id", "principal_name"])
     view.extras["changes"] = order.drop(columns="_r").reset_index(drop=True)
-    view.extras["previous"] = dates[prev]
+    view.extras["previous"] = reads.dates[prev]
 
 
 def changes(view: View) -> pd.DataFrame:
@@ -501,18 +511,6 @@ def changes_line(view: View) -> str:
         f"Since {prev.strftime('%Y-%m-%d')}: {int(n.get('new', 0))} new findings "
         f"({len(serious)} critical or high), {int(n.get('resolved', 0))} resolved."
     )
-
-
-@dataclass
-class TrendReads:
-    """What a pass of ``_trends`` read of the history: each folder's listing, each snapshot's
-    date and trend rows, the findings of snapshots it judged. Handed to a later pass over the
-    same view, it is not read again (``read_trends_ahead``)."""
-
-    folders: Listings = field(default_factory=dict)
-    dates: dict[Path, pd.Timestamp] = field(default_factory=dict)
-    rows: dict[Path, dict] = field(default_factory=dict)
-    seen: dict[Path, pd.DataFrame] = field(default_factory=dict)
 
 
 def _history_rows(view: View, path: Path, reads: TrendReads, judge: bool = True) -> dict | None:
@@ -558,7 +556,7 @@ def _trends(view: View, reads: TrendReads | None = None) -> None:
     view.extras["exposure"] = pd.DataFrame(
         exposure, columns=["snapshot", "format", "tier", "tokens", "exposure"]
     ).astype({"tokens": "int64", "exposure": "float64"})
-    _changes(view, reads.folders, reads.seen, reads.dates)
+    _changes(view, reads)
 
 
 def read_trends_ahead(view: View, reads: TrendReads) -> None:
