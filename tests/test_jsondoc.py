@@ -44,3 +44,21 @@ def test_a_top_level_list_and_an_empty_one():
     )
     empty = jsondoc.dumps({"findings": [], "n": 0}, ("findings",), indent=2)
     assert empty == '{\n  "findings": [],\n  "n": 0\n}\n'
+
+
+def test_each_item_is_the_text_json_dumps_writes():
+    """The items go through json's C encoder built once (``encode_item``); every kind of
+    value a record holds, and what default=str turns into text, comes out as json.dumps
+    writes it."""
+    at = pd.Timestamp("2026-11-29", tz="UTC")
+    items = [
+        {"a": 'é…"\\\n\u2028', "b": [1, 2.5, None, True, False], "c": {"d": float("inf")}},
+        {"neg": -0.0, "big": 1e300, "nan": float("nan"), 1: 2, None: 3, 2.5: "k"},
+        {"when": at, "many": [at, {"x": (1, 2)}]},
+        "a string",
+        7,
+        [],
+        {},
+    ]
+    for item in items:
+        assert jsondoc.encode_item(item) == json.dumps(item, default=str)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import mmap
 import re
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ def _hyperscan() -> Any:
     return _HS[0]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per credential: frozen's __init__ costs 0.5 µs more
 class Hit:
     """One credential (or lookalike) at ``[start, end)`` of the buffer."""
 
@@ -65,6 +66,9 @@ class Engine:
         self._lits = _literals()
         # the scannable formats' prefixes, whose whole run ``run_token`` decides
         self._prefixes = {lit: f.id for f in FORMATS.values() if f.scannable for lit in f.literals}
+        self._run_rx = re.compile(
+            b"(%s)([A-Za-z0-9]{40})([a-f0-9]{8})" % b"|".join(map(re.escape, self._prefixes))
+        )
         self._chunk_rx: re.Pattern[bytes] | None = None
         # which exact patterns to try where a literal starts: one match per hit, no search
         self._check: list[list[tuple[str | None, Matcher]]] = []
@@ -157,18 +161,16 @@ class Engine:
             self._chunk_rx = self._alternation()
         return [(int(m.lastgroup[1:]), m.start()) for m in self._chunk_rx.finditer(text)]
 
-    def run_token(self, text: bytes) -> Hit | None:
-        """The scannable token (or lookalike) that ``text``, a whole run of token characters
-        at offset 0, is, or None. A token's boundaries are its run's: the exact pattern of
-        its format, matched against the whole run, is the same test as anchored in a file."""
-        for prefix, fid in self._prefixes.items():
-            if text.startswith(prefix):
-                m = FORMATS[fid].pattern.fullmatch(text)  # type: ignore[union-attr]
-                if m is None:
-                    return None
-                valid = checksum(m["body"]) == m["crc"].decode()
-                return Hit(fid, 0, len(text), valid, bytes(text))
-        return None
+    def run_token(self, text: bytes) -> tuple[str, bool] | None:
+        """(format id, checksum valid) of the scannable token or lookalike that ``text``, a
+        whole run of token characters, is; None if it is none. A token's boundaries are its
+        run's, so matching the run whole is the same test as the format's exact pattern
+        anchored in the file (a test holds the two to it)."""
+        m = self._run_rx.fullmatch(text)
+        if m is None:
+            return None
+        prefix, body, crc = m.groups()
+        return self._prefixes[prefix], zlib.crc32(body) == int(crc, 16)
 
     def check(self, buf: Buffer, start: int, i: int) -> list[Hit]:
         """The credentials whose literal ``i`` starts at ``start`` (anchored matches)."""

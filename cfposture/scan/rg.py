@@ -106,11 +106,13 @@ def _check_file(
         # file with no marker, a match that is a whole token's run needs no read at all
         marked = any(ALLOW_PREFIX in text for *_, text in hits)
         todo: list[tuple[int, int, int]] = []  # (line, offset, literal index) to read for
+        run_token = engine.run_token
         for line, col, off, text in hits:
-            h = None if marked else engine.run_token(text)
-            if h is not None and b"cloudflare" not in text.lower():
-                hit = Hit(h.format, off, off + h.end, h.checksum_valid, h.value)
-                found.setdefault((hit.start, hit.end), Located(hit, shown, line, col))
+            token = None if marked else run_token(text)
+            if token is not None and b"cloudflare" not in text.lower():
+                end = off + len(text)
+                hit = Hit(token[0], off, end, token[1], text)
+                found.setdefault((off, end), Located(hit, shown, line, col))
                 continue
             todo += [(line, off + pos, i) for i, pos in engine.literals_in(text)]
         if not todo:

@@ -7,13 +7,17 @@ with the exact patterns of ``cfposture.formats``: the reference."""
 from __future__ import annotations
 
 import os
+import re
 import stat
+import string
 import subprocess
 import sys
 import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cfposture.errors import CfPostureError
 from cfposture.scan import rg as rg_mod
@@ -229,3 +233,28 @@ def test_ripgrep_killed_otherwise_is_a_clear_error_not_a_short_answer(
     monkeypatch.setattr("cfposture.scan.rg_binary", lambda: str(fake))
     with pytest.raises(CfPostureError, match=r"ripgrep was killed \(signal 15\).*scan again"):
         scan([tmp_path], use_rg=True)
+
+
+_RUN_CHARS = st.sampled_from("abcfkotuvAZ019_-.")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    prefix=st.sampled_from(["cfut_", "cfat_", "cfk_", "cfoat_", "cf_", ""]),
+    body=st.text(alphabet=string.ascii_letters + string.digits, min_size=38, max_size=42),
+    crc=st.one_of(st.just(None), st.text(alphabet="0123456789abcdefABCDEF", max_size=9)),
+    tail=st.text(alphabet=_RUN_CHARS, max_size=3),
+)
+def test_a_whole_run_is_judged_as_the_formats_exact_pattern_judges_it(
+    prefix: str, body: str, crc: str | None, tail: str
+) -> None:
+    """``run_token`` decides a run from ripgrep's line alone; the exact patterns of
+    cfposture.formats, anchored in a buffer, are the reference."""
+    if crc is None:
+        crc = f"{zlib.crc32(body.encode()):08x}"
+    run = f"{prefix}{body}{crc}{tail}".encode()
+    if re.search(rb"[^A-Za-z0-9_\-]", run):  # not one run: ripgrep never prints it as one
+        return
+    want = [(h.format, h.checksum_valid) for h in Engine(use_hyperscan=False).find(run)]
+    got = Engine().run_token(run)
+    assert ([got] if got else []) == [w for w in want if w[0] in ("cfut", "cfat", "cfk")]
