@@ -200,13 +200,13 @@ def _plan(roots: list[Path], excludes: Excludes) -> tuple[list[str], list[str]] 
                         return None
                     if e.name == ".git" or e.is_symlink():
                         continue
+                    if excludes.patterns and _excluded(os.fsencode(e.path), roots, excludes):
+                        continue  # as ripgrep's globs and the check after it skip it
                     if e.is_dir(follow_symlinks=False):
                         folders.append(e.path)
                     elif e.is_file(follow_symlinks=False):
-                        if e.stat(follow_symlinks=False).st_size <= MAP_ABOVE:
-                            small.append(e.path)
-                        elif not _excluded(os.fsencode(e.path), roots, excludes):
-                            large.append(e.path)
+                        big = e.stat(follow_symlinks=False).st_size > MAP_ABOVE
+                        (large if big else small).append(e.path)
         except OSError:
             return None
     return (large, small) if large else None

@@ -258,3 +258,22 @@ def test_a_whole_run_is_judged_as_the_formats_exact_pattern_judges_it(
     want = [(h.format, h.checksum_valid) for h in Engine(use_hyperscan=False).find(run)]
     got = Engine().run_token(run)
     assert ([got] if got else []) == [w for w in want if w[0] in ("cfut", "cfat", "cfk")]
+
+
+def test_a_listed_tree_leaves_excluded_paths_out_of_ripgreps_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _big(tmp_path / "dump.log", f"late: {TOKEN}\n")
+    _big(tmp_path / "old.log", f"late: {KEY}\n")
+    for rel in ("node_modules/pkg/index.js", "tests/fixtures/fake.env", "src/app.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(f"x = '{TOKEN}'\n")
+    kw = {"exclude": ["node_modules", "tests/fixtures", "old.log"]}
+    cmds = _commands(monkeypatch)
+    found = scan([tmp_path], use_rg=True, **kw)
+    named = [p for c in cmds for p in c[c.index("--") + 1 :]]
+    assert sorted(named) == [str(tmp_path / "dump.log"), str(tmp_path / "src" / "app.py")]
+    assert any("--mmap" in c for c in cmds)
+    assert found.stats.files == 2
+    monkeypatch.undo()
+    assert found.findings == scan([tmp_path], use_rg=False, **kw).findings
