@@ -26,6 +26,7 @@ Matcher = Callable[[Buffer, int], "re.Match[bytes] | None"]
 
 
 _HS: list[Any] = []
+SEEN_AT_MOST = 4096  # distinct matches literals_in remembers (a few hundred KB at most)
 
 
 def _hyperscan() -> Any:
@@ -70,6 +71,12 @@ class Engine:
             b"(%s)([A-Za-z0-9]{40})([a-f0-9]{8})" % b"|".join(map(re.escape, self._prefixes))
         )
         self._chunk_rx: re.Pattern[bytes] | None = None
+        # what literals_in found in a match, by the match: a tree that holds the Cloudflare SDK
+        # prints ``cloudflare`` 28,000 times and ``cloudflare-python`` 4,000 (site-packages)
+        self._seen: dict[bytes, tuple[tuple[int, int], ...]] = {
+            lit: ((i, 0),) for i, (lit, _) in enumerate(self._lits)
+        }
+        self._whole_kw = {lit: ((i, 0),) for i, (lit, kw) in enumerate(self._lits) if kw}
         # which exact patterns to try where a literal starts: one match per hit, no search
         self._check: list[list[tuple[str | None, Matcher]]] = []
         for lit, keyword in self._lits:
@@ -153,13 +160,21 @@ class Engine:
         caseless = "|".join(lit for lit, kw, _ in lits if kw)
         return [f"{run}(?:{scannable}){run}", f"(?:{cased}){run}", f"(?i:{caseless}){run}"]
 
-    def literals_in(self, text: bytes) -> list[tuple[int, int]]:
+    def literals_in(self, text: bytes) -> tuple[tuple[int, int], ...]:
         """(literal index, offset) of each literal in a match ripgrep printed: a run may hold
         more than one (``CLOUDFLARE_cfut_…``), and each is checked, as the in-process engines
         check every literal they find."""
-        if self._chunk_rx is None:
-            self._chunk_rx = self._alternation()
-        return [(int(m.lastgroup[1:]), m.start()) for m in self._chunk_rx.finditer(text)]
+        got = self._seen.get(text)
+        if got is not None:
+            return got
+        got = self._whole_kw.get(text.lower())  # a keyword alone, in another case
+        if got is None:
+            if self._chunk_rx is None:
+                self._chunk_rx = self._alternation()
+            got = tuple((int(m.lastgroup[1:]), m.start()) for m in self._chunk_rx.finditer(text))
+        if len(self._seen) < SEEN_AT_MOST:
+            self._seen[text] = got
+        return got
 
     def run_token(self, text: bytes) -> tuple[str, bool] | None:
         """(format id, checksum valid) of the scannable token or lookalike that ``text``, a

@@ -7,6 +7,13 @@ already gives line numbers, so Python touches only the bytes around hits. It is 
 scan is of files (``--git`` reads blobs through Hyperscan). Same literals, same exact patterns,
 same findings as the in-process engine; what differs is bookkeeping ripgrep does not report:
 binary files it skipped and symlinks it did not follow are not counted.
+
+Two ways keep Python's share small. ripgrep prints each literal with the run of token
+characters around it, so a run that is exactly a scannable token is decided from its line,
+with no read (``Engine.rg_patterns``). And a small tree is listed first (``_plan``): its large
+files are named to ripgrep with ``--mmap``, which spares copying them, the rest by name; any
+other tree is walked by ripgrep as it walks by default. In a walk ripgrep drops a file at its
+first NUL byte; named files are searched as text and judged by git's rule, as elsewhere.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ BACK = 4096  # bytes read before a literal: lookbehinds and the start of the lin
 AHEAD = 2048  # after it: far more than the longest credential (an Origin CA key, 263)
 LIST_AT_MOST = 2048  # entries of a tree listed before the search (see _plan): a few ms
 ALLOW_PREFIX = ALLOW_MARKER.split(b":")[0]  # what any match covering a marker holds
+TOKEN_MIN = len("cfk_") + 48  # the shortest scannable token
 # files named to ripgrep are searched as text: NUL bytes are judged in Python by git's rule
 # (is_binary), as the in-process engines judge them, not by ripgrep's (any NUL it meets)
 NAMED = ["--text"]
@@ -104,17 +112,28 @@ def _check_file(
         found: dict[tuple[int, int], Located] = {}
         # a line marked cfposture:allow is judged on the bytes around each credential; in a
         # file with no marker, a match that is a whole token's run needs no read at all
-        marked = any(ALLOW_PREFIX in text for *_, text in hits)
+        marked = False
         todo: list[tuple[int, int, int]] = []  # (line, offset, literal index) to read for
-        run_token = engine.run_token
+        runs: list[tuple[int, int, int, bytes, tuple[str, bool]]] = []  # whole tokens' runs
+        run_token, literals_in, append = engine.run_token, engine.literals_in, todo.append
         for line, col, off, text in hits:
-            token = None if marked else run_token(text)
-            if token is not None and b"cloudflare" not in text.lower():
+            if ALLOW_PREFIX in text:
+                marked = True
+            # only a run as long as a token, starting "cf" as all three prefixes do, may be one
+            if len(text) >= TOKEN_MIN and text.startswith(b"cf"):
+                token = run_token(text)
+                if token is not None and b"cloudflare" not in text.lower():
+                    runs.append((line, col, off, text, token))
+                    continue
+            for i, pos in literals_in(text):
+                append((line, off + pos, i))
+        for line, col, off, text, (fid, valid) in runs:
+            if marked:  # a line may say cfposture:allow: judged in the file, marker at hand
+                todo += [(line, off + pos, i) for i, pos in literals_in(text)]
+            else:
                 end = off + len(text)
-                hit = Hit(token[0], off, end, token[1], text)
-                found.setdefault((off, end), Located(hit, shown, line, col))
-                continue
-            todo += [(line, off + pos, i) for i, pos in engine.literals_in(text)]
+                loc = Located(Hit(fid, off, end, valid, text), shown, line, col)
+                found.setdefault((off, end), loc)
         if not todo:
             return sorted(found.values(), key=lambda x: x.hit.start)
         # a file no larger than its hits' windows together is read once, whole: a tree that
@@ -180,18 +199,17 @@ def _plan(roots: list[Path], excludes: Excludes) -> tuple[list[str], list[str]] 
     MAP_ABOVE are then searched through maps and the rest as before. Walked as ripgrep walks
     here: hidden files in, ``.git`` and symlinks out; anything unusual (an unreadable folder,
     a special file named) leaves the walk to ripgrep."""
-    large: list[str] = []
-    small: list[str] = []
+    files: list[str] = []
     folders: list[str] = []
     for root in roots:
         if root.is_dir():
             folders.append(str(root))
         elif root.is_file():
-            (large if root.stat().st_size > MAP_ABOVE else small).append(str(root))
+            files.append(str(root))
         else:
             return None
     seen = 0
-    while folders:
+    while folders:  # names and types first (no stat): a large tree is given up on cheaply
         try:
             with os.scandir(folders.pop()) as entries:
                 for e in entries:
@@ -205,10 +223,17 @@ def _plan(roots: list[Path], excludes: Excludes) -> tuple[list[str], list[str]] 
                     if e.is_dir(follow_symlinks=False):
                         folders.append(e.path)
                     elif e.is_file(follow_symlinks=False):
-                        big = e.stat(follow_symlinks=False).st_size > MAP_ABOVE
-                        (large if big else small).append(e.path)
+                        files.append(e.path)
         except OSError:
             return None
+    large: list[str] = []
+    small: list[str] = []
+    for f in files:
+        try:
+            big = os.lstat(f).st_size > MAP_ABOVE
+        except OSError:
+            return None
+        (large if big else small).append(f)
     return (large, small) if large else None
 
 
