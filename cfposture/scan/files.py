@@ -53,6 +53,13 @@ class Stats:
             self.warnings.append(msg)
         log.warning(msg)
 
+    def absorb(self, other: Stats) -> None:
+        """Take ``other``'s binary count and warnings (already logged): what one ripgrep run
+        found, kept apart until the run is known to have ended well."""
+        with self._lock:
+            self.binary += other.binary
+            self.warnings += other.warnings
+
 
 @dataclass(slots=True)  # one per credential: frozen's __init__ costs 0.5 µs more
 class Located:

@@ -335,9 +335,7 @@ def _search(
         raise _Killed(code)
     if code == 2 and not out and "No such file" in err:
         raise CfPostureError(f"ripgrep failed: {err.splitlines()[-1]}")
-    stats.add(binary=found_stats.binary)  # a killed run's counts and warnings are dropped
-    with stats._lock:
-        stats.warnings += found_stats.warnings
+    stats.absorb(found_stats)  # a killed run's counts and warnings are dropped
     for msg in err.splitlines():
         stats.warn(f"ripgrep: {msg.removeprefix('rg: ')}; skipped")
     _read_stats(tail, stats)
