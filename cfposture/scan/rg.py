@@ -208,7 +208,9 @@ def _plan(roots: list[Path], excludes: Excludes) -> tuple[list[str], list[str]] 
             files.append(str(root))
         else:
             return None
-    seen = 0
+    seen = len(files)  # files named one by one count too (pre-commit names every staged one)
+    if seen > LIST_AT_MOST:
+        return None
     while folders:  # names and types first (no stat): a large tree is given up on cheaply
         try:
             with os.scandir(folders.pop()) as entries:

@@ -277,3 +277,17 @@ def test_a_listed_tree_leaves_excluded_paths_out_of_ripgreps_command(
     assert found.stats.files == 2
     monkeypatch.undo()
     assert found.findings == scan([tmp_path], use_rg=False, **kw).findings
+
+
+def test_many_files_named_one_by_one_are_not_listed_first(tmp_path: Path) -> None:
+    """pre-commit names every staged file: past LIST_AT_MOST of them, no stat of each."""
+    names = []
+    for i in range(rg_mod.LIST_AT_MOST + 1):
+        (tmp_path / f"f{i}.txt").write_text("x\n")
+        names.append(tmp_path / f"f{i}.txt")
+    _big(tmp_path / "dump.log", f"late: {TOKEN}\n")
+    assert rg_mod._plan([*names, tmp_path / "dump.log"], rg_mod.NO_EXCLUDES) is None
+    assert rg_mod._plan([names[0], tmp_path / "dump.log"], rg_mod.NO_EXCLUDES) == (
+        [str(tmp_path / "dump.log")],
+        [str(names[0])],
+    )
