@@ -291,3 +291,15 @@ def test_many_files_named_one_by_one_are_not_listed_first(tmp_path: Path) -> Non
         [str(tmp_path / "dump.log")],
         [str(names[0])],
     )
+
+
+def test_a_listed_tree_with_a_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """Named to ripgrep, a file whose name is not UTF-8 is found and shown as elsewhere."""
+    _big(tmp_path / "dump.log", f"late: {TOKEN}\n")
+    odd = os.fsencode(tmp_path) + b"/caf\xe9.env"
+    with open(odd, "wb") as f:
+        f.write(f"CLOUDFLARE_API_TOKEN={LEGACY}\n".encode())
+    assert rg_mod._plan([tmp_path], rg_mod.NO_EXCLUDES) is not None
+    rg, hs, _ = _engines([tmp_path])
+    assert rg == hs
+    assert sorted(f["format"] for f in rg) == ["cfut", "legacy_token"]
