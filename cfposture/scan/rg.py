@@ -282,13 +282,14 @@ def scan_files_rg(
         base.append("--no-ignore")
     base += excludes.rg_globs()  # ripgrep does not read these; the rest is dropped below
 
-    def run(flags: list[str], paths: list[str]) -> list[Located]:
-        return _search([*base, *flags, "--", *paths], roots, engine, stats, excludes)
+    def run(flags: list[str], paths: list[str], named: bool = True) -> list[Located]:
+        cmd = [*base, *flags, "--", *paths]
+        return _search(cmd, roots, engine, stats, excludes, named=named)
 
     plan = None if gitignore else _plan(roots, excludes)
     try:
         if plan is None:
-            return run([], list(map(str, roots)))
+            return run([], list(map(str, roots)), named=False)
         large, small = plan
         out: list[Located] = []
         for group in _batches(large):
@@ -310,11 +311,22 @@ class _Killed(Exception):
 
 
 def _search(
-    cmd: list[str], roots: list[Path], engine: Engine, stats: Stats, excludes: Excludes
+    cmd: list[str],
+    roots: list[Path],
+    engine: Engine,
+    stats: Stats,
+    excludes: Excludes,
+    *,
+    named: bool,
 ) -> list[Located]:
-    """Run one ripgrep and check its matches, file by file, while it searches on."""
-    with tempfile.TemporaryFile() as errfile:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile)
+    """Run one ripgrep and check its matches, file by file, while it searches on. ``named``:
+    ripgrep was given the files of a listed tree, one of which may be gone since (a warning,
+    as any file it cannot read), not the roots (whose absence is an error)."""
+    # leaving the block (an error while checking too) closes the pipe, ripgrep stops, waited for
+    with (
+        tempfile.TemporaryFile() as errfile,
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile) as proc,
+    ):
         tail: list[bytes] = []
         out: list[Located] = []
         found_stats = Stats()  # merged below, unless ripgrep was killed
@@ -335,7 +347,7 @@ def _search(
         err = errfile.read().decode("utf-8", "replace").strip()
     if code < 0:
         raise _Killed(code)
-    if code == 2 and not out and "No such file" in err:
+    if code == 2 and not out and "No such file" in err and not named:
         raise CfPostureError(f"ripgrep failed: {err.splitlines()[-1]}")
     stats.absorb(found_stats)  # a killed run's counts and warnings are dropped
     for msg in err.splitlines():

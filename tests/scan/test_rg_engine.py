@@ -303,3 +303,41 @@ def test_a_listed_tree_with_a_name_that_is_not_utf8(tmp_path: Path) -> None:
     rg, hs, _ = _engines([tmp_path])
     assert rg == hs
     assert sorted(f["format"] for f in rg) == ["cfut", "legacy_token"]
+
+
+def test_a_listed_file_gone_before_ripgrep_reads_it_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tree that changes under a scan: a file listed, then deleted before ripgrep came to
+    it, is said and skipped, as a walk that misses it would skip it; the rest is scanned."""
+    _big(tmp_path / "dump.log", f"late: {TOKEN}\n")
+    gone = tmp_path / "gone.env"
+    real = rg_mod._plan
+    monkeypatch.setattr(
+        rg_mod, "_plan", lambda roots, ex: (lambda p: (p[0], [*p[1], str(gone)]))(real(roots, ex))
+    )
+    found = scan([tmp_path], use_rg=True)
+    assert [f["format"] for f in found.findings] == ["cfut"]
+    assert any("gone.env" in w and "skipped" in w for w in found.stats.warnings)
+
+
+def test_an_error_while_checking_stops_and_reaps_ripgrep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(50):
+        (tmp_path / f"f{i}.env").write_text(f"t={TOKEN}\n" * 200)
+    procs: list[subprocess.Popen] = []
+    real = subprocess.Popen
+
+    def spy(*a, **k):
+        procs.append(real(*a, **k))
+        return procs[-1]
+
+    def broken(*a, **k):
+        raise RuntimeError("a bug while checking")
+
+    monkeypatch.setattr(rg_mod.subprocess, "Popen", spy)
+    monkeypatch.setattr(rg_mod, "_check_file", broken)
+    with pytest.raises(RuntimeError, match="a bug while checking"):
+        scan([tmp_path], use_rg=True)
+    assert procs and all(p.returncode is not None and p.stdout.closed for p in procs)
