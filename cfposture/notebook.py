@@ -434,11 +434,12 @@ class TrendReads:
     seen: dict[Path, pd.DataFrame] = field(default_factory=dict)
 
 
-def _cached_findings(path: Path, params: dict, folders: Listings) -> pd.DataFrame | None:
-    """An older snapshot's findings (ID_COLUMNS) from the cache, if they are there."""
+def _cached_findings(key: str) -> pd.DataFrame | None:
+    """An older snapshot's findings (ID_COLUMNS) from the cache under ``key`` (``_ids_key``),
+    if they are there."""
     from . import cache
 
-    hit = cache.get(_ids_key(path, params, folders))
+    hit = cache.get(key)
     if isinstance(hit, dict) and hit.get("columns") == ID_COLUMNS:
         return pd.DataFrame(hit["rows"], columns=ID_COLUMNS)
     return None
@@ -455,11 +456,12 @@ def _findings_of(
 
     if path in seen:
         return seen[path]
-    hit = _cached_findings(path, params, folders)
+    key = _ids_key(path, params, folders)  # once: it digests the snapshot's manifest
+    hit = _cached_findings(key)
     if hit is not None:
         return hit
     f = findings(load(path, keep=False), **params)
-    cache.put(_ids_key(path, params, folders), _id_rows(f))
+    cache.put(key, _id_rows(f))
     return f[ID_COLUMNS]
 
 
@@ -571,7 +573,7 @@ def read_trends_ahead(view: View, reads: TrendReads) -> None:
         _history_rows(view, path, reads, judge=False)
     prev = _previous(view)
     if prev is not None and prev not in reads.seen:
-        found = _cached_findings(prev, view.params, reads.folders)
+        found = _cached_findings(_ids_key(prev, view.params, reads.folders))
         if found is not None:
             reads.seen[prev] = found
 

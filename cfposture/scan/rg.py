@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import CfPostureError
+from ..formats import SCANNABLE_PREFIXES
 from .engine import Engine, Hit
 from .files import (
     ALLOW_MARKER,
@@ -45,7 +46,7 @@ BACK = 4096  # bytes read before a literal: lookbehinds and the start of the lin
 AHEAD = 2048  # after it: far more than the longest credential (an Origin CA key, 263)
 LIST_AT_MOST = 2048  # entries of a tree listed before the search (see _plan): a few ms
 ALLOW_PREFIX = ALLOW_MARKER.split(b":")[0]  # what any match covering a marker holds
-TOKEN_MIN = len("cfk_") + 48  # the shortest scannable token
+TOKEN_MIN = min(map(len, SCANNABLE_PREFIXES.values())) + 40 + 8  # shortest token: cfk_
 # files named to ripgrep are searched as text: NUL bytes are judged in Python by git's rule
 # (is_binary), as the in-process engines judge them, not by ripgrep's (any NUL it meets)
 NAMED = ["--text"]
