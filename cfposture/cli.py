@@ -86,8 +86,20 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(text: str, out: str | None) -> None:
-    if out:
+def _write(text: str | bytes, out: str | None) -> None:
+    """Write an output to ``out`` or standard output; bytes are UTF-8 already (orjson's)."""
+    if isinstance(text, bytes):
+        if out:
+            Path(out).write_bytes(text)
+            return
+        stdout = getattr(sys.stdout, "buffer", None)
+        if stdout is None:  # a stand-in without bytes (a notebook's stream)
+            sys.stdout.write(text.decode("utf-8"))
+            return
+        sys.stdout.flush()  # anything printed as text before comes first
+        stdout.write(text)
+        stdout.flush()
+    elif out:
         Path(out).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
