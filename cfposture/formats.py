@@ -218,15 +218,19 @@ def fingerprint(value: str | bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+_SHOWN_PREFIXES = (*SCANNABLE_PREFIXES.values(), "cfoat_", "v1.0-")  # redact keeps them whole
+
+
 def redact(value: str | bytes) -> str:
     """``cfut_ab…c3``: the prefix, two characters after it and the last two. Enough to tell
     tokens apart in a report, far too little to use."""
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     head = ""
-    for prefix in (*SCANNABLE_PREFIXES.values(), "cfoat_", "v1.0-"):
-        if text.startswith(prefix):
-            head, text = prefix, text[len(prefix) :]
-            break
+    if text.startswith(_SHOWN_PREFIXES):  # one call: a legacy value (a third of a scan's) has none
+        for prefix in _SHOWN_PREFIXES:
+            if text.startswith(prefix):
+                head, text = prefix, text[len(prefix) :]
+                break
     if len(text) < 12:
         return head + "…"
     return f"{head}{text[:2]}…{text[-2:]}"

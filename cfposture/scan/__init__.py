@@ -54,21 +54,21 @@ class ScanResult:
         }
 
 
+_NAMES = {f.id: f.name for f in FORMATS.values()}
+
+
 def _record(loc: Located, fp: str) -> dict[str, Any]:
-    h, fmt = loc.hit, FORMATS[loc.hit.format]
-    where = f"{loc.path}:{loc.line}"
-    if loc.commit:
-        where = f"{loc.commit[:12]}:{where}"
+    h, path, line, commit = loc.hit, loc.path, loc.line, loc.commit
     return {
-        "format": fmt.id,
-        "name": fmt.name,
+        "format": h.format,
+        "name": _NAMES[h.format],
         "status": "lookalike" if h.checksum_valid is False else "credential",
         "checksum_valid": h.checksum_valid,
-        "path": loc.path,
-        "line": loc.line,
+        "path": path,
+        "line": line,
         "column": loc.column,
-        "commit": loc.commit,
-        "location": where,
+        "commit": commit,
+        "location": f"{commit[:12]}:{path}:{line}" if commit else f"{path}:{line}",
         "fingerprint": fp,
         "redacted": redact(h.value),
         "baselined": False,

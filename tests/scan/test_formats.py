@@ -155,6 +155,22 @@ def test_redact_and_fingerprint_hide_the_value() -> None:
     assert GOOD["cfut"] not in fingerprint(GOOD["cfut"])
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (GOOD["cfat"], f"cfat_{BODY[:2]}…{GOOD['cfat'][-2:]}"),
+        (GOOD["cfk"].encode(), f"cfk_{BODY[:2]}…{GOOD['cfk'][-2:]}"),
+        (CFOAT, "cfoat_AA…_c"),
+        (ORIGIN, "v1.0-a1…0f"),
+        (GLOBAL, "d3…ca"),
+        ("cfut_short", "cfut_…"),  # too little left after the prefix to show any of it
+        ("cf_" + "x" * 40, "cf…xx"),  # cf_ is a keyword, not a prefix redact keeps
+    ],
+)
+def test_redact_keeps_each_formats_prefix_whole(value: str | bytes, shown: str) -> None:
+    assert redact(value) == shown
+
+
 # Pieces of text around a keyword: what decides whether LEGACY matches (the keyword in any
 # case, assignments, quotes, headers, values of the right and wrong lengths, line breaks).
 PIECES = [
