@@ -226,7 +226,7 @@ def redact(value: str | bytes) -> str:
     tokens apart in a report, far too little to use."""
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     head = ""
-    if text.startswith(_SHOWN_PREFIXES):  # one call: a legacy value (a third of a scan's) has none
+    if text.startswith(_SHOWN_PREFIXES):  # one call; a legacy value has no prefix
         for prefix in _SHOWN_PREFIXES:
             if text.startswith(prefix):
                 head, text = prefix, text[len(prefix) :]

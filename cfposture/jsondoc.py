@@ -5,8 +5,8 @@ The document is laid out as ``json.dumps(doc, indent=...)`` lays it out, except 
 ``indent=`` switches json to its pure-Python encoder for the whole document: the 104,710
 findings of 100 enterprise accounts took ~8 s as indented JSON and ~11 s as SARIF, several
 times what judging them costs to write out (benchmarks/README.md). One item per line also keeps
-a stored result diffable line by line. No pandas. (The scanner writes its JSON with orjson instead:
-``cfposture.scan.output``.)
+a stored result diffable line by line. No pandas. (The scanner writes its JSON with orjson
+instead: ``cfposture.scan.output``.)
 """
 
 from __future__ import annotations

@@ -81,8 +81,8 @@ Found = tuple[Located, str, dict[str, Any]]  # a credential, its fingerprint, it
 
 def _found(located: list[Located]) -> list[Found]:
     """Each credential with its fingerprint and record. Made file by file as ripgrep reports
-    them, this runs beside ripgrep's search instead of after it (a scan of the benchmark
-    corpus: ~20 ms sooner, benchmarks/README)."""
+    them, this runs beside ripgrep's search instead of after it (the benchmark corpus: 16 ms
+    sooner, 0.282 → 0.266 s; benchmarks/README)."""
     out = []
     for loc in located:
         fp = fingerprint(loc.hit.value)

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from ..errors import CfPostureError
 from ..formats import SCANNABLE_PREFIXES
@@ -255,8 +255,7 @@ def _batches(paths: list[str], limit: int = 1 << 17) -> Iterator[list[str]]:
         yield group
 
 
-def _as_found(located: list[Located]) -> list[Any]:
-    return located
+T = TypeVar("T")  # what the caller makes of each credential found
 
 
 def scan_files_rg(
@@ -267,11 +266,11 @@ def scan_files_rg(
     *,
     gitignore: bool = False,
     excludes: Excludes = NO_EXCLUDES,
-    each_file: Callable[[list[Located]], list[Any]] = _as_found,
-) -> list[Any]:
-    """What ``each_file`` makes of each file's credentials (by default, the ``Located``),
-    called as soon as a file is checked, while ripgrep searches on: ``scan`` makes the
-    findings' records there, with ripgrep's threads rather than after them."""
+    each_file: Callable[[list[Located]], list[T]],
+) -> list[T]:
+    """What ``each_file`` makes of each file's credentials, called as soon as the file is
+    checked, while ripgrep searches the next ones: ``scan`` makes the findings' records
+    there, beside ripgrep's threads rather than after them."""
     for root in roots:
         if not root.exists() and not root.is_symlink():
             raise CfPostureError(f"{root}: no such file or folder; check the path")
@@ -292,7 +291,7 @@ def scan_files_rg(
         base.append("--no-ignore")
     base += excludes.rg_globs()  # ripgrep does not read these; the rest is dropped below
 
-    def run(flags: list[str], paths: list[str], named: bool = True) -> list[Any]:
+    def run(flags: list[str], paths: list[str], named: bool = True) -> list[T]:
         cmd = [*base, *flags, "--", *paths]
         return _search(cmd, roots, engine, stats, excludes, each_file, named=named)
 
@@ -301,7 +300,7 @@ def scan_files_rg(
         if plan is None:
             return run([], list(map(str, roots)), named=False)
         large, small = plan
-        out: list[Any] = []
+        out: list[T] = []
         for group in _batches(large):
             try:
                 out += run([*NAMED, "--mmap"], group)
@@ -326,10 +325,10 @@ def _search(
     engine: Engine,
     stats: Stats,
     excludes: Excludes,
-    each_file: Callable[[list[Located]], list[Any]],
+    each_file: Callable[[list[Located]], list[T]],
     *,
     named: bool,
-) -> list[Any]:
+) -> list[T]:
     """Run one ripgrep and check its matches, file by file, while it searches on. ``named``:
     ripgrep was given the files of a listed tree, one of which may be gone since (a warning,
     as any file it cannot read), not the roots (whose absence is an error). What this run
@@ -340,7 +339,7 @@ def _search(
         subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile) as proc,
     ):
         tail: list[bytes] = []
-        out: list[Any] = []
+        out: list[T] = []
         found_stats = Stats()  # merged below, unless ripgrep was killed
         current: bytes | None = None
         pending: list[tuple[int, int, int, bytes]] = []
