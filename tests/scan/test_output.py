@@ -3,8 +3,10 @@ escapes where orjson cannot write a name."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 import zlib
 from pathlib import Path
 
@@ -75,3 +77,14 @@ def test_json_on_standard_output_comes_after_what_was_printed_before(
     first, rest = capsys.readouterr().out.split("\n", 1)
     assert first == "before"
     assert json.loads(rest)["summary"]["credentials"] == 1
+
+
+def test_json_on_a_standard_output_without_bytes_is_written_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook's stream (ipykernel's) has no ``buffer``: the bytes go through as text."""
+    (tmp_path / "a.env").write_text(f"token = {TOKEN}\n")
+    stream = io.StringIO()  # no .buffer
+    monkeypatch.setattr(sys, "stdout", stream)
+    assert main(["scan", str(tmp_path), "--format", "json", "--quiet"]) == 0
+    assert json.loads(stream.getvalue())["summary"]["credentials"] == 1
