@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
 
@@ -61,8 +63,8 @@ def rg_binary() -> str | None:
 
 def _hits(
     proc: subprocess.Popen[bytes], tail: list[bytes]
-) -> Iterator[tuple[bytes, int, int, int, bytes]]:
-    """(path, line, column, byte offset, match) per match from ``rg -o -n --column -b
+) -> Iterator[tuple[bytes, tuple[int, int, int, bytes]]]:
+    """(path, (line, column, byte offset, match)) per match from ``rg -o -n --column -b
     --null``; the ``--stats`` lines (no NUL in them) go to ``tail``."""
     assert proc.stdout is not None
     for raw in proc.stdout:
@@ -75,7 +77,7 @@ def _hits(
             tail.append(raw)
             continue
         line, col, off, text = fields
-        yield path, int(line), int(col), int(off), text
+        yield path, (int(line), int(col), int(off), text)
 
 
 def _window(fd: int, off: int, ahead: int = AHEAD) -> tuple[int, bytes]:
@@ -341,18 +343,12 @@ def _search(
         tail: list[bytes] = []
         out: list[T] = []
         found_stats = Stats()  # merged below, unless ripgrep was killed
-        current: bytes | None = None
-        pending: list[tuple[int, int, int, bytes]] = []
         # ripgrep prints each file's matches together: check a file as soon as the next one
         # starts, while ripgrep searches on (its threads and this one overlap)
-        for path, line, col, off, text in _hits(proc, tail):
-            if path != current:
-                if current is not None and not _excluded(current, roots, excludes):
-                    out += each_file(_check_file(current, pending, engine, found_stats))
-                current, pending = path, []
-            pending.append((line, col, off, text))
-        if current is not None and not _excluded(current, roots, excludes):
-            out += each_file(_check_file(current, pending, engine, found_stats))
+        for path, group in groupby(_hits(proc, tail), key=itemgetter(0)):
+            if not _excluded(path, roots, excludes):
+                hits = [hit for _, hit in group]
+                out += each_file(_check_file(path, hits, engine, found_stats))
         code = proc.wait()
         errfile.seek(0)
         err = errfile.read().decode("utf-8", "replace").strip()
