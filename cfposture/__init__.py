@@ -8,13 +8,18 @@ The frame API is imported lazily (PEP 562), so ``cfposture scan`` and ``cfpostur
 start without pandas or the notebook stack.
 """
 
+from __future__ import annotations
+
 import sys
 import types
 from importlib import import_module
-from typing import Any
 
 from .__about__ import __version__
 from .errors import CfPostureError, NormalizeError, SnapshotError
+
+TYPE_CHECKING = False  # not typing's: see cfposture.cli
+if TYPE_CHECKING:
+    from typing import Any
 
 _LAZY = {
     "Drift": "drift",

@@ -7,18 +7,24 @@ one-line reason that says how to fix it (never a traceback for an expected error
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from .__about__ import __version__
-from .errors import CfPostureError
+from .errors import SEVERITIES, CfPostureError
 
+# typing, json and datetime are imported where needed: ``cfposture scan`` starts ripgrep sooner
+# without them (benchmarks/README, Scanner, sixteenth session); ``if TYPE_CHECKING`` blocks are
+# read by type checkers, never run
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import datetime
+    from typing import Any, NoReturn
+
     from .window import Window
+
+    AddArguments = Callable[[argparse.ArgumentParser], None]
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -56,6 +62,8 @@ def _cmd_import_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
+    import json
+
     from .load import load
 
     snap = load(args.snapshot)
@@ -298,9 +306,9 @@ def _cmd_fake_api(args: argparse.Namespace) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from .scan import baseline as scan_baseline
+    # what runs before ripgrep starts is kept light: the baseline's reader (json, datetime) and
+    # the output's writers (orjson, csv) are imported where they are used
     from .scan import scan
-    from .scan.output import render as render_scan
 
     if args.update_baseline and not args.baseline:
         raise CfPostureError("--update-baseline needs --baseline FILE")
@@ -313,14 +321,13 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             "the embedded sample is read-only: copy it (cfposture sample DIR) and pass"
             " --snapshot DIR, or add --no-record"
         )
-    known = scan_baseline.load(args.baseline) if args.baseline else None  # bad file: fail first
-    import logging
+    known = None
+    if args.baseline:
+        from .scan import baseline as scan_baseline
 
+        known = scan_baseline.load(args.baseline)  # a bad file fails before anything is read
     from .scan.engine import Engine
 
-    # the scanner's warnings are printed below, once each (at most twenty), with the prefix;
-    # without a handler of its own, logging's last resort printed each a second time
-    logging.getLogger("cfposture.scan").addHandler(logging.NullHandler())
     result = scan(
         args.paths,
         git=args.git,
@@ -330,6 +337,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         workers=args.workers,
         engine=Engine(use_hyperscan=args.engine != "re"),
         use_rg={"auto": None, "rg": True}.get(args.engine, False),
+        log=False,  # printed here instead, once each (at most twenty), with the prefix
     )
     for w in result.stats.warnings[:20]:
         print(f"cfposture: warning: {w}", file=sys.stderr)
@@ -374,6 +382,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             print(
                 f"cfposture: baseline {args.baseline} now holds {n} fingerprint(s)", file=sys.stderr
             )
+    from .scan.output import render as render_scan
+
     summary = result.summary()
     _write(render_scan(args.format, result.findings, summary), args.output)
     if args.fail_on_found and summary["new"]:
@@ -386,6 +396,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
     from .baseline import load_baseline
     from .load import load
     from .remediate import build_plan, render_plan
@@ -408,6 +420,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_apply(args: argparse.Namespace) -> int:
+    import json
+
     from .remediate import apply_plan
 
     try:
@@ -433,6 +447,8 @@ def _cmd_apply(args: argparse.Namespace) -> int:
 
 
 def _timestamp(value: str) -> datetime:
+    from datetime import UTC, datetime
+
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -504,28 +520,40 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cfposture",
-        description="Audit the security posture of Cloudflare accounts.",
-    )
-    p.add_argument("--version", action="version", version=f"cfposture {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+#: The subcommands: name → (what ``add_parser`` is told, the function adding its arguments).
+#: ``main`` builds the one it runs only: all fourteen with their hundred arguments took 4–8 ms,
+#: a scan's time before ripgrep can start (benchmarks/README, Scanner, sixteenth session).
+_COMMANDS: dict[str, tuple[dict[str, str], AddArguments]] = {}
 
-    s = sub.add_parser("sample", help="write the synthetic sample organisation as raw snapshots")
+
+def _command(
+    name: str, help: str, description: str | None = None
+) -> Callable[[AddArguments], AddArguments]:
+    def register(add_arguments: AddArguments) -> AddArguments:
+        kw = {"help": help} if description is None else {"help": help, "description": description}
+        _COMMANDS[name] = (kw, add_arguments)
+        return add_arguments
+
+    return register
+
+
+@_command("sample", help="write the synthetic sample organisation as raw snapshots")
+def _args_sample(s: argparse.ArgumentParser) -> None:
     s.add_argument("out", help="new folder to write (a history of dated snapshots)")
     s.add_argument("--scale", choices=["small", "enterprise"], default="small")
     s.add_argument("--seed", type=int, default=2026, help="same seed, same bytes (default 2026)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_sample)
 
-    s = sub.add_parser("summary", help="print a snapshot's headline counts as JSON")
+
+@_command("summary", help="print a snapshot's headline counts as JSON")
+def _args_summary(s: argparse.ArgumentParser) -> None:
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
     s.set_defaults(func=_cmd_summary)
 
-    from .errors import SEVERITIES
 
-    s = sub.add_parser("findings", help="run the rules; table, JSON, CSV or SARIF")
+@_command("findings", help="run the rules; table, JSON, CSV or SARIF")
+def _args_findings(s: argparse.ArgumentParser) -> None:
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
     s.add_argument("--format", choices=["table", "json", "csv", "sarif"], default="table")
     s.add_argument("-o", "--output", help="write to this file instead of standard output")
@@ -538,13 +566,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rules", nargs="+", metavar="ID", help="only these rule ids (CFP-T01 …)")
     s.set_defaults(func=_cmd_findings)
 
-    s = sub.add_parser(
-        "accept",
-        help="record accepted risks in a baseline file (reason, owner, expiry)",
-        description="Accept findings of SNAPSHOT by id (or the start of one, as the findings"
-        " table shows it): each is added to the baseline file, or renewed if it is there."
-        " Accepted findings stay in every output, marked accepted, until they expire.",
-    )
+
+@_command(
+    "accept",
+    help="record accepted risks in a baseline file (reason, owner, expiry)",
+    description="Accept findings of SNAPSHOT by id (or the start of one, as the findings"
+    " table shows it): each is added to the baseline file, or renewed if it is there."
+    " Accepted findings stay in every output, marked accepted, until they expire.",
+)
+def _args_accept(s: argparse.ArgumentParser) -> None:
     s.add_argument("snapshot", help="folder, or 'sample': the findings the ids must match")
     s.add_argument(
         "finding_ids", nargs="+", metavar="FINDING_ID", help="an id, or its first 6+ characters"
@@ -563,16 +593,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-super-admins", type=int, default=3, help="as for findings")
     s.set_defaults(func=_cmd_accept)
 
-    s = sub.add_parser("scores", help="least-privilege gap and exposure per principal")
+
+@_command("scores", help="least-privilege gap and exposure per principal")
+def _args_scores(s: argparse.ArgumentParser) -> None:
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
     s.add_argument("-o", "--output", help="write to this file instead of standard output")
     s.add_argument("--usage-days", type=_days, default=90, help="usage window (default 90)")
     s.set_defaults(func=_cmd_scores)
 
-    s = sub.add_parser(
-        "pull", help="pull a raw snapshot from the API (token: CLOUDFLARE_API_TOKEN)"
-    )
+
+@_command(
+    "pull",
+    help="pull a raw snapshot from the API (token: CLOUDFLARE_API_TOKEN)",
+)
+def _args_pull(s: argparse.ArgumentParser) -> None:
     s.add_argument("out", help="new folder for the snapshot")
     s.add_argument("--api-base", help="API base URL (default: CLOUDFLARE_BASE_URL or Cloudflare)")
     s.add_argument("--account", action="append", metavar="ID", help="only this account (repeat)")
@@ -605,9 +640,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bar (for schedulers)")
     s.set_defaults(func=_cmd_pull)
 
-    s = sub.add_parser(
-        "merge", help="merge several members' pulls of the same accounts into one snapshot"
-    )
+
+@_command(
+    "merge",
+    help="merge several members' pulls of the same accounts into one snapshot",
+)
+def _args_merge(s: argparse.ArgumentParser) -> None:
     s.add_argument("out", help="new folder for the merged snapshot")
     s.add_argument("snapshots", nargs="+", metavar="SNAPSHOT", help="pull folders (two or more)")
     s.add_argument(
@@ -620,10 +658,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_merge)
 
-    s = sub.add_parser(
-        "import-audit",
-        help="import a Logpush export of audit logs (audit_logs_v2) into a history folder",
-    )
+
+@_command(
+    "import-audit",
+    help="import a Logpush export of audit logs (audit_logs_v2) into a history folder",
+)
+def _args_import_audit(s: argparse.ArgumentParser) -> None:
     s.add_argument("out", help="new folder, inside the history folder of your pulls")
     s.add_argument("files", nargs="+", metavar="FILE", help="Logpush files: NDJSON, .gz, Parquet")
     s.add_argument("--since", type=_timestamp, help="start of the span the export covers")
@@ -631,7 +671,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_import_audit)
 
-    s = sub.add_parser("fake-api", help="serve a snapshot as the Cloudflare API on 127.0.0.1")
+
+@_command("fake-api", help="serve a snapshot as the Cloudflare API on 127.0.0.1")
+def _args_fake_api(s: argparse.ArgumentParser) -> None:
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
     s.add_argument("--port", type=int, default=8787, help="0 picks a free port")
     s.add_argument("--token", help="the only Bearer token accepted (default: any)")
@@ -653,9 +695,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=_cmd_fake_api)
 
-    s = sub.add_parser(
-        "scan", help="find Cloudflare credentials in files or git history (no pandas needed)"
-    )
+
+@_command(
+    "scan",
+    help="find Cloudflare credentials in files or git history (no pandas needed)",
+)
+def _args_scan(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "paths",
         nargs="+",
@@ -706,7 +751,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_scan)
 
-    s = sub.add_parser("plan", help="write the remediation plan (JSON) and show it for review")
+
+@_command("plan", help="write the remediation plan (JSON) and show it for review")
+def _args_plan(s: argparse.ArgumentParser) -> None:
     s.add_argument("snapshot", help="snapshot folder (or 'sample')")
     s.add_argument("--out", required=True, help="plan file to write, e.g. PLAN.json")
     s.add_argument("--rules", nargs="+", metavar="ID", help="only findings of these rules")
@@ -716,7 +763,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_plan)
 
-    s = sub.add_parser("apply", help="carry out a plan through the API (dry run unless --yes)")
+
+@_command("apply", help="carry out a plan through the API (dry run unless --yes)")
+def _args_apply(s: argparse.ArgumentParser) -> None:
     s.add_argument("plan", help="PLAN.json from cfposture plan")
     s.add_argument("--api-base", help="API base URL (default: Cloudflare's)")
     s.add_argument("--yes", action="store_true", help="really change things")
@@ -725,18 +774,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_apply)
 
-    s = sub.add_parser(
-        "cache",
-        help="show cfposture's cache (parsed snapshots, judgements, trend rows), or clear it",
-        description="Where cfposture keeps what it derived from snapshots between runs, and how"
-        " much. Entries are keyed by the snapshots' contents and cfposture's code, so nothing"
-        " stale is ever read; clear them when you delete snapshots, since parsed frames hold"
-        " members' emails and IP addresses.",
-    )
+
+@_command(
+    "cache",
+    help="show cfposture's cache (parsed snapshots, judgements, trend rows), or clear it",
+    description="Where cfposture keeps what it derived from snapshots between runs, and how"
+    " much. Entries are keyed by the snapshots' contents and cfposture's code, so nothing"
+    " stale is ever read; clear them when you delete snapshots, since parsed frames hold"
+    " members' emails and IP addresses.",
+)
+def _args_cache(s: argparse.ArgumentParser) -> None:
     s.add_argument("--clear", action="store_true", help="delete every entry")
     s.set_defaults(func=_cmd_cache)
 
-    s = sub.add_parser("report", help="write the posture report for a snapshot")
+
+@_command("report", help="write the posture report for a snapshot")
+def _args_report(s: argparse.ArgumentParser) -> None:
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
     s.add_argument("--out", default="cfposture-report", help="output folder")
     s.add_argument(
@@ -761,11 +814,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_report)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command``, that subcommand's alone (what ``main``
+    needs to run it: the same usage, help and errors as in the full parser)."""
+    p = argparse.ArgumentParser(
+        prog="cfposture",
+        description="Audit the security posture of Cloudflare accounts.",
+    )
+    p.add_argument("--version", action="version", version=f"cfposture {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (kw, add_arguments) in _COMMANDS.items():
+        if command is None or name == command:
+            add_arguments(sub.add_parser(name, **kw))
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # a command named first: its parser alone; anything else (--help, a typo): all of them
+    command = argv[0] if argv and argv[0] in _COMMANDS else None
+    args = build_parser(command).parse_args(argv)
     try:
         return int(args.func(args))
     except CfPostureError as e:

@@ -16,8 +16,8 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not typing's: see cfposture.cli
 if TYPE_CHECKING:
     import mmap
 

@@ -108,3 +108,43 @@ def test_fast_exit_into_a_closed_pipe_is_quiet():
         executable="/bin/bash",
     )
     assert len(ran.stdout) == 10 and "Traceback" not in ran.stderr
+
+
+def _subparsers(parser):
+    """name → subparser of a parser built by ``build_parser``."""
+    action = next(a for a in parser._actions if a.dest == "command")
+    return action.choices
+
+
+def test_each_command_parsed_alone_is_the_command_of_the_full_parser():
+    """``main`` builds only the command it runs (a scan starts ripgrep ~5 ms sooner): its
+    usage, help and defaults must be exactly those of the full parser, which ``--help`` and a
+    mistyped command still get."""
+    from cfposture.cli import _COMMANDS, build_parser
+
+    full = _subparsers(build_parser())
+    assert sorted(full) == sorted(_COMMANDS) and len(full) == 14
+    for name in _COMMANDS:
+        alone = _subparsers(build_parser(name))
+        assert list(alone) == [name]
+        assert alone[name].format_help() == full[name].format_help()
+        for a, b in zip(alone[name]._actions, full[name]._actions, strict=True):
+            assert (a.dest, a.default, a.type, a.required) == (
+                b.dest,
+                b.default,
+                b.type,
+                b.required,
+            )
+        assert alone[name]._defaults == full[name]._defaults  # the function that runs it
+
+
+def test_the_full_parser_answers_help_and_mistyped_commands(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["scna", "."])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'scna'" in err and "scan" in err and "report" in err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("scan", "report", "pull", "import-audit"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
 
 from .. import __version__
 from ..errors import CfPostureError
@@ -19,6 +18,12 @@ from ..formats import FORMATS, fingerprint, redact
 from .engine import Engine
 from .files import Excludes, Located, Stats, scan_files, scan_stream
 from .rg import rg_binary, scan_files_rg
+
+TYPE_CHECKING = False  # not typing's: see cfposture.cli
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+    Found = tuple[Located, str, dict[str, Any]]  # a credential, its fingerprint, its record
 
 VERIFIABLE = {"cfut", "cfat", "legacy_token"}
 STDIN = "-"  #: the path that means standard input
@@ -76,9 +81,6 @@ def _record(loc: Located, fp: str) -> dict[str, Any]:
     }
 
 
-Found = tuple[Located, str, dict[str, Any]]  # a credential, its fingerprint, its record
-
-
 def _found(located: list[Located]) -> list[Found]:
     """Each credential with its fingerprint and record. Made file by file as ripgrep reports
     them, this runs beside ripgrep's search instead of after it (the benchmark corpus: 16 ms
@@ -101,6 +103,7 @@ def scan(
     stdin: IO[bytes] | None = None,
     exclude: tuple[str, ...] | list[str] = (),
     commits: str | None = None,
+    log: bool = True,
 ) -> ScanResult:
     """Scan files and folders (or, with ``git=True``, each path's whole git history).
 
@@ -109,10 +112,12 @@ def scan(
     The path ``-`` is standard input (``stdin``, default this process's): what a CI system's
     variables or a secret store print, piped in, scanned as a file named ``<stdin>``.
     ``exclude``: shell patterns of paths not to scan (see ``files.Excludes``). ``commits``
-    (with ``git``): only what that range of commits introduced (``git.introduced``)."""
+    (with ``git``): only what that range of commits introduced (``git.introduced``). ``log``:
+    each warning (an unreadable file, a symlink not followed) is also logged as it is met, to
+    the ``cfposture.scan.files`` logger; the command line prints them itself instead."""
     excludes = Excludes(tuple(exclude))  # a bad pattern fails before anything is read
     engine = engine or Engine()
-    stats = Stats()
+    stats = Stats(log=log)
     piped = sum(1 for p in paths if str(p) == STDIN)
     if piped and git:
         raise CfPostureError("--git scans repositories' history; it cannot read standard input (-)")

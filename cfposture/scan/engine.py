@@ -17,9 +17,12 @@ import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..formats import _TOKEN_CHARS, FORMATS, checksum, legacy_kind, legacy_match
+
+TYPE_CHECKING = False  # not typing's: see cfposture.cli
+if TYPE_CHECKING:
+    from typing import Any
 
 Buffer = bytes | memoryview | mmap.mmap
 Matcher = Callable[[Buffer, int], "re.Match[bytes] | None"]

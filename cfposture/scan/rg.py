@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import TypeVar
 
 from ..errors import CfPostureError
 from ..formats import SCANNABLE_PREFIXES
@@ -53,6 +52,12 @@ TOKEN_MIN = min(map(len, SCANNABLE_PREFIXES.values())) + 40 + 8  # shortest toke
 # files named to ripgrep are searched as text: NUL bytes are judged in Python by git's rule
 # (is_binary), as the in-process engines judge them, not by ripgrep's (any NUL it meets)
 NAMED = ["--text"]
+
+TYPE_CHECKING = False  # not typing's: see cfposture.cli
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")  # what the caller makes of each credential found
 
 
 def rg_binary() -> str | None:
@@ -257,9 +262,6 @@ def _batches(paths: list[str], limit: int = 1 << 17) -> Iterator[list[str]]:
         yield group
 
 
-T = TypeVar("T")  # what the caller makes of each credential found
-
-
 def scan_files_rg(
     rg: str,
     roots: list[Path],
@@ -342,7 +344,7 @@ def _search(
     ):
         tail: list[bytes] = []
         out: list[T] = []
-        found_stats = Stats()  # merged below, unless ripgrep was killed
+        found_stats = Stats(log=stats.log)  # merged below, unless ripgrep was killed
         # ripgrep prints each file's matches together: check a file as soon as the next one
         # starts, while ripgrep searches on (its threads and this one overlap)
         for path, group in groupby(_hits(proc, tail), key=itemgetter(0)):

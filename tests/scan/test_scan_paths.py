@@ -145,6 +145,25 @@ def test_a_symlink_named_on_the_command_line_is_not_followed(tree: Path, use_rg:
     assert any("escape: a symlink; not followed" in w for w in res.stats.warnings)
 
 
+@pytest.mark.parametrize("use_rg", [True, False])
+def test_warnings_are_logged_for_a_library_caller_and_printed_once_by_the_cli(
+    tree: Path, use_rg: bool, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture
+) -> None:
+    """``scan`` logs each warning as it is met (logging is imported at the first); the command
+    line asks it not to (no handler of its own: logging's last resort would print each a
+    second time) and prints them itself, once each."""
+    with caplog.at_level("WARNING", logger="cfposture.scan"):
+        scan([tree / "escape", tree / "src"], use_rg=use_rg)
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 1 and logged[0].startswith(f"{tree / 'escape'}: a symlink; not followed")
+    caplog.clear()
+    engine = ["--engine", "rg" if use_rg else "re"]
+    assert main(["scan", str(tree / "escape"), str(tree / "src"), *engine, "--quiet"]) == 0
+    assert not caplog.records
+    err = capfd.readouterr().err
+    assert err.count("a symlink; not followed") == 1 and "cfposture: warning:" in err
+
+
 def test_missing_path_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["scan", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
@@ -661,3 +680,27 @@ def test_the_allow_marker_works_in_git_history(tmp_path: Path, capsys) -> None:
     _commit(repo, {"t.py": f'FAKE = "{TOKEN}"  # cfposture:allow\n'}, "fixture")
     assert main(["scan", str(repo), "--git", "--fail-on-found", "--quiet"]) == 0
     assert "[allowed inline]" in capsys.readouterr().out
+
+
+def test_ripgrep_starts_before_the_slow_imports(tree: Path) -> None:
+    """Everything imported before ripgrep starts runs on one core while the other idles (the
+    benchmark corpus: ~60 ms of a 0.27 s scan). typing, logging, the thread pool, json,
+    datetime and the writers (orjson, csv) are imported later or not at all; a new import on
+    that path fails here, not only in a benchmark."""
+    code = (
+        "import os, subprocess, sys\n"
+        "seen = []\n"
+        "class Spy(subprocess.Popen):\n"
+        "    def __init__(self, cmd, *a, **k):\n"
+        "        if os.path.basename(cmd[0]).startswith('rg'): seen.append(set(sys.modules))\n"
+        "        super().__init__(cmd, *a, **k)\n"
+        "subprocess.Popen = Spy\n"
+        "from cfposture.cli import main\n"
+        "rc = main(['scan', sys.argv[1], '--engine', 'rg', '--format', 'json', '-o', os.devnull])\n"
+        "slow = ('typing', 'logging', 'concurrent.futures', 'json', 'datetime', 'orjson', 'csv')\n"
+        "print(len(seen), sorted(m for m in slow if m in seen[0]) if seen else None)\n"
+        "sys.exit(rc)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(tree)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split(maxsplit=1) == ["1", "[]\n"]
