@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from dataclasses import dataclass
 
 TYPE_CHECKING = False  # not typing's: see cfposture.cli
 if TYPE_CHECKING:
@@ -64,18 +63,39 @@ def legacy_match(buf: bytes | memoryview | mmap.mmap, pos: int) -> re.Match[byte
 _HEX = re.compile(rb"[a-f0-9]+")
 
 
-@dataclass(frozen=True)
 class Format:
-    """One credential type. ``pattern`` finds it in text; the value is group ``value``."""
+    """One credential type. ``pattern`` finds it in text; the value is group ``value``.
 
-    id: str
-    name: str
-    grants: str  # what the credential is: user_token, account_token, global_key, oauth, origin_ca
-    scannable: bool  # has a prefix and a checksum
-    pattern: re.Pattern[bytes] | None  # None: found through LEGACY (keyword-anchored)
-    literals: tuple[bytes, ...]  # what a prefilter looks for (case-insensitive when keyword)
-    keyword: bool = False
-    doc: str = ""
+    ``grants``: what the credential is (user_token, account_token, global_key, oauth,
+    origin_ca); ``scannable``: it has a prefix and a checksum; ``pattern`` is None for the
+    legacy formats, found through LEGACY (keyword-anchored); ``literals``: what a prefilter
+    looks for (case-insensitive where ``keyword``). A plain class, not a dataclass: that
+    import is ~8 ms of a scan's start-up (see ``cfposture.scan.engine.Hit``)."""
+
+    __slots__ = ("doc", "grants", "id", "keyword", "literals", "name", "pattern", "scannable")
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        grants: str,
+        scannable: bool,
+        pattern: re.Pattern[bytes] | None,
+        literals: tuple[bytes, ...],
+        keyword: bool = False,
+        doc: str = "",
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.grants = grants
+        self.scannable = scannable
+        self.pattern = pattern
+        self.literals = literals
+        self.keyword = keyword
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return f"Format({self.id!r}, {self.name!r})"
 
 
 def _scannable(fid: str, name: str, grants: str) -> Format:
@@ -183,10 +203,27 @@ def legacy_kind(value: bytes) -> str | None:
     return "legacy_token" if len(value) == 40 else None
 
 
-@dataclass(frozen=True)
 class Classification:
-    format: str | None  # a FORMATS id, or None when the value is no known credential
-    checksum_valid: bool | None  # None for formats without a checksum
+    """What ``classify`` says of a value: ``format``, a FORMATS id or None (no known
+    credential); ``checksum_valid``, None for formats without a checksum. Equal, and hashed
+    alike, when both are."""
+
+    __slots__ = ("checksum_valid", "format")
+
+    def __init__(self, format: str | None, checksum_valid: bool | None) -> None:
+        self.format = format
+        self.checksum_valid = checksum_valid
+
+    def __repr__(self) -> str:
+        return f"Classification(format={self.format!r}, checksum_valid={self.checksum_valid!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Classification):
+            return NotImplemented
+        return (self.format, self.checksum_valid) == (other.format, other.checksum_valid)
+
+    def __hash__(self) -> int:
+        return hash((self.format, self.checksum_valid))
 
     @property
     def is_credential(self) -> bool:

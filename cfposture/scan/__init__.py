@@ -9,7 +9,6 @@ has asked the API about it. See :mod:`cfposture.formats` for what is recognised 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
@@ -29,12 +28,15 @@ VERIFIABLE = {"cfut", "cfat", "legacy_token"}
 STDIN = "-"  #: the path that means standard input
 
 
-@dataclass
 class ScanResult:
-    findings: list[dict[str, Any]]
-    stats: Stats
-    backend: str
-    values: dict[str, bytes] = field(default_factory=dict, repr=False)  # fingerprint → value
+    """The findings (records, sorted), what was counted, the engine that searched, and the
+    values ``--verify`` may send (fingerprint → value; ``forget`` drops them)."""
+
+    def __init__(self, findings: list[dict[str, Any]], stats: Stats, backend: str) -> None:
+        self.findings = findings
+        self.stats = stats
+        self.backend = backend
+        self.values: dict[str, bytes] = {}
 
     def forget(self) -> None:
         """Drop the values (after --verify): nothing later can write what is not held."""

@@ -16,7 +16,6 @@ import re
 import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ..formats import _TOKEN_CHARS, FORMATS, checksum, legacy_kind, legacy_match
 
@@ -44,15 +43,27 @@ def _hyperscan() -> Any:
     return _HS[0]
 
 
-@dataclass(slots=True)  # one per credential: frozen's __init__ costs 0.5 µs more
 class Hit:
-    """One credential (or lookalike) at ``[start, end)`` of the buffer."""
+    """One credential (or lookalike) at ``[start, end)`` of the buffer. ``value`` is held for
+    the fingerprint and ``--verify``, never shown: not in the repr, never written anywhere.
 
-    format: str
-    start: int
-    end: int
-    checksum_valid: bool | None
-    value: bytes = field(repr=False, compare=False)  # never written anywhere; see scan.report
+    The scanner's records are plain classes with slots, not dataclasses: importing
+    dataclasses and decorating seven classes took ~10 ms of a scan's start-up, before ripgrep
+    can start (benchmarks/README, Scanner, sixteenth session)."""
+
+    __slots__ = ("checksum_valid", "end", "format", "start", "value")
+
+    def __init__(
+        self, format: str, start: int, end: int, checksum_valid: bool | None, value: bytes
+    ) -> None:
+        self.format = format
+        self.start = start
+        self.end = end
+        self.checksum_valid = checksum_valid
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Hit({self.format!r}, {self.start}, {self.end}, {self.checksum_valid})"
 
 
 def _literals() -> list[tuple[bytes, bool]]:

@@ -12,7 +12,6 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -29,18 +28,18 @@ MAP_ABOVE = 1 << 20  # files larger than this are mapped (no copy) instead of re
 MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 
 
-@dataclass
 class Stats:
-    files: int = 0
-    bytes: int = 0
-    binary: int = 0
-    symlinks: int = 0
-    unreadable: int = 0
-    blobs: int = 0
-    counted_skips: bool = True  # False with ripgrep: it skips binaries and symlinks silently
-    log: bool = True  # each warning logged as it is met (False: the caller prints them)
-    warnings: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """What a scan counted and warned of. ``log``: each warning is also logged as it is met
+    (False: the caller prints them). ``counted_skips`` is False with ripgrep, which skips
+    binaries and symlinks without saying."""
+
+    def __init__(self, *, log: bool = True) -> None:
+        self.files = self.bytes = self.binary = self.symlinks = self.unreadable = 0
+        self.blobs = 0
+        self.counted_skips = True
+        self.log = log
+        self.warnings: list[str] = []
+        self._lock = threading.Lock()
 
     def add(self, **counts: int) -> None:
         """Counters are bumped from the scanning threads: under a lock, none is lost."""
@@ -64,17 +63,31 @@ class Stats:
             self.warnings += other.warnings
 
 
-@dataclass(slots=True)  # one per credential: frozen's __init__ costs 0.5 µs more
 class Located:
     """A hit with where it was: path (and commit, for history), 1-based line and column;
     ``allowed``: its line carries the ``cfposture:allow`` marker (see ``allowed_inline``)."""
 
-    hit: Hit
-    path: str
-    line: int
-    column: int
-    commit: str | None = None
-    allowed: bool = False
+    __slots__ = ("allowed", "column", "commit", "hit", "line", "path")
+
+    def __init__(
+        self,
+        hit: Hit,
+        path: str,
+        line: int,
+        column: int,
+        commit: str | None = None,
+        allowed: bool = False,
+    ) -> None:
+        self.hit = hit
+        self.path = path
+        self.line = line
+        self.column = column
+        self.commit = commit
+        self.allowed = allowed
+
+    def __repr__(self) -> str:
+        where = f"{self.commit[:12]}:" if self.commit else ""
+        return f"Located({self.hit!r}, {where}{self.path}:{self.line}:{self.column})"
 
 
 ALLOW_MARKER = b"cfposture:allow"
@@ -125,7 +138,6 @@ def _newline_counter(buf: bytes | mmap.mmap):
     return lambda a, b: int(np.count_nonzero(arr[a:b] == 10))
 
 
-@dataclass(frozen=True)
 class Excludes:
     """``--exclude`` patterns: what a team keeps out of a scan (vendored code, fixtures made
     of fake tokens, minified bundles), as shell patterns matched case-sensitively.
@@ -137,12 +149,13 @@ class Excludes:
     commit stages, relative to the repository). With ``--git`` the paths are the
     repository's: a blob is reported where it first appears outside the excluded paths."""
 
-    patterns: tuple[str, ...] = ()
+    __slots__ = ("patterns",)
 
-    def __post_init__(self) -> None:
-        for p in self.patterns:
+    def __init__(self, patterns: tuple[str, ...] = ()) -> None:
+        for p in patterns:
             if not p.strip("/"):
                 raise CfPostureError(f"--exclude {p!r}: give a file or folder name or a pattern")
+        self.patterns = patterns
 
     def skips(self, rel: str) -> bool:
         """Whether ``rel`` (``/``-separated, relative to a scanned folder) is excluded."""

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from cfposture.formats import (
     FORMATS,
+    Classification,
     checksum,
     classify,
     fingerprint,
@@ -77,6 +78,10 @@ def test_classify(value: str, fmt: str | None, valid: bool | None) -> None:
     c = classify(value)
     assert (c.format, c.checksum_valid) == (fmt, valid)
     assert is_valid_checksum(value) is (valid is True)
+    # a value object, as it was as a frozen dataclass: equal and hashed alike by its fields
+    assert c == Classification(fmt, valid) and hash(c) == hash(Classification(fmt, valid))
+    assert c != Classification("cfut" if fmt != "cfut" else "cfat", valid)
+    assert repr(c) == f"Classification(format={fmt!r}, checksum_valid={valid!r})"
 
 
 @pytest.mark.parametrize("use_hyperscan", ENGINES)

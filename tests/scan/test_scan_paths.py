@@ -684,7 +684,7 @@ def test_the_allow_marker_works_in_git_history(tmp_path: Path, capsys) -> None:
 
 def test_ripgrep_starts_before_the_slow_imports(tree: Path) -> None:
     """Everything imported before ripgrep starts runs on one core while the other idles (the
-    benchmark corpus: ~60 ms of a 0.27 s scan). typing, logging, the thread pool, json,
+    benchmark corpus: ~60 ms of a 0.27 s scan). typing, dataclasses, logging, the thread pool, json,
     datetime and the writers (orjson, csv) are imported later or not at all; a new import on
     that path fails here, not only in a benchmark."""
     code = (
@@ -697,10 +697,32 @@ def test_ripgrep_starts_before_the_slow_imports(tree: Path) -> None:
         "subprocess.Popen = Spy\n"
         "from cfposture.cli import main\n"
         "rc = main(['scan', sys.argv[1], '--engine', 'rg', '--format', 'json', '-o', os.devnull])\n"
-        "slow = ('typing', 'logging', 'concurrent.futures', 'json', 'datetime', 'orjson', 'csv')\n"
+        "slow = ('typing', 'dataclasses', 'logging', 'concurrent.futures', 'json', 'datetime',"
+        " 'orjson', 'csv')\n"
         "print(len(seen), sorted(m for m in slow if m in seen[0]) if seen else None)\n"
         "sys.exit(rc)\n"
     )
     r = subprocess.run([sys.executable, "-c", code, str(tree)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split(maxsplit=1) == ["1", "[]\n"]
+
+
+@pytest.mark.parametrize("use_rg", [True, False])
+def test_what_a_scan_holds_never_shows_a_value(tree: Path, use_rg: bool) -> None:
+    """The records a scan keeps in memory (each credential and where it was) print without
+    the value: a repr in a traceback, a log line or a notebook cell shows none."""
+    from cfposture.scan import files, rg
+
+    held: list[files.Located] = []
+    res = scan([tree], use_rg=use_rg)
+    if use_rg:
+        rg_binary = rg.rg_binary()
+        assert rg_binary
+        held = rg.scan_files_rg(rg_binary, [tree], Engine(), files.Stats(), each_file=list)
+    else:
+        held = files.scan_files([tree], Engine(), files.Stats())
+    assert len(held) == len(res.findings) >= 3
+    shown = " ".join(map(repr, held)) + repr(res.stats) + repr(res)
+    assert "deploy.py:3:" in shown and "Hit('cfut'" in shown
+    for v in (TOKEN, LEGACY, LOOKALIKE, BODY):
+        assert v not in shown
