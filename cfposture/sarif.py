@@ -5,9 +5,11 @@ stack."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from .__about__ import __version__
+
+TYPE_CHECKING = False  # not typing's: see cfposture.cli
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

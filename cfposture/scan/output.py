@@ -9,15 +9,16 @@ read by tools (jq, code-scanning uploads) and by ``--baseline``, not diffed by p
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from typing import Any
-
 import orjson
 
 from ..formats import FORMATS
 from ..sarif import sarif_log
+
+# imported after the scan, so only what every format needs is imported here: json (the
+# fallback) and csv where they are used, typing by type checkers alone (see cfposture.cli)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 INFO_URI = "https://github.com/cfposture/cfposture#scanning-for-leaked-credentials"
 
@@ -53,6 +54,8 @@ def dumps(doc: dict[str, Any]) -> bytes:
             doc, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
         )
     except TypeError:  # orjson.JSONEncodeError: surrogates, or a value default= cannot help
+        import json
+
         return (json.dumps(doc, indent=2, default=str) + "\n").encode("ascii")
 
 
@@ -61,6 +64,9 @@ def as_json(findings: list[dict[str, Any]], summary: dict[str, Any]) -> bytes:
 
 
 def as_csv(findings: list[dict[str, Any]]) -> str:
+    import csv
+    import io
+
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()

@@ -271,10 +271,18 @@ def scan_files_rg(
     gitignore: bool = False,
     excludes: Excludes = NO_EXCLUDES,
     each_file: Callable[[list[Located]], list[T]],
+    on_start: Callable[[], object] | None = None,
 ) -> list[T]:
     """What ``each_file`` makes of each file's credentials, called as soon as the file is
     checked, while ripgrep searches the next ones: ``scan`` makes the findings' records
-    there, beside ripgrep's threads rather than after them."""
+    there, beside ripgrep's threads rather than after them. ``on_start`` is called once,
+    as soon as the first ripgrep is started (or before returning, if none is needed)."""
+    pending = [on_start] if on_start is not None else []
+
+    def started() -> None:
+        while pending:
+            pending.pop()()
+
     for root in roots:
         if not root.exists() and not root.is_symlink():
             raise CfPostureError(f"{root}: no such file or folder; check the path")
@@ -283,6 +291,7 @@ def scan_files_rg(
         stats.warn(f"{root}: a symlink; not followed (scan its target instead)")
     roots = [r for r in roots if not r.is_symlink()]
     if not roots:
+        started()
         return []
     base = [
         rg, "--no-config", "--only-matching", "--byte-offset", "--line-number", "--column",
@@ -297,7 +306,7 @@ def scan_files_rg(
 
     def run(flags: list[str], paths: list[str], named: bool = True) -> list[T]:
         cmd = [*base, *flags, "--", *paths]
-        return _search(cmd, roots, engine, stats, excludes, each_file, named=named)
+        return _search(cmd, roots, engine, stats, excludes, each_file, started, named=named)
 
     plan = None if gitignore else _plan(roots, excludes)
     try:
@@ -330,6 +339,7 @@ def _search(
     stats: Stats,
     excludes: Excludes,
     each_file: Callable[[list[Located]], list[T]],
+    started: Callable[[], None],
     *,
     named: bool,
 ) -> list[T]:
@@ -342,6 +352,7 @@ def _search(
         tempfile.TemporaryFile() as errfile,
         subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile) as proc,
     ):
+        started()  # the caller's own work, while ripgrep starts searching
         tail: list[bytes] = []
         out: list[T] = []
         found_stats = Stats(log=stats.log)  # merged below, unless ripgrep was killed

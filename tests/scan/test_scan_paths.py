@@ -726,3 +726,32 @@ def test_what_a_scan_holds_never_shows_a_value(tree: Path, use_rg: bool) -> None
     assert "deploy.py:3:" in shown and "Hit('cfut'" in shown
     for v in (TOKEN, LEGACY, LOOKALIKE, BODY):
         assert v not in shown
+
+
+@pytest.mark.parametrize("engine", ["rg", "in-process", "rg, nothing to search"])
+def test_on_start_runs_once_as_soon_as_ripgrep_has_started(
+    tree: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line imports its writers in ``on_start``, while ripgrep searches: once,
+    after the first ripgrep is spawned (a listed tree with a large file runs two), and with
+    the other engines, or with nothing left for ripgrep, before the search."""
+    from cfposture.scan import rg
+
+    (tree / "src" / "big.txt").write_bytes(b"x = 1\n" * 400_000)  # mapped: a ripgrep of its own
+    events: list[str] = []
+    real = rg.subprocess.Popen
+
+    def spawn(cmd: list[str], *a: object, **k: object) -> subprocess.Popen[bytes]:
+        events.append("ripgrep")
+        return real(cmd, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rg.subprocess, "Popen", spawn)
+    paths = [tree / "escape"] if engine == "rg, nothing to search" else [tree]
+    res = scan(paths, use_rg=engine != "in-process", on_start=lambda: events.append("start"))
+    expected = {
+        "rg": ["ripgrep", "start", "ripgrep"],
+        "in-process": ["start"],
+        "rg, nothing to search": ["start"],
+    }
+    assert events == expected[engine]
+    assert len(res.findings) == (0 if engine == "rg, nothing to search" else 4)
