@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from itertools import groupby
 from operator import itemgetter
@@ -34,6 +33,7 @@ from ..formats import SCANNABLE_PREFIXES
 from .engine import Engine, Hit
 from .files import (
     ALLOW_MARKER,
+    ALLOW_REACH,
     MAP_ABOVE,
     NO_EXCLUDES,
     SNIFF,
@@ -44,8 +44,11 @@ from .files import (
     is_binary,
 )
 
-BACK = 4096  # bytes read before a literal: lookbehinds and the start of the line (column)
-AHEAD = 2048  # after it: far more than the longest credential (an Origin CA key, 263)
+# bytes read before a literal: its lookbehinds (one byte); the start of its line, for the
+# column, is ripgrep's (--column). In a file with a cfposture:allow marker, the marker's reach
+# is read too, each side of the credential (ALLOW_REACH).
+BACK = 16
+AHEAD = 512  # after it: more than any credential but cfoat_ (unbounded: read wider, below)
 LIST_AT_MOST = 2048  # entries of a tree listed before the search (see _plan): a few ms
 ALLOW_PREFIX = ALLOW_MARKER.split(b":")[0]  # what any match covering a marker holds
 TOKEN_MIN = min(map(len, SCANNABLE_PREFIXES.values())) + 40 + 8  # shortest token: cfk_
@@ -55,7 +58,7 @@ NAMED = ["--text"]
 
 TYPE_CHECKING = False  # not typing's: see cfposture.cli
 if TYPE_CHECKING:
-    from typing import TypeVar
+    from typing import BinaryIO, TypeVar
 
     T = TypeVar("T")  # what the caller makes of each credential found
 
@@ -85,21 +88,18 @@ def _hits(
         yield path, (int(line), int(col), int(off), text)
 
 
-def _window(fd: int, off: int, ahead: int = AHEAD) -> tuple[int, bytes]:
-    lo = max(0, off - BACK)
-    return lo, os.pread(fd, off + ahead - lo, lo)
-
-
 def _checked_window(
-    fd: int, size: int, off: int, i: int, engine: Engine
+    fd: int, size: int, off: int, i: int, engine: Engine, reach: int
 ) -> tuple[int, bytes, list[Hit]]:
     """The window around the literal ``i`` at ``off`` (its offset in the file, the bytes) and
-    the credentials starting there, read wider while a value runs to the window's edge."""
-    ahead = AHEAD
+    the credentials starting there, read wider while a value runs to the window's edge, or
+    (``reach``: a cfposture:allow marker's) to within ``reach`` of it."""
+    ahead = AHEAD + reach
+    lo = max(0, off - BACK - reach)
     while True:
-        lo, buf = _window(fd, off, ahead)
+        buf = os.pread(fd, off + ahead - lo, lo)
         got = engine.check(buf, off - lo, i)
-        if not (any(h.end == len(buf) for h in got) and lo + len(buf) < size):
+        if not (any(h.end + reach >= len(buf) for h in got) and lo + len(buf) < size):
             return lo, buf, got
         ahead *= 4  # a value ran to the window's edge: read more, never guess
 
@@ -122,7 +122,8 @@ def _check_file(
         # a line marked cfposture:allow is judged on the bytes around each credential; in a
         # file with no marker, a match that is a whole token's run needs no read at all
         marked = False
-        todo: list[tuple[int, int, int]] = []  # (line, offset, literal index) to read for
+        # (line, offset, literal index, where the line starts) to read for
+        todo: list[tuple[int, int, int, int]] = []
         runs: list[tuple[int, int, int, bytes, tuple[str, bool]]] = []  # whole tokens' runs
         run_token, literals_in, append = engine.run_token, engine.literals_in, todo.append
         for line, col, off, text in hits:
@@ -135,10 +136,10 @@ def _check_file(
                     runs.append((line, col, off, text, token))
                     continue
             for i, pos in literals_in(text):
-                append((line, off + pos, i))
+                append((line, off + pos, i, off - col + 1))
         for line, col, off, text, (fid, valid) in runs:
             if marked:  # a line may say cfposture:allow: judged in the file, marker at hand
-                todo += [(line, off + pos, i) for i, pos in literals_in(text)]
+                todo += [(line, off + pos, i, off - col + 1) for i, pos in literals_in(text)]
             else:
                 end = off + len(text)
                 loc = Located(Hit(fid, off, end, valid, text), shown, line, col)
@@ -147,40 +148,29 @@ def _check_file(
             return sorted(found.values(), key=lambda x: x.hit.start)
         # a file no larger than its hits' windows together is read once, whole: a tree that
         # holds the Cloudflare SDK has files with dozens of keyword hits each
-        whole = os.pread(fd, size, 0) if size <= len(todo) * (BACK + AHEAD) else None
+        reach = ALLOW_REACH if marked else 0
+        whole = os.pread(fd, size, 0) if size <= len(todo) * (BACK + AHEAD + 2 * reach) else None
         # a file read whole says at once whether any line is marked cfposture:allow
         marked = marked and (whole is None or ALLOW_MARKER in whole)
-        for line, off, i in todo:
+        for line, off, i, line_start in todo:
             if whole is not None:
                 lo, buf, got = 0, whole, engine.check(whole, off, i)
             else:
-                lo, buf, got = _checked_window(fd, size, off, i, engine)
+                lo, buf, got = _checked_window(fd, size, off, i, engine, reach)
             for h in got:
                 start = h.start + lo
-                col_base = buf.rfind(b"\n", 0, h.start)
-                if col_base < 0 and lo > 0:
-                    col_base = _line_start(fd, lo) - lo - 1
-                value_line = line + buf.count(b"\n", off - lo, h.start)
+                # the value's line: the literal's, unless a newline came between (an
+                # assignment may continue on the next line)
+                nl = buf.rfind(b"\n", off - lo, h.start)
+                bol = nl + 1 if nl >= 0 else line_start - lo  # < 0: before the window
+                value_line = line + buf.count(b"\n", off - lo, h.start) if nl >= 0 else line
                 hit = Hit(h.format, start, h.end + lo, h.checksum_valid, h.value)
-                allowed = marked and allowed_inline(buf, h.start, h.end, col_base + 1)
-                loc = Located(hit, shown, value_line, h.start - col_base, allowed=allowed)
+                allowed = marked and allowed_inline(buf, h.start, h.end, max(bol, 0))
+                loc = Located(hit, shown, value_line, h.start - bol + 1, allowed=allowed)
                 found.setdefault((hit.start, hit.end), loc)
         return sorted(found.values(), key=lambda x: x.hit.start)
     finally:
         os.close(fd)
-
-
-def _line_start(fd: int, before: int) -> int:
-    """Offset of the first byte of the line containing ``before`` (very long lines)."""
-    pos = before
-    while pos > 0:
-        lo = max(0, pos - 65536)
-        chunk = os.pread(fd, pos - lo, lo)
-        nl = chunk.rfind(b"\n")
-        if nl >= 0:
-            return lo + nl + 1
-        pos = lo
-    return 0
 
 
 def _excluded(path: bytes, roots: list[Path], excludes: Excludes) -> bool:
@@ -328,6 +318,17 @@ def scan_files_rg(
         ) from None
 
 
+def _errfile() -> BinaryIO:
+    """Where ripgrep's standard error goes, read once it ended (a pipe could fill and stall
+    it): anonymous memory on Linux, else a temporary file. tempfile's import (random,
+    weakref, shutil) is ~2 ms before ripgrep can start."""
+    if hasattr(os, "memfd_create"):
+        return open(os.memfd_create("cfposture-rg-stderr"), "w+b")
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
 class _Killed(Exception):
     """ripgrep died of a signal: what it printed is incomplete."""
 
@@ -349,7 +350,7 @@ def _search(
     found is returned only once it ended well: a killed run's is dropped whole."""
     # leaving the block (an error while checking too) closes the pipe, ripgrep stops, waited for
     with (
-        tempfile.TemporaryFile() as errfile,
+        _errfile() as errfile,
         subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile) as proc,
     ):
         started()  # the caller's own work, while ripgrep starts searching

@@ -101,6 +101,44 @@ def test_runs_around_literals_are_judged_as_every_engine_judges_them(
         ]
 
 
+CFOAT = "cfoat_" + "A" * 1500  # longer than any window ripgrep's check starts with
+# Lines where the value is far from what ripgrep printed: the line begins long before the
+# literal (its column comes from ripgrep's), the value is on the next line, or the allow
+# marker is far after a long value (each side, the marker counts within 1,024 bytes).
+FAR = [
+    "x" * 50_000 + f" CLOUDFLARE_API_TOKEN={LEGACY}",
+    "CLOUDFLARE_API_TOKEN =",
+    f'    "{LEGACY[::-1]}"',
+    "curl https://api.cloudflare.com/client/v4/zones \\",
+    f'  -H "Authorization: Bearer {LEGACY.upper()}"',
+    f"t = {CFOAT}" + " " * 900 + "# cfposture:allow",
+    f"u = {CFOAT[:-1]}B" + " " * 1100 + "# cfposture:allow",
+    "y" * 3000 + f" k = {KEY}",
+]
+
+
+@pytest.mark.parametrize("filler", [0, MAP_ABOVE + 1], ids=["small", "mapped"])
+def test_values_far_from_ripgreps_match_are_placed_as_every_engine_places_them(
+    tmp_path: Path, filler: int
+) -> None:
+    """ripgrep's engine reads a small window at each literal (16 bytes before, 512 after,
+    more in a file with a marker, wider while a value runs to its edge) and takes the line's
+    start from ripgrep's column; a small file with many hits is read whole instead."""
+    f = tmp_path / "f.sh"
+    f.write_bytes(b"#\n" * (filler // 2) + "\n".join(FAR).encode() + b"\n")
+    rg, hs, re_ = _engines([tmp_path])
+    assert rg == hs == re_
+    base = filler // 2
+    assert _summary(rg) == [
+        (base + 1, 50_023, "legacy_token", "credential", False),
+        (base + 3, 6, "legacy_token", "credential", False),
+        (base + 5, 29, "legacy_token", "credential", False),
+        (base + 6, 5, "cfoat", "credential", True),
+        (base + 7, 5, "cfoat", "credential", False),
+        (base + 8, 3006, "cfk", "credential", False),
+    ]
+
+
 def _commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The ripgrep command lines a scan runs (it still runs them)."""
     seen: list[list[str]] = []
@@ -305,11 +343,15 @@ def test_a_listed_tree_with_a_name_that_is_not_utf8(tmp_path: Path) -> None:
     assert sorted(f["format"] for f in rg) == ["cfut", "legacy_token"]
 
 
+@pytest.mark.parametrize("stderr", ["memfd", "tempfile"])
 def test_a_listed_file_gone_before_ripgrep_reads_it_is_a_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stderr: str
 ) -> None:
     """A tree that changes under a scan: a file listed, then deleted before ripgrep came to
-    it, is said and skipped, as a walk that misses it would skip it; the rest is scanned."""
+    it, is said and skipped, as a walk that misses it would skip it; the rest is scanned.
+    What ripgrep says goes to anonymous memory, or a temporary file where there is none."""
+    if stderr == "tempfile":
+        monkeypatch.delattr(os, "memfd_create")
     _big(tmp_path / "dump.log", f"late: {TOKEN}\n")
     gone = tmp_path / "gone.env"
     real = rg_mod._plan

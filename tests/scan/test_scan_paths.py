@@ -684,9 +684,9 @@ def test_the_allow_marker_works_in_git_history(tmp_path: Path, capsys) -> None:
 
 def test_ripgrep_starts_before_the_slow_imports(tree: Path) -> None:
     """Everything imported before ripgrep starts runs on one core while the other idles (the
-    benchmark corpus: ~60 ms of a 0.27 s scan). typing, dataclasses, logging, the thread pool, json,
-    datetime and the writers (orjson, csv) are imported later or not at all; a new import on
-    that path fails here, not only in a benchmark."""
+    benchmark corpus: ~60 ms of a 0.27 s scan). typing, dataclasses, logging, the thread pool,
+    json, datetime, hashlib, tempfile and the writers (orjson, csv) are imported later or not at
+    all; a new import on that path fails here, not only in a benchmark."""
     code = (
         "import os, subprocess, sys\n"
         "seen = []\n"
@@ -698,7 +698,7 @@ def test_ripgrep_starts_before_the_slow_imports(tree: Path) -> None:
         "from cfposture.cli import main\n"
         "rc = main(['scan', sys.argv[1], '--engine', 'rg', '--format', 'json', '-o', os.devnull])\n"
         "slow = ('typing', 'dataclasses', 'logging', 'concurrent.futures', 'json', 'datetime',"
-        " 'orjson', 'csv')\n"
+        " 'orjson', 'csv', 'hashlib') + (('tempfile',) if hasattr(os, 'memfd_create') else ())\n"
         "print(len(seen), sorted(m for m in slow if m in seen[0]) if seen else None)\n"
         "sys.exit(rc)\n"
     )
@@ -755,3 +755,19 @@ def test_on_start_runs_once_as_soon_as_ripgrep_has_started(
     }
     assert events == expected[engine]
     assert len(res.findings) == (0 if engine == "rg, nothing to search" else 4)
+
+
+@pytest.mark.parametrize("use_rg", [True, False])
+def test_each_findings_fingerprint_is_the_formats_fingerprint_of_its_value(
+    tree: Path, use_rg: bool
+) -> None:
+    """A scan hashes each value itself (sha256 bound once a file); the result must stay
+    ``cfposture.formats.fingerprint``, which baselines and ``observed.json`` are keyed by."""
+    from cfposture.formats import fingerprint
+
+    res = scan([tree / "src", tree / ".env"], use_rg=use_rg)
+    by_value = {fingerprint(v): v for v in (TOKEN, LOOKALIKE, LEGACY)}
+    assert sorted(by_value[f["fingerprint"]] for f in res.findings) == sorted(
+        [TOKEN, LOOKALIKE, LEGACY]
+    )
+    assert set(res.values) == {fingerprint(TOKEN), fingerprint(LEGACY)}  # verifiable only
