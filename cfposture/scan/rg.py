@@ -163,7 +163,7 @@ def _check_file(
                 # assignment may continue on the next line)
                 nl = buf.rfind(b"\n", off - lo, h.start)
                 bol = nl + 1 if nl >= 0 else line_start - lo  # < 0: before the window
-                value_line = line + buf.count(b"\n", off - lo, h.start) if nl >= 0 else line
+                value_line = line + buf.count(b"\n", off - lo, h.start)
                 hit = Hit(h.format, start, h.end + lo, h.checksum_valid, h.value)
                 allowed = marked and allowed_inline(buf, h.start, h.end, max(bol, 0))
                 loc = Located(hit, shown, value_line, h.start - bol + 1, allowed=allowed)
@@ -267,11 +267,12 @@ def scan_files_rg(
     checked, while ripgrep searches the next ones: ``scan`` makes the findings' records
     there, beside ripgrep's threads rather than after them. ``on_start`` is called once,
     as soon as the first ripgrep is started (or before returning, if none is needed)."""
-    pending = [on_start] if on_start is not None else []
 
-    def started() -> None:
-        while pending:
-            pending.pop()()
+    def started() -> None:  # on_start, the first time only
+        nonlocal on_start
+        if on_start is not None:
+            call, on_start = on_start, None
+            call()
 
     for root in roots:
         if not root.exists() and not root.is_symlink():

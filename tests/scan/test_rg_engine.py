@@ -73,17 +73,21 @@ def _summary(findings: list[dict]) -> list[tuple]:
     return [(f["line"], f["column"], f["format"], f["status"], f["allowed"]) for f in findings]
 
 
+def _judged(path: Path, lines: list[str], filler: int) -> tuple[int, list[tuple]]:
+    """``lines`` written to ``path`` after ``filler`` bytes of short lines, scanned by every
+    engine, held equal: (the number of filler lines, ripgrep's findings summarised)."""
+    path.write_bytes(b"#\n" * (filler // 2) + "\n".join(lines).encode() + b"\n")
+    rg, hs, re_ = _engines([path.parent])
+    assert rg == hs == re_
+    return filler // 2, _summary(rg)
+
+
 @pytest.mark.parametrize("lines", [TRICKY, MARKED], ids=["tricky", "marked"])
 @pytest.mark.parametrize("filler", [0, MAP_ABOVE + 1], ids=["small", "mapped"])
 def test_runs_around_literals_are_judged_as_every_engine_judges_them(
     tmp_path: Path, lines: list[str], filler: int
 ) -> None:
-    f = tmp_path / "f.py"
-    f.write_bytes(b"#\n" * (filler // 2) + "\n".join(lines).encode() + b"\n")
-    rg, hs, re_ = _engines([tmp_path])
-    assert rg == hs == re_
-    base = filler // 2
-    got = _summary(rg)
+    base, got = _judged(tmp_path / "f.py", lines, filler)
     if lines is TRICKY:
         assert got == [
             (base + 1, 9, "cfut", "credential", False),
@@ -124,12 +128,8 @@ def test_values_far_from_ripgreps_match_are_placed_as_every_engine_places_them(
     """ripgrep's engine reads a small window at each literal (16 bytes before, 512 after,
     more in a file with a marker, wider while a value runs to its edge) and takes the line's
     start from ripgrep's column; a small file with many hits is read whole instead."""
-    f = tmp_path / "f.sh"
-    f.write_bytes(b"#\n" * (filler // 2) + "\n".join(FAR).encode() + b"\n")
-    rg, hs, re_ = _engines([tmp_path])
-    assert rg == hs == re_
-    base = filler // 2
-    assert _summary(rg) == [
+    base, got = _judged(tmp_path / "f.sh", FAR, filler)
+    assert got == [
         (base + 1, 50_023, "legacy_token", "credential", False),
         (base + 3, 6, "legacy_token", "credential", False),
         (base + 5, 29, "legacy_token", "credential", False),
