@@ -771,3 +771,43 @@ def test_each_findings_fingerprint_is_the_formats_fingerprint_of_its_value(
         [TOKEN, LOOKALIKE, LEGACY]
     )
     assert set(res.values) == {fingerprint(TOKEN), fingerprint(LEGACY)}  # verifiable only
+
+
+@pytest.mark.parametrize("outcome", ["findings written", "an error"])
+def test_the_scan_command_pauses_the_cyclic_collector_and_restores_it(
+    tree: Path, outcome: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``cfposture scan`` runs with the cyclic collector off, to the output's write (where a
+    full pass over the records used to come), and turns it back on however it ends; a caller
+    that had it off already keeps it off."""
+    import gc
+
+    import cfposture.cli
+    import cfposture.scan
+
+    seen: list[bool] = []
+    real = cfposture.scan.scan
+
+    def spy(*a: object, **k: object) -> cfposture.scan.ScanResult:
+        seen.append(gc.isenabled())
+        return real(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cfposture.scan, "scan", spy)
+    written: list[bool] = []
+    real_write = cfposture.cli._write
+    monkeypatch.setattr(
+        cfposture.cli, "_write", lambda *a: (written.append(gc.isenabled()), real_write(*a))
+    )
+    args = [str(tree / "src")] if outcome == "findings written" else [str(tree / "nope")]
+    assert gc.isenabled()
+    assert main(["scan", *args, "--quiet"]) == (0 if outcome == "findings written" else 2)
+    assert seen == [False]
+    assert written == ([False] if outcome == "findings written" else [])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        main(["scan", *args, "--quiet"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    capsys.readouterr()
