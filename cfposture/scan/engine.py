@@ -201,8 +201,9 @@ class Engine:
         prefix, body, crc = m.groups()
         return self._prefixes[prefix], zlib.crc32(body) == int(crc, 16)
 
-    def check(self, buf: Buffer, start: int, i: int) -> list[Hit]:
-        """The credentials whose literal ``i`` starts at ``start`` (anchored matches)."""
+    def check(self, buf: Buffer, start: int, i: int, base: int = 0) -> list[Hit]:
+        """The credentials whose literal ``i`` starts at ``start`` (anchored matches), placed
+        at ``base`` + their offset in ``buf`` (a window's place in its file)."""
         out = []
         for fid, match in self._check[i]:
             m = match(buf, start)
@@ -219,7 +220,8 @@ class Engine:
                 valid = checksum(m["body"]) == m["crc"].decode()
             else:
                 valid = None
-            out.append(Hit(kind, m.start("value"), m.end("value"), valid, bytes(value)))
+            start_at, end_at = m.span("value")
+            out.append(Hit(kind, base + start_at, base + end_at, valid, bytes(value)))
         return out
 
     def find(self, buf: Buffer, size: int | None = None) -> list[Hit]:

@@ -62,6 +62,10 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")  # what the caller makes of each credential found
 
+#: a whole token ripgrep printed, decided from its line (``_check_file``): line, column,
+#: value, format id, checksum valid. It lives only until the caller has made its record.
+Run = tuple[int, int, bytes, str, bool]
+
 
 def rg_binary() -> str | None:
     """The ``rg`` beside this interpreter (a venv that is not activated), else on PATH."""
@@ -98,33 +102,39 @@ def _checked_window(
     lo = max(0, off - BACK - reach)
     while True:
         buf = os.pread(fd, off + ahead - lo, lo)
-        got = engine.check(buf, off - lo, i)
-        if not (any(h.end + reach >= len(buf) for h in got) and lo + len(buf) < size):
+        got = engine.check(buf, off - lo, i, lo)  # placed in the file, not the window
+        end = lo + len(buf)
+        for h in got:
+            if h.end + reach >= end and end < size:
+                break  # a value ran to the window's edge: read more, never guess
+        else:
             return lo, buf, got
-        ahead *= 4  # a value ran to the window's edge: read more, never guess
+        ahead *= 4
 
 
 def _check_file(
     path: bytes, hits: list[tuple[int, int, int, bytes]], engine: Engine, stats: Stats
-) -> list[Located]:
+) -> tuple[str, list[Located], list[Run]]:
+    """The file's path as shown, its credentials checked in the file, and the whole tokens
+    decided from ripgrep's line alone (``Run``; in a file with no cfposture:allow marker)."""
     shown = os.fsdecode(path)
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as e:
         stats.warn(f"{shown}: cannot read ({e.strerror or e}); skipped")
-        return []
+        return shown, [], []
     try:
         size = os.fstat(fd).st_size
         if is_binary(os.pread(fd, SNIFF, 0)):
             stats.add(binary=1)  # ripgrep stops at a NUL; this is the same rule as elsewhere
-            return []
-        found: dict[tuple[int, int], Located] = {}
+            return shown, [], []
         # a line marked cfposture:allow is judged on the bytes around each credential; in a
         # file with no marker, a match that is a whole token's run needs no read at all
         marked = False
         # (line, offset, literal index, where the line starts) to read for
         todo: list[tuple[int, int, int, int]] = []
-        runs: list[tuple[int, int, int, bytes, tuple[str, bool]]] = []  # whole tokens' runs
+        runs: list[Run] = []  # whole tokens' runs, and (below) where each starts
+        run_offsets: list[int] = []
         run_token, literals_in, append = engine.run_token, engine.literals_in, todo.append
         for line, col, off, text in hits:
             if ALLOW_PREFIX in text:
@@ -133,19 +143,21 @@ def _check_file(
             if len(text) >= TOKEN_MIN and text.startswith(b"cf"):
                 token = run_token(text)
                 if token is not None and b"cloudflare" not in text.lower():
-                    runs.append((line, col, off, text, token))
+                    runs.append((line, col, text, *token))
+                    run_offsets.append(off)
                     continue
             for i, pos in literals_in(text):
                 append((line, off + pos, i, off - col + 1))
-        for line, col, off, text, (fid, valid) in runs:
-            if marked:  # a line may say cfposture:allow: judged in the file, marker at hand
+        # runs need no deduplication: no other match overlaps one, and no credential checked
+        # in the file starts where a run does (a legacy value is at most 45 characters, and
+        # cfoat_ and v1.0- are not a run's prefix)
+        if marked:  # a line may say cfposture:allow: each run judged in the file, marker at hand
+            for (line, col, text, _, _), off in zip(runs, run_offsets, strict=True):
                 todo += [(line, off + pos, i, off - col + 1) for i, pos in literals_in(text)]
-            else:
-                end = off + len(text)
-                loc = Located(Hit(fid, off, end, valid, text), shown, line, col)
-                found.setdefault((off, end), loc)
+            runs = []
         if not todo:
-            return sorted(found.values(), key=lambda x: x.hit.start)
+            return shown, [], runs
+        found: dict[tuple[int, int], Located] = {}
         # a file no larger than its hits' windows together is read once, whole: a tree that
         # holds the Cloudflare SDK has files with dozens of keyword hits each
         reach = ALLOW_REACH if marked else 0
@@ -158,17 +170,16 @@ def _check_file(
             else:
                 lo, buf, got = _checked_window(fd, size, off, i, engine, reach)
             for h in got:
-                start = h.start + lo
+                start, end = h.start - lo, h.end - lo  # in the window
                 # the value's line: the literal's, unless a newline came between (an
                 # assignment may continue on the next line)
-                nl = buf.rfind(b"\n", off - lo, h.start)
+                nl = buf.rfind(b"\n", off - lo, start)
                 bol = nl + 1 if nl >= 0 else line_start - lo  # < 0: before the window
-                value_line = line + buf.count(b"\n", off - lo, h.start)
-                hit = Hit(h.format, start, h.end + lo, h.checksum_valid, h.value)
-                allowed = marked and allowed_inline(buf, h.start, h.end, max(bol, 0))
-                loc = Located(hit, shown, value_line, h.start - bol + 1, allowed=allowed)
-                found.setdefault((hit.start, hit.end), loc)
-        return sorted(found.values(), key=lambda x: x.hit.start)
+                value_line = line + buf.count(b"\n", off - lo, start)
+                allowed = marked and allowed_inline(buf, start, end, max(bol, 0))
+                loc = Located(h, shown, value_line, start - bol + 1, allowed=allowed)
+                found.setdefault((h.start, h.end), loc)
+        return shown, sorted(found.values(), key=lambda x: x.hit.start), runs
     finally:
         os.close(fd)
 
@@ -260,13 +271,15 @@ def scan_files_rg(
     *,
     gitignore: bool = False,
     excludes: Excludes = NO_EXCLUDES,
-    each_file: Callable[[list[Located]], list[T]],
+    each_file: Callable[[str, list[Located], list[Run]], list[T]],
     on_start: Callable[[], object] | None = None,
 ) -> list[T]:
-    """What ``each_file`` makes of each file's credentials, called as soon as the file is
-    checked, while ripgrep searches the next ones: ``scan`` makes the findings' records
-    there, beside ripgrep's threads rather than after them. ``on_start`` is called once,
-    as soon as the first ripgrep is started (or before returning, if none is needed)."""
+    """What ``each_file`` makes of each file's credentials (its path as shown, those checked
+    in the file, and whole tokens decided from ripgrep's line: ``_check_file``), called as
+    soon as the file is checked, while ripgrep searches the next ones: ``scan`` makes the
+    findings' records there, beside ripgrep's threads rather than after them. ``on_start``
+    is called once, as soon as the first ripgrep is started (or before returning, if none
+    is needed)."""
 
     def started() -> None:  # on_start, the first time only
         nonlocal on_start
@@ -340,7 +353,7 @@ def _search(
     engine: Engine,
     stats: Stats,
     excludes: Excludes,
-    each_file: Callable[[list[Located]], list[T]],
+    each_file: Callable[[str, list[Located], list[Run]], list[T]],
     started: Callable[[], None],
     *,
     named: bool,
@@ -363,7 +376,7 @@ def _search(
         for path, group in groupby(_hits(proc, tail), key=itemgetter(0)):
             if not _excluded(path, roots, excludes):
                 hits = [hit for _, hit in group]
-                out += each_file(_check_file(path, hits, engine, found_stats))
+                out += each_file(*_check_file(path, hits, engine, found_stats))
         code = proc.wait()
         errfile.seek(0)
         err = errfile.read().decode("utf-8", "replace").strip()

@@ -714,16 +714,29 @@ def test_what_a_scan_holds_never_shows_a_value(tree: Path, use_rg: bool) -> None
     from cfposture.scan import files, rg
 
     held: list[files.Located] = []
+    runs: list[rg.Run] = []  # ripgrep's whole tokens: values, as in its lines, until recorded
     res = scan([tree], use_rg=use_rg)
     if use_rg:
         rg_binary = rg.rg_binary()
         assert rg_binary
-        held = rg.scan_files_rg(rg_binary, [tree], Engine(), files.Stats(), each_file=list)
+
+        def each_file(path: str, located: list, whole: list) -> list[files.Located]:
+            runs.extend(whole)
+            return located
+
+        held = rg.scan_files_rg(rg_binary, [tree], Engine(), files.Stats(), each_file=each_file)
+        assert len(runs) == 3  # deploy.py's token and lookalike, latin1.txt's token
+        # in a file with a cfposture:allow marker every credential is judged in the file
+        marked = tree / "src" / "marked.py"
+        marked.write_text((tree / "src" / "deploy.py").read_text() + "# cfposture:allow\n")
+        more = rg.scan_files_rg(rg_binary, [marked], Engine(), files.Stats(), each_file=each_file)
+        assert len(more) == 2 and len(runs) == 3
+        held += more
     else:
         held = files.scan_files([tree], Engine(), files.Stats())
-    assert len(held) == len(res.findings) >= 3
+    assert len(held) + len(runs) == len(res.findings) + (2 if use_rg else 0) >= 3
     shown = " ".join(map(repr, held)) + repr(res.stats) + repr(res)
-    assert "deploy.py:3:" in shown and "Hit('cfut'" in shown
+    assert ".py:3:" in shown and "Hit('cfut'" in shown
     for v in (TOKEN, LEGACY, LOOKALIKE, BODY):
         assert v not in shown
 
