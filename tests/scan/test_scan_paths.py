@@ -824,3 +824,25 @@ def test_the_scan_command_pauses_the_cyclic_collector_and_restores_it(
     finally:
         gc.enable()
     capsys.readouterr()
+
+
+def test_the_summary_counts_each_finding_once_by_what_it_is() -> None:
+    """A credential both baselined and allowed inline counts as allowed, not new; lookalikes
+    are not credentials."""
+    from cfposture.scan import ScanResult
+    from cfposture.scan.files import Stats
+
+    def finding(status: str, baselined: bool = False, allowed: bool = False) -> dict:
+        return {"status": status, "baselined": baselined, "allowed": allowed}
+
+    findings = [
+        finding("credential"),
+        finding("credential", baselined=True),
+        finding("credential", allowed=True),
+        finding("credential", baselined=True, allowed=True),
+        finding("lookalike"),
+        finding("lookalike", baselined=True),
+        {"status": "credential"},  # a record from before the flags: new
+    ]
+    s = ScanResult(findings, Stats(), "ripgrep").summary()
+    assert (s["credentials"], s["new"], s["allowed"], s["lookalikes"]) == (5, 2, 2, 2)
