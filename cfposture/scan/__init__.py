@@ -148,9 +148,14 @@ def _found_runs(path: str, runs: list[Run]) -> list[Found]:
 
 
 def _found_in_file(path: str, located: list[Located], runs: list[Run]) -> list[Found]:
-    """What ripgrep's engine found in one file: credentials checked in the file, and whole
-    tokens decided from ripgrep's line alone (see ``rg._check_file``)."""
-    return _found(located) + _found_runs(path, runs) if runs else _found(located)
+    """What ripgrep's engine found in one file, in order: credentials checked in the file,
+    and whole tokens decided from ripgrep's line alone (see ``rg._check_file``). Ordered
+    here, beside ripgrep's search, the final sort meets each file's credentials in order."""
+    if not runs:
+        return _found(located)
+    if not located:
+        return _found_runs(path, runs)
+    return sorted(_found(located) + _found_runs(path, runs), key=itemgetter(0))
 
 
 def scan(
