@@ -826,6 +826,45 @@ def test_the_scan_command_pauses_the_cyclic_collector_and_restores_it(
     capsys.readouterr()
 
 
+def test_the_console_script_holds_a_scans_findings_until_the_process_ends(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``run`` hands ``main`` a list to hold what the command made, then ends the process
+    (exit_fast) with the list still alive: the scan leaves its result there, frozen out of
+    the collector's reach, so nothing is freed or walked one object at a time for nothing.
+    ``main`` without one keeps nothing."""
+    import gc
+
+    import cfposture.cli as cli
+    from cfposture.scan import ScanResult
+
+    held: list[object] = []
+    assert main(["scan", str(tree / "src"), "--quiet"], hold=held) == 0
+    assert len(held) == 1 and isinstance(held[0], ScanResult) and len(held[0].findings) == 2
+    assert gc.isenabled() and gc.get_freeze_count() > 0
+    gc.unfreeze()
+    frozen = gc.get_freeze_count()
+    assert main(["scan", str(tree / "src"), "--quiet"]) == 0
+    assert gc.get_freeze_count() == frozen == 0
+
+    seen: list[object] = []
+
+    def fake_main(argv: object = None, *, hold: list[object] | None = None) -> int:
+        seen.append(hold)
+        assert hold is not None
+        hold.append("made")
+        return 3
+
+    def fake_exit(code: int) -> None:
+        seen.append((code, list(seen[0])))  # type: ignore[call-overload]
+
+    monkeypatch.setattr(cli, "main", fake_main)
+    monkeypatch.setattr(cli, "exit_fast", fake_exit)
+    cli.run()
+    assert seen == [["made"], (3, ["made"])]
+    capsys.readouterr()
+
+
 def test_the_summary_counts_each_finding_once_by_what_it_is() -> None:
     """A credential both baselined and allowed inline counts as allowed, not new; lookalikes
     are not credentials."""
