@@ -311,7 +311,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     A scan makes several objects per credential and no reference cycle, so reference
     counting frees everything; the collector would only walk them, again and again as they
     pile up (on the benchmark corpus a full pass over 9,216 findings' records came during the
-    write, ~4 ms, and ~6 ms in all: benchmarks/README, Scanner, seventeenth session)."""
+    write, ~4 ms, and ~5 ms in all: benchmarks/README, Scanner, seventeenth session)."""
     import gc
 
     if not gc.isenabled():  # the caller's choice (a profiler, a test): left as it is
