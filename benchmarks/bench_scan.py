@@ -11,7 +11,7 @@ limit, not a scanner. detect-secrets (no Cloudflare rule, ~0.5 MB/s) runs on 8 M
 cfposture runs as installed: its bytecode is compiled first (``compile_bytecode``).
 
     pip install -e '.[bench]'
-    python benchmarks/bench_scan.py                  # 1 GB corpus, all peers: ~5 minutes
+    python benchmarks/bench_scan.py                  # 1 GB corpus, all peers: ~3 minutes
     python benchmarks/bench_scan.py --smoke          # 8 MB, only cfposture must be there (CI)
 """
 
