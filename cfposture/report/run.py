@@ -255,6 +255,10 @@ def write_report(
     bar = _bar(progress)
     settled = _LongLived()
     restore = contextlib.ExitStack()  # process-wide settings, as they were at the end
+    # papermill's local file handler chdirs around each read and write, from every worker
+    # thread at once: the restores can interleave and leave the process elsewhere (the
+    # notebooks' kernels run in ``out`` by their own cwd, not by this one)
+    restore.callback(os.chdir, os.getcwd())
     try:
         try:
             from .. import findings, load, scoring  # noqa: F401  (the view's stack, first)
