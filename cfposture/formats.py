@@ -59,6 +59,32 @@ def legacy_match(buf: bytes | memoryview | mmap.mmap, pos: int) -> re.Match[byte
     return None
 
 
+def legacy_on_line(text: bytes, line_start: bool) -> re.Match[bytes] | None:
+    """LEGACY's match at the keyword ``text`` starts with, where ``text`` alone decides it;
+    None where only the file can say (``legacy_match`` there).
+
+    ``text`` is a keyword's run of token characters, then other characters (no newline),
+    then a run that ends where its run in the file ends, then at most one character that is
+    no token character: what ripgrep prints for ``CLOUDFLARE_API_TOKEN="…"``
+    (``cfposture.scan.engine.Engine.rg_patterns``). ``line_start``: ``text`` starts its
+    line. A ``cf_`` keyword decides only there: its lookbehind reads the byte before it.
+
+    Why a match in ``text`` is the match in the file. The assignment branch reads the
+    keyword, an identifier of ``[\\w.\\- \\t]``, an operator with quotes and spaces
+    around it, then a value: a run of 37-45 token characters with no token character after
+    it. Every operator holds one of ``:=,>|``, which neither an identifier nor a run can
+    hold, so a match in ``text`` has such a character ``c`` before ``text``'s last run. A
+    way through the file that read past ``text`` would have to pass ``c`` in its operator
+    and then take that last run, whole, as its value: so it reads no further than
+    ``text``. Hence the first way that succeeds in ``text`` is the first in the file, and
+    ``legacy_match`` returns it before trying the header branch. Where the assignment
+    branch fails in ``text`` the file may still hold a match (the header branch, a value on
+    the next line): None. A property test holds this to ``legacy_match`` in the file."""
+    if not line_start and text[:3].lower() == b"cf_":
+        return None
+    return _ASSIGNED.match(text)
+
+
 _HEX = re.compile(rb"[a-f0-9]+")
 
 

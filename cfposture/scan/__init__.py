@@ -132,8 +132,8 @@ def _found(located: list[Located]) -> list[Found]:
 
 
 def _found_runs(path: str, runs: list[Run]) -> list[Found]:
-    """``_found`` for the whole tokens ripgrep printed in a file (``rg.Run``: line, column,
-    value, format id, checksum valid), made straight from ripgrep's line: no Hit and no
+    """``_found`` for the credentials decided from what ripgrep printed in a file (``rg.Run``:
+    line, column, value, format id, checksum valid), made straight from its line: no Hit and no
     Located each, on the thread that checks ripgrep's output while it searches (with the
     windows' credentials built once: 64 → 61 ms for the benchmark corpus's 9,225 lines;
     benchmarks/README, Scanner, seventeenth session)."""
@@ -143,7 +143,7 @@ def _found_runs(path: str, runs: list[Run]) -> list[Found]:
     for line, column, value, fmt, valid in runs:
         fp = sha256(value).hexdigest()
         record = _record(fmt, valid, path, line, column, None, fp, value, False)
-        verifiable = valid and fmt in VERIFIABLE
+        verifiable = valid is not False and fmt in VERIFIABLE  # a legacy token's is None
         out.append((("", path, line, column), record, fp, value if verifiable else None))
     return out
 

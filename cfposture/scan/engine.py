@@ -91,6 +91,10 @@ class Engine:
             lit: ((i, 0),) for i, (lit, _) in enumerate(self._lits)
         }
         self._whole_kw = {lit: ((i, 0),) for i, (lit, kw) in enumerate(self._lits) if kw}
+        #: the bytes a keyword may start with, in either case (rg_patterns' assignments)
+        self.keyword_first = bytes(
+            sorted({c for lit, kw in self._lits if kw for c in lit[:1].lower() + lit[:1].upper()})
+        )
         # which exact patterns to try where a literal starts: one match per hit, no search
         self._check: list[list[tuple[str | None, Matcher]]] = []
         for lit, keyword in self._lits:
@@ -166,13 +170,27 @@ class Engine:
         a token's shape is then decided from ripgrep's line alone, with no read of the file
         (``run_token``). Every other literal takes in the rest of its run, so that no match
         ends inside a run and the next match always starts where a run starts. The literals
-        inside a match are found again in Python (``literals_in``) and checked as before."""
-        run = "[" + _TOKEN_CHARS.decode() + "]*"
+        inside a match are found again in Python (``literals_in``) and checked as before.
+
+        A keyword's run takes in, where its line goes on with one, what an assignment's value
+        would be: the characters up to the next run, that run, and the character after it
+        unless that is a dot (``v1.0-`` could start there) or the line's end. Such a line is
+        then decided from what ripgrep printed (``formats.legacy_on_line``), with no read of
+        the file; ripgrep costs the same."""
+        chars = _TOKEN_CHARS.decode()
+        run = f"[{chars}]*"
         lits = [(re.escape(lit.decode()), kw, lit in self._prefixes) for lit, kw in self._lits]
         scannable = "|".join(lit for lit, _, pre in lits if pre)
         cased = "|".join(lit for lit, kw, pre in lits if not kw and not pre)
         caseless = "|".join(lit for lit, kw, _ in lits if kw)
-        return [f"{run}(?:{scannable}){run}", f"(?:{cased}){run}", f"(?i:{caseless}){run}"]
+        # (?-u): any byte but those, as Python's bytes patterns read them, even where the
+        # file is not UTF-8
+        value = rf"(?:(?-u:[^{chars}\n])+[{chars}]+(?-u:[^{chars}.\n]|$))?"
+        return [
+            f"{run}(?:{scannable}){run}",
+            f"(?:{cased}){run}",
+            f"(?i:{caseless}){run}{value}",
+        ]
 
     def literals_in(self, text: bytes) -> tuple[tuple[int, int], ...]:
         """(literal index, offset) of each literal in a match ripgrep printed: a run may hold

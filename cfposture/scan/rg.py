@@ -10,10 +10,12 @@ binary files it skipped and symlinks it did not follow are not counted.
 
 Two ways keep Python's share small. ripgrep prints each literal with the run of token
 characters around it, so a run that is exactly a scannable token is decided from its line,
-with no read (``Engine.rg_patterns``). And a small tree is listed first (``_plan``): its large
-files are named to ripgrep with ``--mmap``, which spares copying them, the rest by name; any
-other tree is walked by ripgrep as it walks by default. In a walk ripgrep drops a file at its
-first NUL byte; named files are searched as text and judged by git's rule, as elsewhere.
+with no read, and so is a keyword's line that goes on with an assignment's value
+(``CLOUDFLARE_API_TOKEN=…``: ``Engine.rg_patterns``, ``formats.legacy_on_line``). And a
+small tree is listed first (``_plan``): its large files are named to ripgrep with ``--mmap``,
+which spares copying them, the rest by name; any other tree is walked by ripgrep as it walks
+by default. In a walk ripgrep drops a file at its first NUL byte; named files are searched as
+text and judged by git's rule, as elsewhere.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from ..errors import CfPostureError
-from ..formats import SCANNABLE_PREFIXES
+from ..formats import SCANNABLE_PREFIXES, legacy_kind, legacy_on_line
 from .engine import Engine, Hit
 from .files import (
     ALLOW_MARKER,
@@ -51,6 +53,8 @@ BACK = 16
 AHEAD = 512  # after it: more than any credential but cfoat_ (unbounded: read wider, below)
 LIST_AT_MOST = 2048  # entries of a tree listed before the search (see _plan): a few ms
 ALLOW_PREFIX = ALLOW_MARKER.split(b":")[0]  # what any match covering a marker holds
+# the token characters a run is made of (formats._TOKEN_CHARS), for strip()
+RUN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 TOKEN_MIN = min(map(len, SCANNABLE_PREFIXES.values())) + 40 + 8  # shortest token: cfk_
 # files named to ripgrep are searched as text: NUL bytes are judged in Python by git's rule
 # (is_binary), as the in-process engines judge them, not by ripgrep's (any NUL it meets)
@@ -62,15 +66,24 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")  # what the caller makes of each credential found
 
-#: a whole token ripgrep printed, decided from its line (``_check_file``): line, column,
-#: value, format id, checksum valid. It lives only until the caller has made its record.
-Run = tuple[int, int, bytes, str, bool]
+#: a credential decided from ripgrep's line alone (``_check_file``): a whole token, or a
+#: legacy value assigned on a keyword's line. Line, column, value, format id, checksum
+#: valid (None for a legacy value). It lives only until the caller has made its record.
+Run = tuple[int, int, bytes, str, bool | None]
 
 
 def rg_binary() -> str | None:
     """The ``rg`` beside this interpreter (a venv that is not activated), else on PATH."""
     here = Path(sys.executable).parent / "rg"
     return str(here) if here.is_file() and os.access(here, os.X_OK) else shutil.which("rg")
+
+
+def _may_hold_literal(run: bytes) -> bool:
+    """Whether a run of token characters may hold a literal (the prefilter's): all but
+    ``v1.0-``, which no run holds, start ``cf`` or are a keyword in any case. Most values
+    hold none (a 40-character random one: ~1 %)."""
+    low = run.lower()
+    return b"cf" in run or b"cf_" in low or b"cloudflare" in low
 
 
 def _hits(
@@ -115,8 +128,9 @@ def _checked_window(
 def _check_file(
     path: bytes, hits: list[tuple[int, int, int, bytes]], engine: Engine, stats: Stats
 ) -> tuple[str, list[Located], list[Run]]:
-    """The file's path as shown, its credentials checked in the file, and the whole tokens
-    decided from ripgrep's line alone (``Run``; in a file with no cfposture:allow marker)."""
+    """The file's path as shown, its credentials checked in the file, and those decided from
+    ripgrep's line alone (``Run``: whole tokens, and legacy values assigned on a keyword's
+    line; in a file with no cfposture:allow marker)."""
     shown = os.fsdecode(path)
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -133,9 +147,11 @@ def _check_file(
         marked = False
         # (line, offset, literal index, where the line starts) to read for
         todo: list[tuple[int, int, int, int]] = []
-        runs: list[Run] = []  # whole tokens' runs, and (below) where each starts
+        runs: list[Run] = []  # whole tokens' runs and decided assignments, where each starts
         run_offsets: list[int] = []
+        decided: list[tuple[int, int, int, int]] = []  # the keywords those were decided at
         run_token, literals_in, append = engine.run_token, engine.literals_in, todo.append
+        keyword_first = engine.keyword_first
         for line, col, off, text in hits:
             if ALLOW_PREFIX in text:
                 marked = True
@@ -146,15 +162,38 @@ def _check_file(
                     runs.append((line, col, text, *token))
                     run_offsets.append(off)
                     continue
-            for i, pos in literals_in(text):
+            rest = text.lstrip(RUN_BYTES)
+            if rest and text[0] in keyword_first and text != ALLOW_MARKER:
+                # a keyword's run and, after it on its line, what an assignment's value
+                # would be (Engine.rg_patterns): decided here, with no read, where it can be
+                head = text[: len(text) - len(rest)]
+                end = len(text) if text[-1] in RUN_BYTES else len(text) - 1
+                at = len(text[:end].rstrip(RUN_BYTES))
+                last = text[at:end]
+                lits = literals_in(head)  # a second keyword in it: all checked in the file
+                if len(lits) == 1 and not _may_hold_literal(last):
+                    m = legacy_on_line(text, col == 1)
+                    if m is not None:
+                        value = m["value"]
+                        kind = legacy_kind(value)
+                        if kind is not None:  # else no credential: as in the file
+                            start = m.start("value")
+                            runs.append((line, col + start, value, kind, None))
+                            run_offsets.append(off + start)
+                        decided.append((line, off, lits[0][0], off - col + 1))
+                        continue
+                # else each literal of both runs is checked in the file, as ever
+                lits += tuple((i, at + pos) for i, pos in literals_in(last))
+            else:
+                lits = literals_in(text)
+            for i, pos in lits:
                 append((line, off + pos, i, off - col + 1))
-        # runs need no deduplication: no other match overlaps one, and no credential checked
-        # in the file starts where a run does (a legacy value is at most 45 characters, and
-        # cfoat_ and v1.0- are not a run's prefix)
         if marked:  # a line may say cfposture:allow: each run judged in the file, marker at hand
-            for (line, col, text, _, _), off in zip(runs, run_offsets, strict=True):
-                todo += [(line, off + pos, i, off - col + 1) for i, pos in literals_in(text)]
-            runs = []
+            for (line, col, text, fmt, _), off in zip(runs, run_offsets, strict=True):
+                if fmt in SCANNABLE_PREFIXES:
+                    todo += [(line, off + pos, i, off - col + 1) for i, pos in literals_in(text)]
+            todo += decided
+            runs, run_offsets = [], []
         if not todo:
             return shown, [], runs
         found: dict[tuple[int, int], Located] = {}
@@ -179,6 +218,10 @@ def _check_file(
                 allowed = marked and allowed_inline(buf, start, end, max(bol, 0))
                 loc = Located(h, shown, value_line, start - bol + 1, allowed=allowed)
                 found.setdefault((h.start, h.end), loc)
+        if decided and found:  # an assignment decided from its line may also be reached
+            # from a keyword before it (``cloudflare x cloudflare_t = …``): found once
+            spans = zip(runs, run_offsets, strict=True)
+            runs = [r for r, o in spans if (o, o + len(r[2])) not in found]
         return shown, sorted(found.values(), key=lambda x: x.hit.start), runs
     finally:
         os.close(fd)

@@ -16,7 +16,9 @@ from cfposture.formats import (
     classify,
     fingerprint,
     is_valid_checksum,
+    legacy_kind,
     legacy_match,
+    legacy_on_line,
     redact,
 )
 from cfposture.formats import LEGACY as LEGACY_RX
@@ -183,7 +185,7 @@ PIECES = [
     " ", "\t", "\n", "  ", "=", ":", ":=", "=>", ",", ">", "||", "?=", ".=", "::=", '"', "'",
     "`", "Bearer ", "bearer\t", "BEARER", "X-Auth-Key:", "x-auth-key: ", "-H ",
     "Authorization: ", "curl https://api.cloudflare.com/client/v4 ", LEGACY, LEGACY[:37],
-    LEGACY + "x", GLOBAL, "0" * 40, "a" * 160, "-", ".", "#", "é",
+    LEGACY + "x", GLOBAL, "0" * 40, "a" * 160, "-", ".", "#", "é", "\r", ";",
 ]  # fmt: skip
 
 
@@ -218,3 +220,69 @@ def test_where_both_branches_match_the_assignment_wins_as_in_legacy():
     text = f'cloudflare_api_token={LEGACY} curl -H "Authorization: Bearer {other}"'.encode()
     assert LEGACY_RX.match(text, 0)["value"].decode() == LEGACY
     assert legacy_match(text, 0)["value"].decode() == LEGACY
+
+
+# ripgrep's match at a keyword (Engine.rg_patterns), in Python's syntax: the keyword's run,
+# then, where its line goes on with one, an assignment's value and the character after it
+# (not a dot, not the line's end: ripgrep's ``$``)
+_RUN = rb"[A-Za-z0-9_\-]"
+RG_KEYWORD = re.compile(
+    rb"(?i:cf_|cloudflare)" + _RUN + rb"*(?:[^A-Za-z0-9_\-\n]+" + _RUN
+    + rb"+(?:[^A-Za-z0-9_\-.\n]|(?=\n)|\Z))?"
+)  # fmt: skip
+
+
+def _on_line(text: bytes, pos: int) -> re.Match[bytes] | None:
+    """``legacy_on_line`` for the keyword at ``pos``, on what ripgrep prints for it (None
+    where that is the keyword's run alone: nothing to decide from)."""
+    printed = RG_KEYWORD.match(text, pos)
+    assert printed is not None
+    shown = printed.group()
+    if re.fullmatch(_RUN + rb"+", shown):
+        return None
+    return legacy_on_line(shown, pos == 0 or text[pos - 1 : pos] == b"\n")
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=14), st.binary(max_size=6))
+def test_an_assignment_decided_on_its_line_is_the_match_in_the_file(
+    parts: list[str], noise: bytes
+) -> None:
+    """What ``legacy_on_line`` decides from ripgrep's text alone is what ``legacy_match``
+    finds at the keyword in the whole text: the same value, in the same place."""
+    text = noise + "".join(parts).encode()
+    for k in re.finditer(rb"(?i:cloudflare|cf_)", text):
+        got = _on_line(text, k.start())
+        if got is not None:
+            want = legacy_match(text, k.start())
+            assert want is not None, (text, k.start())
+            assert want.span("value") == tuple(k.start() + i for i in got.span("value"))
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        (f"CLOUDFLARE_API_TOKEN={LEGACY}", LEGACY),
+        (f'  "cloudflare_api_token": "{LEGACY}",', LEGACY),
+        (f"cloudflareKey := '{GLOBAL}' # global key", GLOBAL),
+        (f"CF_API_TOKEN={LEGACY}\r", LEGACY),  # a cf_ keyword that starts its line
+        (f"CLOUDFLARE_API_TOKEN={LEGACY}\xff", LEGACY),  # not UTF-8 after it
+        (f"cloudflare_sha = {'0' * 40}", None),  # 40 hex: a commit id, no credential
+        # and these only the file can decide: ripgrep's text says nothing of them
+        (f"export CF_API_TOKEN={LEGACY}", "file"),  # the byte before cf_ is not in it
+        (f"CLOUDFLARE_KEY=v1.0-{GLOBAL}", "file"),  # no value after the dot: v1.0- may start
+        (f"cloudflare_api_token = {LEGACY}.", "file"),  # a dot after the value: not taken in
+        (f"cloudflare.api_token = {LEGACY}", "file"),  # taken in: the run after the keyword's
+        (f"CLOUDFLARE_API_TOKEN =\n  {LEGACY}", "file"),  # the value on the next line
+    ],
+)
+def test_what_an_assignment_on_a_keywords_line_decides(line: str, value: str | None) -> None:
+    text = line.encode("latin-1")
+    pos = re.search(rb"(?i:cloudflare|cf_)", text).start()
+    got, want = _on_line(text, pos), legacy_match(text, pos)
+    if value == "file":
+        assert got is None
+    else:  # decided: a value, or no credential at all
+        assert got is not None
+        assert (got["value"].decode() if legacy_kind(got["value"]) else None) == value
+        assert (want and legacy_kind(want["value"]) and want["value"].decode()) == value

@@ -139,6 +139,109 @@ def test_values_far_from_ripgreps_match_are_placed_as_every_engine_places_them(
     ]
 
 
+GLOBAL = "d3d1443e0adc9c24564c6c5676d679d47e2ca"  # 37 hex
+ORIGIN = "v1.0-" + "a" * 24 + "-" + "b" * 146
+# Lines where a keyword's match takes in the assignment after it (Engine.rg_patterns):
+# decided from ripgrep's text where it can be, from the file where only the file can say.
+DECIDED = [
+    f"CLOUDFLARE_API_TOKEN={LEGACY}",
+    f'  "cloudflare_api_token": "{LEGACY[::-1]}",',
+    f"cloudflareKey := '{GLOBAL}' # global key",
+    f"CF_API_TOKEN={LEGACY.upper()}\r",  # cf_ at the line's start: its lookbehind holds
+    f"cloudflare_sha = {'0' * 40}",  # a commit id: decided, no credential
+]
+IN_THE_FILE = [
+    f"export CF_API_TOKEN={LEGACY}",  # the byte before cf_ is not in ripgrep's text
+    f"XCF_API_TOKEN={LEGACY}",  # ... and here it makes cf_ no keyword
+    f"CLOUDFLARE_ORIGIN_CA_KEY={ORIGIN}",  # a dot after v1: not taken in, v1.0- checked
+    f"CLOUDFLARE_API_TOKEN={TOKEN}",  # the value's run holds a literal: each checked
+    f"CLOUDFLARE_API_TOKEN=xcf{LEGACY[3:]}",  # "cf" in the value: read, to be sure
+    # a keyword in the value (no credential: 37 characters) starts a header's match
+    f"CLOUDFLARE_URL=cloudflare_api_v4_endpoint_example_xx -H 'Bearer {LEGACY[::-1]}'",
+    f"cloudflare_api_token = {LEGACY}.",
+    f"cloudflare.api_token = {LEGACY}",
+    f"cloudflare x cloudflare_t = {LEGACY[::-1]}",  # two keywords reach one value: found once
+    f"CLOUDFLARE_CF_TOKEN={LEGACY}",  # two keywords in one run: each checked, found once
+    "CLOUDFLARE_API_TOKEN =",
+    f"  {LEGACY}",
+]
+
+
+@pytest.mark.parametrize("filler", [0, MAP_ABOVE + 1], ids=["small", "mapped"])
+def test_assignments_on_a_keywords_line_are_judged_as_every_engine_judges_them(
+    tmp_path: Path, filler: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, got = _judged(tmp_path / "f.env", DECIDED + IN_THE_FILE, filler)
+    legacy, key = ("legacy_token", "credential", False), ("legacy_global_key", "credential", False)
+    assert got == [
+        (base + 1, 22, *legacy),
+        (base + 2, 28, *legacy),
+        (base + 3, 19, *key),
+        (base + 4, 14, *legacy),
+        (base + 6, 21, *legacy),
+        (base + 8, 26, "origin_ca_key", "credential", False),
+        (base + 9, 22, "cfut", "credential", False),
+        (base + 10, 22, *legacy),
+        (base + 11, 65, *legacy),
+        (base + 12, 24, *legacy),
+        (base + 13, 24, *legacy),
+        (base + 14, 29, *legacy),
+        (base + 15, 21, *legacy),
+        (base + 17, 3, *legacy),
+    ]
+    # and the lines ripgrep's text decides are not read at all
+    checked = []
+    real = Engine.check
+    monkeypatch.setattr(Engine, "check", lambda self, *a: checked.append(a[1:2]) or real(self, *a))
+    (tmp_path / "f.env").write_text("\n".join(DECIDED) + "\n")
+    assert len(scan([tmp_path], use_rg=True).findings) == 4 and checked == []
+    (tmp_path / "f.env").write_text("\n".join(DECIDED) + "\n# cfposture:allow\n")
+    assert [f["allowed"] for f in scan([tmp_path], use_rg=True).findings] == [False] * 4
+    assert len(checked) == 5  # a marked file: each keyword judged in the file, marker at hand
+
+
+# A line around a keyword, slot by slot: what comes before it, the keyword, the rest of
+# the identifier, an assignment (or not), a value of the right or wrong length or holding a
+# literal, and what follows it (a dot, a line end of either kind, a byte not UTF-8, the
+# allow marker, a header with another value).
+ASSIGNMENT = st.tuples(
+    st.sampled_from(["", "export ", "x", "  ", '"', "X_"]),
+    st.sampled_from(["CLOUDFLARE", "cloudflare", "Cloudflare", "cf_", "CF_"]),
+    st.sampled_from(["", "_API_TOKEN", "_cf_token", ".api", " api token", "Key", "_x" * 13]),
+    st.sampled_from(["", '"', "'"]),
+    st.sampled_from(["", " ", "  \t"]),
+    st.sampled_from(["=", ":", ":=", "=>", ",", "||", "?=", ".=", " ", "-"]),
+    st.sampled_from(["", " ", "\n  "]),
+    st.sampled_from(["", '"', "'"]),
+    st.sampled_from(
+        [LEGACY, LEGACY[:37], LEGACY + "x", GLOBAL, "0" * 40, TOKEN, "xcf" + LEGACY[3:],
+         "cloudflare_" + "a" * 27, "v1", ORIGIN, "cfoat_" + "b" * 34]
+    ),
+    st.sampled_from(
+        ["", '"', ".", "\r", "\xff", " # cfposture:allow", f" -H 'Bearer {LEGACY[::-1]}'",
+         "x", ".0-" + "c" * 20]
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ASSIGNMENT, min_size=1, max_size=4))
+def test_lines_with_assignments_are_judged_by_ripgrep_as_in_process(
+    lines: list[tuple[str, ...]],
+) -> None:
+    """ripgrep's keyword matches that take in an assignment (decided from its text where
+    ``formats.legacy_on_line`` can, checked in the file where not) against the in-process
+    engine, which checks every literal it finds in the file: the same findings."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        text = "\n".join(map("".join, lines)) + "\n"
+        Path(tmp, "f.env").write_bytes(text.encode("latin-1"))
+        rg = scan([tmp], use_rg=True).findings
+        in_process = scan([tmp], engine=Engine(use_hyperscan=False), use_rg=False).findings
+    assert rg == in_process
+
+
 def _commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The ripgrep command lines a scan runs (it still runs them)."""
     seen: list[list[str]] = []
