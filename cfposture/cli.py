@@ -362,6 +362,7 @@ def _scan_command(args: argparse.Namespace) -> int:
         log=False,  # printed here instead, once each (at most twenty), with the prefix
         # the writers (orjson alone brings ~12 ms of imports) load while ripgrep searches
         on_start=lambda: import_module("cfposture.scan.output"),
+        hold_values=args.verify,  # nothing else sends a value anywhere
     )
     for w in result.stats.warnings[:20]:
         print(f"cfposture: warning: {w}", file=sys.stderr)

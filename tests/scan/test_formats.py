@@ -178,6 +178,18 @@ def test_redact_keeps_each_formats_prefix_whole(value: str | bytes, shown: str) 
     assert redact(value) == shown
 
 
+@given(
+    fmt=st.sampled_from(["cfut", "cfat", "cfk", "legacy_token", "legacy_global_key"]),
+    body=st.text(alphabet="abcdefXYZ0189_-", min_size=40, max_size=45),
+)
+def test_a_decided_value_is_redacted_as_redact_does_it(fmt: str, body: str) -> None:
+    """``redact_decided``, the scanner's short cut for values decided from ripgrep's line."""
+    from cfposture.formats import SCANNABLE_PREFIXES, redact_decided
+
+    value = (SCANNABLE_PREFIXES.get(fmt, "") + body).encode()
+    assert redact_decided(value, fmt) == redact(value)
+
+
 # Pieces of text around a keyword: what decides whether LEGACY matches (the keyword in any
 # case, assignments, quotes, headers, values of the right and wrong lengths, line breaks).
 PIECES = [

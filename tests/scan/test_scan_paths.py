@@ -786,6 +786,31 @@ def test_each_findings_fingerprint_is_the_formats_fingerprint_of_its_value(
         [TOKEN, LOOKALIKE, LEGACY]
     )
     assert set(res.values) == {fingerprint(TOKEN), fingerprint(LEGACY)}  # verifiable only
+    assert res.values[fingerprint(LEGACY)] == LEGACY.encode()
+    again = scan([tree / "src", tree / ".env"], use_rg=use_rg, hold_values=False)
+    assert again.findings == res.findings and again.values == {}
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_the_scan_command_holds_values_only_to_verify_them(
+    tree: Path, verify: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without ``--verify`` no value outlives its record: the scan is told not to keep any."""
+    import cfposture.scan
+    import cfposture.scan.verify
+
+    asked: list[bool] = []
+    real = cfposture.scan.scan
+
+    def spy(*a, **k):
+        asked.append(k["hold_values"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(cfposture.scan, "scan", spy)
+    monkeypatch.setattr(cfposture.scan.verify, "verify", lambda f, values, **k: len(values))
+    extra = ["--verify"] if verify else []
+    assert main(["scan", str(tree / ".env"), "--quiet", *extra]) == 0
+    assert asked == [verify]
 
 
 @pytest.mark.parametrize("outcome", ["findings written", "an error"])
