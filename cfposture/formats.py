@@ -29,6 +29,9 @@ _NOT_AFTER = rb"(?![" + _TOKEN_CHARS + rb"])"
 # = : := ::= :::= ?= .= => , > || (a closing quote may come first, an opening one after).
 _KEYWORD = rb"(?i:cloudflare|(?<![a-z0-9])cf_)[\w.\- \t]{0,24}?"
 _ASSIGN = rb"[\"'`]?\s{0,4}(?::{0,3}=|\?=|\.=|=>|\|\||[:=,>])\s{0,8}[\"'`]?\s{0,2}"
+#: one of these is in every operator _ASSIGN takes, and in no identifier or run of token
+#: characters (what ``legacy_on_line`` rests on)
+ASSIGN_OPERATOR_CHARS = ":=,>|"
 # An HTTP header next to a Cloudflare URL (curl examples): the token follows ``Bearer``.
 _HEADER = rb"(?i:cloudflare)[\s\S]{0,160}?(?i:bearer\s+|x-auth-key:\s*)[\"']?"
 _LEGACY_VALUE = rb"(?P<value>[" + _TOKEN_CHARS + rb"]{37,45})" + _NOT_AFTER
@@ -72,8 +75,9 @@ def legacy_on_line(text: bytes, line_start: bool) -> re.Match[bytes] | None:
     Why a match in ``text`` is the match in the file. The assignment branch reads the
     keyword, an identifier of ``[\\w.\\- \\t]``, an operator with quotes and spaces
     around it, then a value: a run of 37-45 token characters with no token character after
-    it. Every operator holds one of ``:=,>|``, which neither an identifier nor a run can
-    hold, so a match in ``text`` has such a character ``c`` before ``text``'s last run. A
+    it. Every operator holds one of ``ASSIGN_OPERATOR_CHARS``, which neither an identifier
+    nor a run can hold, so a match in ``text`` has such a character ``c`` before ``text``'s
+    last run. A
     way through the file that read past ``text`` would have to pass ``c`` in its operator
     and then take that last run, whole, as its value: so it reads no further than
     ``text``. Hence the first way that succeeds in ``text`` is the first in the file, and

@@ -17,7 +17,14 @@ import threading
 import zlib
 from collections.abc import Callable
 
-from ..formats import _TOKEN_CHARS, FORMATS, checksum, legacy_kind, legacy_match
+from ..formats import (
+    _TOKEN_CHARS,
+    ASSIGN_OPERATOR_CHARS,
+    FORMATS,
+    checksum,
+    legacy_kind,
+    legacy_match,
+)
 
 TYPE_CHECKING = False  # not typing's: see cfposture.cli
 if TYPE_CHECKING:
@@ -172,11 +179,13 @@ class Engine:
         ends inside a run and the next match always starts where a run starts. The literals
         inside a match are found again in Python (``literals_in``) and checked as before.
 
-        A keyword's run takes in, where its line goes on with one, what an assignment's value
-        would be: the characters up to the next run, that run, and the character after it
-        unless that is a dot (``v1.0-`` could start there) or the line's end. Such a line is
-        then decided from what ripgrep printed (``formats.legacy_on_line``), with no read of
-        the file; ripgrep costs the same."""
+        A keyword's run takes in, where its line goes on with an operator (``=``, ``:`` …),
+        what an assignment's value would be: the characters up to the next run, that run, and
+        the character after it unless that is a dot (``v1.0-`` could start there) or the
+        line's end. Such a line is then decided from what ripgrep printed
+        (``formats.legacy_on_line``), with no read of the file. Only where an operator follows:
+        most keywords in code are names (``from cloudflare import …``), and checking those
+        twice cost a tree holding the Cloudflare SDK 50 ms (benchmarks/README)."""
         chars = _TOKEN_CHARS.decode()
         run = f"[{chars}]*"
         lits = [(re.escape(lit.decode()), kw, lit in self._prefixes) for lit, kw in self._lits]
@@ -185,7 +194,11 @@ class Engine:
         caseless = "|".join(lit for lit, kw, _ in lits if kw)
         # (?-u): any byte but those, as Python's bytes patterns read them, even where the
         # file is not UTF-8
-        value = rf"(?:(?-u:[^{chars}\n])+[{chars}]+(?-u:[^{chars}.\n]|$))?"
+        ops = re.escape(ASSIGN_OPERATOR_CHARS)
+        value = (
+            rf"(?:(?-u:[^{chars}\n{ops}])*[{ops}](?-u:[^{chars}\n])*"
+            rf"[{chars}]+(?-u:[^{chars}.\n]|$))?"
+        )
         return [
             f"{run}(?:{scannable}){run}",
             f"(?:{cased}){run}",

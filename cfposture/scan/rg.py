@@ -56,6 +56,7 @@ ALLOW_PREFIX = ALLOW_MARKER.split(b":")[0]  # what any match covering a marker h
 # the token characters a run is made of (formats._TOKEN_CHARS), for strip()
 RUN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 TOKEN_MIN = min(map(len, SCANNABLE_PREFIXES.values())) + 40 + 8  # shortest token: cfk_
+ASSIGNED_MIN = len("cf_=") + 37  # the shortest keyword, an operator, the shortest legacy value
 # files named to ripgrep are searched as text: NUL bytes are judged in Python by git's rule
 # (is_binary), as the in-process engines judge them, not by ripgrep's (any NUL it meets)
 NAMED = ["--text"]
@@ -84,6 +85,27 @@ def _may_hold_literal(run: bytes) -> bool:
     hold none (a 40-character random one: ~1 %)."""
     low = run.lower()
     return b"cf" in run or b"cf_" in low or b"cloudflare" in low
+
+
+def _assignment(
+    text: bytes, line_start: bool, literals_in: Callable[[bytes], tuple[tuple[int, int], ...]]
+) -> tuple[re.Match[bytes], int] | None:
+    """LEGACY's match at the keyword ripgrep's ``text`` starts with, and that keyword's
+    literal index, where ``text`` (a keyword's run, an operator and what follows it on its
+    line: ``Engine.rg_patterns``) decides it alone; else None, and each literal in ``text``
+    is checked in the file, as any match's. Only where the keyword is the one literal both
+    in its run and in the value's (``_may_hold_literal``): nothing else in ``text`` needs
+    a check."""
+    rest = text.lstrip(RUN_BYTES)  # what follows the keyword's run
+    if not rest:
+        return None
+    end = len(text) if text[-1] in RUN_BYTES else len(text) - 1  # the character after it
+    last = text[len(text[:end].rstrip(RUN_BYTES)) : end]
+    lits = literals_in(text[: len(text) - len(rest)])
+    if len(lits) != 1 or _may_hold_literal(last):
+        return None
+    m = legacy_on_line(text, line_start)
+    return None if m is None else (m, lits[0][0])
 
 
 def _hits(
@@ -162,31 +184,21 @@ def _check_file(
                     runs.append((line, col, text, *token))
                     run_offsets.append(off)
                     continue
-            rest = text.lstrip(RUN_BYTES)
-            if rest and text[0] in keyword_first and text != ALLOW_MARKER:
-                # a keyword's run and, after it on its line, what an assignment's value
-                # would be (Engine.rg_patterns): decided here, with no read, where it can be
-                head = text[: len(text) - len(rest)]
-                end = len(text) if text[-1] in RUN_BYTES else len(text) - 1
-                at = len(text[:end].rstrip(RUN_BYTES))
-                last = text[at:end]
-                lits = literals_in(head)  # a second keyword in it: all checked in the file
-                if len(lits) == 1 and not _may_hold_literal(last):
-                    m = legacy_on_line(text, col == 1)
-                    if m is not None:
-                        value = m["value"]
-                        kind = legacy_kind(value)
-                        if kind is not None:  # else no credential: as in the file
-                            start = m.start("value")
-                            runs.append((line, col + start, value, kind, None))
-                            run_offsets.append(off + start)
-                        decided.append((line, off, lits[0][0], off - col + 1))
-                        continue
-                # else each literal of both runs is checked in the file, as ever
-                lits += tuple((i, at + pos) for i, pos in literals_in(last))
-            else:
-                lits = literals_in(text)
-            for i, pos in lits:
+            if len(text) >= ASSIGNED_MIN and text[0] in keyword_first:
+                # a keyword's run and the assignment after it on its line (Engine.rg_patterns):
+                # decided here, with no read, where ripgrep's text can decide it
+                got = _assignment(text, col == 1, literals_in)
+                if got is not None:
+                    m, i = got
+                    value = m["value"]
+                    kind = legacy_kind(value)
+                    if kind is not None:  # else no credential: as in the file
+                        start = m.start("value")
+                        runs.append((line, col + start, value, kind, None))
+                        run_offsets.append(off + start)
+                    decided.append((line, off, i, off - col + 1))
+                    continue
+            for i, pos in literals_in(text):
                 append((line, off + pos, i, off - col + 1))
         if marked:  # a line may say cfposture:allow: each run judged in the file, marker at hand
             for (line, col, text, fmt, _), off in zip(runs, run_offsets, strict=True):

@@ -235,12 +235,12 @@ def test_where_both_branches_match_the_assignment_wins_as_in_legacy():
 
 
 # ripgrep's match at a keyword (Engine.rg_patterns), in Python's syntax: the keyword's run,
-# then, where its line goes on with one, an assignment's value and the character after it
-# (not a dot, not the line's end: ripgrep's ``$``)
+# then, where its line goes on with an operator, an assignment's value and the character
+# after it (not a dot, not the line's end: ripgrep's ``$``)
 _RUN = rb"[A-Za-z0-9_\-]"
 RG_KEYWORD = re.compile(
-    rb"(?i:cf_|cloudflare)" + _RUN + rb"*(?:[^A-Za-z0-9_\-\n]+" + _RUN
-    + rb"+(?:[^A-Za-z0-9_\-.\n]|(?=\n)|\Z))?"
+    rb"(?i:cf_|cloudflare)" + _RUN + rb"*(?:[^A-Za-z0-9_\-\n:=,>|]*[:=,>|][^A-Za-z0-9_\-\n]*"
+    + _RUN + rb"+(?:[^A-Za-z0-9_\-.\n]|(?=\n)|\Z))?"
 )  # fmt: skip
 
 
