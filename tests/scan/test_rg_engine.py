@@ -200,6 +200,25 @@ def test_assignments_on_a_keywords_line_are_judged_as_every_engine_judges_them(
     assert len(checked) == 5  # a marked file: each keyword judged in the file, marker at hand
 
 
+def test_matches_holding_a_nul_byte_keep_their_files_apart(tmp_path: Path) -> None:
+    """ripgrep names each file once (``--heading``) and a keyword's match may hold any byte
+    after its operator, a NUL too, in a file whose first 8,000 bytes have none (text, by
+    git's rule, where ripgrep is given the files by name: a tree with a large file): each
+    match stays with its file, and every engine finds the same."""
+    late = b"#\n" * (MAP_ABOVE // 2 + 1)
+    text = f"k={KEY}\nCLOUDFLARE_KEY=\0 {LEGACY}\nk={KEY}\n"  # not the file's first match
+    (tmp_path / "a.env").write_bytes(late + text.encode())
+    (tmp_path / "b.env").write_bytes(f"CLOUDFLARE_KEY=\0{LEGACY}\n".encode())  # binary
+    (tmp_path / "c.env").write_bytes(b"#\n" * 4500 + f"CLOUDFLARE_API_TOKEN={LEGACY}\n".encode())
+    rg, hs, re_ = _engines([tmp_path])
+    assert rg == hs == re_
+    assert [(Path(f["path"]).name, f["line"], f["format"]) for f in rg] == [
+        ("a.env", MAP_ABOVE // 2 + 2, "cfk"),
+        ("a.env", MAP_ABOVE // 2 + 4, "cfk"),
+        ("c.env", 4501, "legacy_token"),
+    ]
+
+
 # A line around a keyword, slot by slot: what comes before it, the keyword, the rest of
 # the identifier, an assignment (or not), a value of the right or wrong length or holding a
 # literal, and what follows it (a dot, a line end of either kind, a byte not UTF-8, the
