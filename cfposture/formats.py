@@ -77,9 +77,8 @@ def legacy_on_line(text: bytes, line_start: bool) -> re.Match[bytes] | None:
     around it, then a value: a run of 37-45 token characters with no token character after
     it. Every operator holds one of ``ASSIGN_OPERATOR_CHARS``, which neither an identifier
     nor a run can hold, so a match in ``text`` has such a character ``c`` before ``text``'s
-    last run. A
-    way through the file that read past ``text`` would have to pass ``c`` in its operator
-    and then take that last run, whole, as its value: so it reads no further than
+    last run. A way through the file that read past ``text`` would have to pass ``c`` in its
+    operator and then take that last run, whole, as its value: so it reads no further than
     ``text``. Hence the first way that succeeds in ``text`` is the first in the file, and
     ``legacy_match`` returns it before trying the header branch. Where the assignment
     branch fails in ``text`` the file may still hold a match (the header branch, a value on

@@ -158,7 +158,7 @@ def _found_in_file(
     path: str, located: list[Located], runs: list[Run], values: Values
 ) -> list[Found]:
     """What ripgrep's engine found in one file, in order: credentials checked in the file,
-    and whole tokens decided from ripgrep's line alone (see ``rg._check_file``). Ordered
+    and those decided from ripgrep's line alone (see ``rg._check_file``). Ordered
     here, beside ripgrep's search, the final sort meets each file's credentials in order."""
     if not runs:
         return _found(located, values)
