@@ -91,13 +91,14 @@ def _assignment(
     """LEGACY's match at the keyword ripgrep's ``text`` starts with, and that keyword's
     literal index, where ``text`` (a keyword's run, an operator and what follows it on its
     line: ``Engine.rg_patterns``) decides it alone; else None, and each literal in ``text``
-    is checked in the file, as any match's. Only where the keyword is the one literal both
-    in its run and in the value's (``_may_hold_literal``): nothing else in ``text`` needs
-    a check."""
+    is checked in the file, as any match's. Only where the keyword is the one literal in its
+    own run and the value's run may hold none (``_may_hold_literal``): then nothing else in
+    ``text`` needs a check."""
     rest = text.lstrip(RUN_BYTES)  # what follows the keyword's run
     if not rest:
         return None
-    end = len(text) if text[-1] in RUN_BYTES else len(text) - 1  # the character after it
+    # the value's run: the last, without the character ripgrep took after it, if any
+    end = len(text) if text[-1] in RUN_BYTES else len(text) - 1
     last = text[len(text[:end].rstrip(RUN_BYTES)) : end]
     lits = literals_in(text[: len(text) - len(rest)])
     if len(lits) != 1 or _may_hold_literal(last):

@@ -793,7 +793,7 @@ def test_each_findings_fingerprint_is_the_formats_fingerprint_of_its_value(
 
 @pytest.mark.parametrize("verify", [False, True])
 def test_the_scan_command_holds_values_only_to_verify_them(
-    tree: Path, verify: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tree: Path, verify: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without ``--verify`` no value outlives its record: the scan is told not to keep any."""
     import cfposture.scan
