@@ -219,6 +219,20 @@ def test_matches_holding_a_nul_byte_keep_their_files_apart(tmp_path: Path) -> No
     ]
 
 
+def test_the_run_shortcuts_know_every_literal_and_token_character() -> None:
+    """``rg._may_hold_literal`` and ``rg.RUN_BYTES`` spell out, for speed, what the formats
+    define: every literal a run can hold (in any case, for a keyword) must be seen by the
+    first, and the second must be exactly the token characters (``formats._TOKEN_CHARS``)."""
+    from cfposture.formats import _TOKEN_CHARS
+
+    token_char = re.compile(b"[" + _TOKEN_CHARS + b"]")
+    assert set(rg_mod.RUN_BYTES) == {c for c in range(256) if token_char.fullmatch(bytes([c]))}
+    for lit, keyword in Engine()._lits:
+        if not lit.strip(rg_mod.RUN_BYTES):  # a literal a run can hold (not v1.0-)
+            for spelt in {lit, lit.upper(), lit.title()} if keyword else {lit}:
+                assert rg_mod._may_hold_literal(b"x" + spelt + b"y"), spelt
+
+
 # A line around a keyword, slot by slot: what comes before it, the keyword, the rest of
 # the identifier, an assignment (or not), a value of the right or wrong length or holding a
 # literal, and what follows it (a dot, a line end of either kind, a byte not UTF-8, the
