@@ -500,6 +500,16 @@ def _days(value: str) -> int:
     return n
 
 
+def _audit_days(value: str) -> int:
+    n = int(value)
+    if not 1 <= n <= 548:
+        raise argparse.ArgumentTypeError(
+            "must be between 1 and 548 days (audit logs are kept 18 months); import older"
+            " logs from Logpush with cfposture import-audit"
+        )
+    return n
+
+
 def _kernels(value: str) -> int:
     try:
         n = int(value)
@@ -638,7 +648,12 @@ def _args_pull(s: argparse.ArgumentParser) -> None:
     s.add_argument("out", help="new folder for the snapshot")
     s.add_argument("--api-base", help="API base URL (default: CLOUDFLARE_BASE_URL or Cloudflare)")
     s.add_argument("--account", action="append", metavar="ID", help="only this account (repeat)")
-    s.add_argument("--audit-days", type=_days, default=30, help="audit log days (default 30)")
+    s.add_argument(
+        "--audit-days",
+        type=_audit_days,
+        default=90,
+        help="audit log days (default 90, the usage window; the API keeps 548)",
+    )
     first = s.add_mutually_exclusive_group()
     first.add_argument(
         "--since", type=_timestamp, help="audit logs from (default: --audit-days ago)"

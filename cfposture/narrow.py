@@ -1,10 +1,11 @@
-"""Narrowed policies: the permission groups a principal actually used, at the narrowest scope
-that covers the use, written as the request the Cloudflare API accepts (and as Terraform).
+"""Narrowed policies, written as the request the Cloudflare API accepts (and as Terraform).
 
-Never narrower than observed use: every (group, scope) in the result is one that some event in
-the window exercised, and only groups a current allow grant covers are kept, so narrowing can
-only remove access. ``allows()`` replays an event against a policy list; the tests replay the
-whole window with it.
+A narrowed policy must never break what a token does, and audit logs show only writes. So it
+keeps every read group at its scope, narrows each used write group to the scopes that saw
+writes (keeping the product's read group on the rest), and replaces each unused write group by
+the product's read group at the same scope. Every id is a real permission-group id: the
+grant's own (from the API) or a catalogue id Cloudflare publishes. ``allows()`` replays an
+event against a policy list; the tests replay the whole window with it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import json
 import re
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
-from .scopes import ACCOUNT, ZONE, Scope, member_scopes, token_scopes
+from .catalog import scope_kind
+from .scopes import ACCOUNT, USER, ZONE, Scope, member_scopes, token_scopes
 from .usage import _default_covers
 
 
@@ -27,72 +29,130 @@ def _resources_for(account_id: str, zone_ids: list[str]) -> dict[str, str]:
     return {f"{ACCOUNT}{account_id}": "*"}
 
 
-def token_policies(
-    used: Iterable[tuple[Any, Any, Any]],
-    ids: dict[str, str],
-    user_groups: list[str],
-    user_id: str | None,
-) -> list[dict[str, Any]]:
-    """Policies for one token from its uses, (covered group, account, zone or missing) each.
+def scope_resources(scope_type: str, scope_id: Any, account_id: Any) -> dict[str, Any]:
+    """A grant's scope as a token policy's ``resources`` map (the inverse of
+    ``scopes.token_scopes``)."""
+    if scope_type == "all_accounts":
+        return {f"{ACCOUNT}*": "*"}
+    if scope_type == "account":
+        return {f"{ACCOUNT}{scope_id}": "*"}
+    if scope_type == "all_zones":
+        if scope_id in (None, "*") or _missing(scope_id):
+            return {f"{ZONE}*": "*"}
+        return {f"{ACCOUNT}{scope_id}": {f"{ZONE}*": "*"}}
+    if scope_type == "zone":
+        return {f"{ZONE}{scope_id}": "*"}
+    if scope_type == "user":
+        return {f"{USER}{scope_id}": "*"}
+    return {str(scope_id): "*"}  # a resource: its key is the scope id
 
-    Zone-level use keeps exactly the zones used; account-level use keeps the account. Groups used
-    on the same set of resources share one policy. Plain Python over the few rows a token has:
-    a group-by per group and per account cost ~2 ms a token (run for every finding of CFP-T07,
-    on every snapshot a report's trends judge).
+
+class GroupRef(NamedTuple):
+    """A permission group as a policy names it: the real id and, for people, the name."""
+
+    id: str
+    name: str
+
+
+def safe_token_policies(
+    grants: list[dict[str, Any]],
+    uses: dict[Any, list[tuple[Any, Any]]],
+    read_companion: dict[tuple[str, str], GroupRef],
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The narrowed policies of one token, and what each change rests on.
+
+    ``grants``: the token's grant rows (``grant`` index, group id and name, ``access_level``,
+    ``scope_type``, ``scope_id``, ``account_id``, ``usage_state``, ``effect``, ``scope_kind``);
+    ``uses``: per used grant, its (account, zone or missing) events. Never breaks a working
+    token: every read group and every grant whose use cannot be observed stays at its scope;
+    a used write group keeps the scopes that saw writes, and the rest of its reach keeps the
+    product's read group; an unused write group is replaced by the product's read group at
+    the same scope (dropped when the product has none). Deny policies stay as they are.
     """
-    # group → account → the zones used there (None: used on the account itself)
-    seen: dict[str, dict[str, set[str] | None]] = {}
-    for group, account, zone in used:
-        if _missing(group):
-            continue  # as a group-by on them drops missing keys
-        accounts = seen.setdefault(str(group), {})
-        if _missing(account):
-            continue
-        zones = accounts.setdefault(str(account), set())
-        if zones is None:
-            continue
-        if _missing(zone):
-            accounts[str(account)] = None
-        else:
-            zones.add(zone)
-    scopes: dict[str, dict[str, str]] = {}
-    for group, accounts in seen.items():
-        res = scopes[group] = {}
-        for account, zones in accounts.items():
-            res.update(_resources_for(account, sorted(zones or ())))
-    return scoped_policies(scopes, ids, user_groups, user_id)
+    # (effect, group id) → the group and every resource it keeps
+    held: dict[tuple[str, str], tuple[GroupRef, dict[str, Any]]] = {}
+    changes: list[dict[str, str]] = []
 
+    def keep(ref: GroupRef, resources: dict[str, Any], effect: str = "allow") -> None:
+        _, have = held.setdefault((effect, ref.id), (ref, {}))
+        for key, value in resources.items():
+            if have.get(key) != "*":  # "*" on a key holds everything nested under it
+                have[key] = value
 
-def scoped_policies(
-    scopes: dict[str, dict[str, str]],
-    ids: dict[str, str],
-    user_groups: list[str],
-    user_id: str | None,
-) -> list[dict[str, Any]]:
-    """Token policies from each group's resources: groups on the same resources share one
-    policy; the user-level groups get one of their own on the owner."""
-    by_resources: dict[str, list[str]] = {}
-    for group, res in scopes.items():
-        by_resources.setdefault(json.dumps(res, sort_keys=True), []).append(group)
-    policies = [
-        {
-            "effect": "allow",
-            "resources": json.loads(res),
-            "permission_groups": [{"id": ids.get(g, g), "name": g} for g in sorted(groups)],
-        }
-        for res, groups in sorted(by_resources.items())
-    ]
-    if user_groups and user_id:
+    for g in grants:
+        ref = GroupRef(str(g["permission_group_id"]), str(g["permission_group_name"]))
+        where = scope_resources(g["scope_type"], g["scope_id"], g["account_id"])
+        scope = f"{g['scope_type']}:{g['scope_id']}"
+        state = g["usage_state"]
+        if g["effect"] != "allow" or state not in ("used", "unused"):
+            keep(ref, where, g["effect"])
+            continue
+        companion = read_companion.get((str(g["product"]), str(g["scope_kind"])))
+        if state == "unused":
+            if companion is not None:
+                keep(companion, where)
+            changes.append(
+                {
+                    "group": f"{ref.name} @ {scope}",
+                    "change": f"replaced by {companion.name}" if companion else "removed",
+                    "evidence": "no write in the window's audit logs",
+                }
+            )
+            continue
+        seen = uses.get(g["grant"], [])
+        zones = sorted({str(z) for _, z in seen if not _missing(z)})
+        accounts = sorted({str(a) for a, z in seen if _missing(z) and not _missing(a)})
+        narrowed: dict[str, Any] = {f"{ZONE}{z}": "*" for z in zones}
+        narrowed.update({f"{ACCOUNT}{a}": "*" for a in accounts})
+        if not narrowed or g["used_share"] >= 1.0:
+            keep(ref, where)
+            continue
+        keep(ref, narrowed)
+        if companion is not None:
+            keep(companion, where)
+        changes.append(
+            {
+                "group": f"{ref.name} @ {scope}",
+                "change": f"narrowed to {len(zones) + len(accounts)} scope(s) that saw writes"
+                + (f"; {companion.name} kept on the rest" if companion else ""),
+                "evidence": f"writes on {', '.join(zones + accounts)}",
+            }
+        )
+    # groups on the same resources and effect share one policy
+    by_resources: dict[str, dict[str, GroupRef]] = {}
+    for (effect, _), (ref, resources) in held.items():
+        key = json.dumps([effect, resources], sort_keys=True)
+        by_resources.setdefault(key, {})[ref.id] = ref
+    policies = []
+    for key, refs in sorted(by_resources.items()):
+        effect, resources = json.loads(key)
         policies.append(
             {
-                "effect": "allow",
-                "resources": {f"com.cloudflare.api.user.{user_id}": "*"},
+                "effect": effect,
+                "resources": resources,
                 "permission_groups": [
-                    {"id": ids.get(g, g), "name": g} for g in sorted(user_groups)
+                    {"id": r.id, "name": r.name}
+                    for r in sorted(refs.values(), key=lambda r: r.name)
                 ],
             }
         )
-    return policies
+    return policies, changes
+
+
+def read_companions(catalog: pd.DataFrame) -> dict[tuple[str, str], GroupRef]:
+    """(product, scope kind) → the product's read group with a real id: what an unused write
+    group becomes, so the token keeps reading what it may read today (reads are invisible)."""
+    reads = catalog[
+        (catalog["kind"] == "token")
+        & (catalog["access_level"] == "read")
+        & (catalog["id_source"] == "api")
+    ]
+    out: dict[tuple[str, str], GroupRef] = {}
+    for product, scopes, gid, name in zip(
+        reads["product"], reads["scopes"], reads["permission_group_id"], reads["name"], strict=True
+    ):
+        out.setdefault((product, scope_kind(scopes)), GroupRef(gid, name))
+    return out
 
 
 def _missing(value: Any) -> bool:
@@ -122,8 +182,8 @@ def _hcl_name(name: str) -> str:
 
 
 def terraform(token: pd.Series, body: dict[str, Any]) -> str:
-    """The narrowed token as Terraform (Cloudflare provider v5): ``cloudflare_api_token`` for a
-    user-owned token, ``cloudflare_account_token`` for an account-owned one."""
+    """The narrowed token as Terraform (Cloudflare provider >= 5.13): ``cloudflare_api_token``
+    for a user-owned token, ``cloudflare_account_token`` for an account-owned one."""
     account = token["owner_type"] == "account"
     kind = "cloudflare_account_token" if account else "cloudflare_api_token"
     lines = [f'resource "{kind}" "{_hcl_name(str(token["name"]))}" {{']
@@ -133,12 +193,13 @@ def terraform(token: pd.Series, body: dict[str, Any]) -> str:
     lines.append("  policies = [")
     for p in body["policies"]:
         groups = ", ".join(f'{{ id = "{g["id"]}" }}' for g in p["permission_groups"])
-        res = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in p["resources"].items())
+        # provider >= 5.13 takes resources as a JSON string (HCL accepts this object syntax)
+        res = json.dumps(p["resources"], sort_keys=True)
         lines += [
             "    {",
             f'      effect            = "{p["effect"]}"',
             f"      permission_groups = [{groups}]",
-            f"      resources         = {{ {res} }}",
+            f"      resources         = jsonencode({res})",
             "    },",
         ]
     lines.append("  ]")
@@ -162,7 +223,8 @@ def member_policies(
     on zones; one policy per role.
 
     ``resource_groups`` carry the scope inline; creating them first is the first step of the
-    remedy (the member API references resource groups by id).
+    remedy (the member API references resource groups by id). ``ids``: role name → real id;
+    a role without one gets ``id: None`` and the remedy says to look it up.
     """
     covers = _covers()
     # zone → the groups used there, in the order first used (a dict as an ordered set: equally
@@ -184,16 +246,15 @@ def member_policies(
     return [
         {
             "access": "allow",
-            "permission_groups": [{"id": ids.get(role, role), "name": role}],
+            "permission_groups": [{"id": ids.get(role), "name": role}],
             "resource_groups": [
                 {
                     "name": f"{role} on {len(zones)} zone(s)",
-                    "scope": [
-                        {
-                            "key": f"{ACCOUNT}{account_id}",
-                            "objects": [{"key": f"{ZONE}{z}"} for z in sorted(zones)],
-                        }
-                    ],
+                    # one object, as SDK 5.9 and the API create it (older answers: a list)
+                    "scope": {
+                        "key": f"{ACCOUNT}{account_id}",
+                        "objects": [{"key": f"{ZONE}{z}"} for z in sorted(zones)],
+                    },
                 }
             ],
         }

@@ -11,21 +11,32 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .catalog import LEVEL_FACTOR
+from .catalog import classify
 
 REACH = {"resource": 1, "user": 1, "zone": 2, "all_zones": 4, "account": 4, "all_accounts": 8}
 
 
 def weighted_grants(grants: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
-    """``grants`` plus weight, reach_factor and min_reach columns."""
-    cat = catalog.set_index("name")
+    """``grants`` plus weight, reach_factor, min_reach and ``catalogued`` columns.
+
+    A group is looked up by its id, then by its name (names repeat across scopes, but not
+    their weight). A group the catalog does not hold is weighed by ``catalog.classify`` on its
+    name, as its siblings are; ``catalogued`` is False for those (the report counts them).
+    """
+    by_id = catalog.set_index("permission_group_id")
+    by_name = catalog.drop_duplicates("name").set_index("name")
     g = grants.copy()
-    fallback = g["access_level"].map(LEVEL_FACTOR).astype(float) * 3
-    g["weight"] = g["permission_group_name"].map(cat["risk_weight"]).fillna(fallback)
+    gid, name = g["permission_group_id"], g["permission_group_name"]
+    known = gid.isin(by_id.index) | name.isin(by_name.index)
+    weight = gid.map(by_id["risk_weight"]).fillna(name.map(by_name["risk_weight"]))
+    guessed = name[~known].map(lambda n: classify(n)[3]).astype(float)
+    # a guessed group is weighed at its own level: the grant's level may come from the API
+    g["weight"] = weight.fillna(guessed).astype(float)
+    g["catalogued"] = known
     reach = g["scope_type"].map(REACH)
     reach = reach.where(~((g["scope_type"] == "all_zones") & (g["scope_id"] == "*")), 8)
     g["reach_factor"] = reach.astype(float)
-    scopes = g["permission_group_name"].map(cat["scopes"]).fillna("")
+    scopes = gid.map(by_id["scopes"]).fillna(name.map(by_name["scopes"])).fillna("")
     g["min_reach"] = 4.0
     g.loc[scopes.str.contains("account.zone"), "min_reach"] = 2.0
     g.loc[scopes.str.contains("resource|r2.bucket|api.user"), "min_reach"] = 1.0

@@ -154,13 +154,16 @@ class AuditEvents(_Frame):
 
 class PermissionCatalog(_Frame):
     permission_group_id: Series[Text] = pa.Field(unique=True)
-    name: Series[Text] = pa.Field(unique=True)
+    # not unique: seven names exist at zone and at account scope, and Cache Purge is both a
+    # token group and a member role
+    name: Series[Text]
     kind: Series[Text] = pa.Field(isin=["token", "role"])
     scopes: Series[Text]
     access_level: Series[Text] = pa.Field(isin=ACCESS_LEVELS)
     product: Series[Text]
     product_risk: Series[int] = pa.Field(ge=1, le=4)
     risk_weight: Series[float] = pa.Field(ge=0)
+    id_source: Series[Text] = pa.Field(isin=["api", "placeholder"])
 
 
 class Findings(_Frame):
@@ -189,8 +192,9 @@ class Scores(_Frame):
     reach: Series[int] = pa.Field(ge=0)
     granted_weight: Series[float] = pa.Field(ge=0)
     used_weight: Series[float] = pa.Field(ge=0)
+    read_reach: Series[float] = pa.Field(ge=0)
     exposure: Series[float] = pa.Field(ge=0, nullable=True)
-    basis: Series[Text] = pa.Field(isin=["usage", "static"])
+    basis: Series[Text] = pa.Field(isin=["usage", "static", "unobservable"])
     window_days: Series[int] = pa.Field(ge=0)
 
 

@@ -1,11 +1,14 @@
 """The published least-privilege gap, and legacy-token exposure.
 
-lp_gap = 100 × Σ w(g)·r(g)·unused(g) / Σ w(g)·r(g) over a principal's allow grants g, with
-w the catalog's risk weight and r the reach factor (see ``privilege``). With usage data
-(audit history covering the whole window, for a principal that existed for all of it: tokens
-issued inside the window are not judged on use) unused(g) is 1 when no event exercised g, else
-0; without it the score falls back to *static breadth*, unused(g) = 1 − min_reach(g)/r(g): the share
-of reach above the narrowest scope that permission could have. ``basis`` says which was used.
+lp_gap = 100 × Σ w(g)·r(g)·unused(g) / Σ w(g)·r(g) over a principal's *observable* allow
+grants g (usage state ``used`` or ``unused``: write-level grants in a window audit logs cover),
+with w the catalog's risk weight and r the reach factor (see ``privilege``). unused(g) is 1 for
+an unused grant and, for a used one, the share of its reach that saw no use (a write group used
+on 2 of 40 zones is 95% unused reach). Read grants never count as unused (audit logs do not
+record reads); their breadth is ``read_reach``, Σ w·r over read grants. Without usage data
+(no covered window, or a token younger than it) a principal's write grants fall back to *static
+breadth*, unused(g) = 1 − min_reach(g)/r(g). ``basis`` says which was used: ``usage``,
+``static``, or ``unobservable`` for a principal holding only reads (lp_gap 0: see read_reach).
 
 Token exposure (0–100) combines privilege, reach, format, expiry, IP restriction, age and recent
 use; see ``EXPOSURE`` and the README.
@@ -58,32 +61,50 @@ def token_exposure(snap: Snapshot, privilege: pd.DataFrame) -> pd.Series:
 def scores_from(ctx: Context) -> pd.DataFrame:
     g = ctx.grants[ctx.grants["effect"] == "allow"].copy()
     key = ["principal_type", "principal_id"]
-    # usage judges a principal only over a window audit logs cover and it existed for
-    is_token = g["principal_type"].isin(["user_token", "account_token"])
-    young = is_token & g["principal_id"].isin(ctx.younger_than_window())
-    judged = ~young if ctx.window.sufficient else pd.Series(False, index=g.index)
+    state = g["usage_state"]
+    observable = state.isin(["used", "unused"])
+    write = g["access_level"] != "read"
+    # Usage judges the observable grants (write-level, in a covered window); reads are
+    # invisible in audit logs and show as read_reach. Without usage data a principal's write
+    # grants fall back to static breadth: the reach above the narrowest scope possible.
+    unused = (state == "unused").astype(float) + (state == "used") * (1 - g["used_share"])
     static = 1 - g["min_reach"] / g["reach_factor"]
-    unused = (~g["used"]).astype(float).where(judged, static)
+    judged = observable.groupby([g[k] for k in key]).transform("any")
+    counted = observable | (~judged & write & (state == "unknown"))
+    unused = unused.where(judged, static)
     wr = g["weight"] * g["reach_factor"]
-    g = g.assign(granted=wr, used_w=wr * (1 - unused), judged=judged)
+    g = g.assign(
+        granted=wr.where(counted, 0.0),
+        used_w=(wr * (1 - unused)).where(counted, 0.0),
+        read_w=wr.where(g["access_level"] == "read", 0.0),
+        judged=judged,
+        counted=counted,
+        blind=~counted,
+    )
     agg = g.groupby(key).agg(
         principal_name=("principal_name", "first"),
         account_id=("account_id", "first"),
         granted_weight=("granted", "sum"),
         used_weight=("used_w", "sum"),
-        judged=("judged", "all"),
+        read_reach=("read_w", "sum"),
+        judged=("judged", "any"),
+        counted=("counted", "any"),
     )
-    agg["lp_gap"] = (100 * (1 - agg["used_weight"] / agg["granted_weight"])).fillna(0).clip(0, 100)
+    gap = 100 * (1 - agg["used_weight"] / agg["granted_weight"])
+    agg["lp_gap"] = gap.where(agg["granted_weight"] > 0, 0.0).fillna(0).clip(0, 100)
     agg["reach"] = zones_reached(ctx.grants, ctx.snap.zones).reindex(agg.index).fillna(0)
     exp = token_exposure(ctx.snap, ctx.privilege)
     pid = agg.index.get_level_values("principal_id")
     is_token = agg.index.get_level_values("principal_type").isin(["user_token", "account_token"])
     agg["exposure"] = pd.Series(pid, index=agg.index).map(exp).where(is_token)
-    agg["basis"] = agg["judged"].map({True: "usage", False: "static"})
+    agg["basis"] = "static"
+    agg.loc[agg["judged"], "basis"] = "usage"
+    agg.loc[~agg["counted"], "basis"] = "unobservable"
     agg["window_days"] = agg["judged"] * ctx.window.covered_days
-    out = agg.drop(columns="judged").reset_index()
+    out = agg.drop(columns=["judged", "counted"]).reset_index()
     out["reach"] = out["reach"].astype(int)
     out["lp_gap"] = out["lp_gap"].round(1)
+    out["read_reach"] = out["read_reach"].round(1)
     out = out.sort_values(["lp_gap", "granted_weight"], ascending=False, ignore_index=True)
     return validate(Scores, out)
 

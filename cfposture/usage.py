@@ -1,11 +1,19 @@
 """Usage from audit logs v2: which permission group, at which scope, each principal exercised.
 
+Audit logs v2 record create, update and delete actions, never reads (GET requests are not
+logged). So only write use is observable: each grant gets a *usage state*, ``used``,
+``unused``, ``unobservable`` (read-level grants, and user-level ones, which account logs never
+show) or ``unknown`` (the history does not cover the window, or the token is younger than it).
+
 Each event's ``(product, resource_type)`` is looked up in ``data/audit_permission_map.csv``:
-``view`` actions exercise the row's ``read_group``, anything else its ``write_group``. The event's
-scope is its zone (zone-level products) or its account. A grant counts as *used* when some
-event of the same principal exercised a permission group the grant's group covers (see
-``covers``) inside the grant's scope. Everything is joins and group-bys: no Python loop runs per
-event, because enterprise audit logs hold millions of them.
+``view`` actions (which Cloudflare plans for some sensitive reads) exercise the row's
+``read_group``, anything else its ``write_group``. Failed writes count as use: the actor held
+the group and tried to use it. Only actions of users and account tokens are attributed;
+``system`` and ``cloudflare_admin`` actors are Cloudflare's own. The event's scope is its zone
+(zone-level products) or its account. A grant counts as *used* when some event of the same
+principal exercised a permission group the grant's group covers (see ``covers``) inside the
+grant's scope. Everything is joins and group-bys: no Python loop runs per event, because
+enterprise audit logs hold millions of them.
 """
 
 from __future__ import annotations
@@ -98,9 +106,9 @@ def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
 
 GAP_TOLERANCE = pd.Timedelta(days=2)
 """The largest hole between one snapshot's audit span and the next that still counts as
-unbroken history. Audit logs v2 keep 30 days, so monthly pulls on the same date lose a day in
-31-day months (the sample's history has such holes); pulls further apart lose more, and then
-the history before the hole no longer counts."""
+unbroken history. Pulls chained with ``--since-last`` leave none; pulls that each read a fixed
+number of days leave one when they are further apart than that, and then the history before
+the hole no longer counts."""
 
 
 def _audit_denied(manifest: dict) -> bool:
@@ -127,7 +135,7 @@ def covered_since(
     """Where the unbroken audit history ending at ``as_of`` begins, or None when the latest
     events are not covered. Spans are chained from the newest back while each one reaches the
     start of the next (within ``GAP_TOLERANCE``): a history with a hole in it, such as pulls
-    further apart than the 30 days audit logs are kept, covers only the part after the hole."""
+    pulls that left days unread between them, covers only the part after the hole."""
     edge = as_of
     for since, before in sorted((s for s in spans if s), key=lambda s: s[1], reverse=True):
         if before + GAP_TOLERANCE < edge:
@@ -144,7 +152,8 @@ def exercised(snap: Snapshot, events: pd.DataFrame) -> pd.DataFrame:
     """
     amap = load_audit_map().drop(columns="uri")
     # only the columns read below: every merge, mask and filter copies all the columns it has
-    ev = events[list(EXERCISED_INPUT)].merge(amap, on=["product", "resource_type"], how="left")
+    ev = events.loc[events["actor_type"].isin(ATTRIBUTED).to_numpy(), list(EXERCISED_INPUT)]
+    ev = ev.merge(amap, on=["product", "resource_type"], how="left")
     ev["group"] = ev["read_group"].where(ev["action_type"] == "view", ev["write_group"])
     ev["level"] = ev["scope_level"]
     tokens = snap.tokens.set_index("token_id")["owner_type"]
@@ -176,6 +185,12 @@ def exercised(snap: Snapshot, events: pd.DataFrame) -> pd.DataFrame:
     keys = ["principal_type", "principal_id", "account_id", "zone_id", "group"]
     return ev.groupby(keys, dropna=False)["when"].agg(events="size", last="max").reset_index()
 
+
+ATTRIBUTED = ("user", "account")
+"""Actor types whose actions belong to a principal of the inventory (audit logs also hold
+``system`` and ``cloudflare_admin`` actions)."""
+
+USAGE_STATES = ("used", "unused", "unobservable", "unknown")
 
 EXERCISED_INPUT = (
     "when",
@@ -231,3 +246,65 @@ def in_scope(pairs: pd.DataFrame, zones: pd.DataFrame) -> pd.Series:
         | ((st == "resource") & (pairs["account_id"] == acct))
         | (st == "user")
     ).fillna(False)
+
+
+def read_observable(events: pd.DataFrame) -> frozenset[str]:
+    """The read groups whose use the window's logs can show: those a ``view`` event of the
+    window exercised. Empty today (audit logs v2 log no reads); Cloudflare plans to log some
+    sensitive reads, and a read group becomes observable once its product's views appear."""
+    views = events[events["action_type"] == "view"]
+    if views.empty:
+        return frozenset()
+    amap = load_audit_map()
+    seen = views[["product", "resource_type"]].drop_duplicates()
+    return frozenset(seen.merge(amap, on=["product", "resource_type"])["read_group"])
+
+
+def usage_states(
+    g: pd.DataFrame, window: Window, young: set[str], observable_reads: frozenset[str]
+) -> pd.Series:
+    """Each grant's usage state (see the module's docstring). ``g``: weighted grants with a
+    ``used`` column; ``young``: ids of tokens issued after the window began."""
+    state = pd.Series("unused", index=g.index, dtype=object)
+    read = g["access_level"] == "read"
+    blind = (read & ~g["permission_group_name"].isin(observable_reads)) | (
+        g["scope_type"] == "user"
+    )
+    state[blind] = "unobservable"
+    state[g["used"].astype(bool)] = "used"
+    if not window.sufficient:
+        state[~blind | g["used"].astype(bool)] = "unknown"
+    else:
+        state[g["principal_id"].isin(young) & (state != "unobservable")] = "unknown"
+    return state.astype("str")
+
+
+def used_share(g: pd.DataFrame, pairs: pd.DataFrame, zones: pd.DataFrame) -> pd.Series:
+    """For each used grant, the share of its reach that saw use: zones used over the zones
+    its scope covers (zone-level use), accounts used over accounts covered (account-level use
+    on all accounts); 1 where the scope is a single zone, account or resource. A write group
+    used on 2 of 40 zones is mostly unused reach. 0 for grants never used."""
+    out = pd.Series(0.0, index=g.index)
+    used = g.index[g["used"].astype(bool)]
+    out[used] = 1.0
+    if pairs.empty:
+        return out
+    per_account = zones.groupby("account_id").size()
+    n_accounts = max(1, zones["account_id"].nunique())
+    p = pairs[pairs["grant"].isin(used)]
+    zone_level = p.groupby("grant")["zone_id"].agg(lambda z: z.notna().all())
+    n_zones = p.groupby("grant")["zone_id"].nunique()
+    n_accts = p.groupby("grant")["ev_account"].nunique()
+    rows = g.loc[zone_level.index]
+    st, sid = rows["scope_type"], rows["scope_id"]
+    covered = pd.Series(1.0, index=rows.index)
+    wide = (st == "all_accounts") | ((st == "all_zones") & (sid == "*"))
+    acct = st.isin(["account", "all_zones"]) & (sid != "*")
+    covered[wide & zone_level] = float(len(zones))
+    covered[acct & zone_level] = sid[acct & zone_level].map(per_account).astype(float)
+    covered[(st == "all_accounts") & ~zone_level] = float(n_accounts)
+    got = n_zones.where(zone_level, n_accts).astype(float)
+    got[~zone_level & (st != "all_accounts")] = covered[~zone_level & (st != "all_accounts")]
+    share = (got / covered.fillna(1.0).clip(lower=1.0)).clip(upper=1.0)
+    out[share.index] = share
+    return out

@@ -417,7 +417,8 @@ class FakeCloudflare:
     def _post_resource_group(self, q: dict, account_id: str, body: dict) -> Response | dict:
         if not self._known_account({"account_id": account_id}):
             return error(404, 7003, "Account not found")
-        if not isinstance(body.get("scope"), list) or not body.get("name"):
+        # the scope is one object {key, objects} (SDK 5.9); older clients send a list of them
+        if not isinstance(body.get("scope"), dict | list) or not body.get("name"):
             return error(400, 6003, "Invalid request: name and scope are required")
         return envelope(self.state.create_resource_group(account_id, body))
 

@@ -24,7 +24,10 @@ class GrantBuilder:
 
     def __init__(self, catalog: pd.DataFrame, zone_accounts: dict[str, str]) -> None:
         self._by_id = dict(zip(catalog["permission_group_id"], catalog["name"], strict=True))
-        self._level = dict(zip(catalog["name"], catalog["access_level"], strict=True))
+        self._level_by_id = dict(
+            zip(catalog["permission_group_id"], catalog["access_level"], strict=True)
+        )
+        self._level = dict(zip(catalog["name"], catalog["access_level"], strict=False))
         self._zone_accounts = zone_accounts
         self.rows: list[dict[str, Any]] = []
 
@@ -35,11 +38,12 @@ class GrantBuilder:
             return None, str(pg)
         pid = text(pg.get("id"))
         meta = pg.get("meta") if isinstance(pg.get("meta"), dict) else {}
-        name = text(pg.get("name")) or text(meta.get("label")) or self._by_id.get(pid or "")
+        # the id names the group; meta.label is a slug (zone_waf_write), a last resort
+        name = text(pg.get("name")) or self._by_id.get(pid or "") or text(meta.get("label"))
         return pid, name or pid or "(unnamed permission group)"
 
-    def access_level(self, name: str) -> str:
-        return self._level.get(name) or infer_access_level(name)
+    def access_level(self, name: str, pid: str | None = None) -> str:
+        return self._level_by_id.get(pid or "") or self._level.get(name) or infer_access_level(name)
 
     def add_policy(
         self,
@@ -57,7 +61,7 @@ class GrantBuilder:
         groups = policy.get("permission_groups") or []
         for pg in groups if isinstance(groups, list) else [groups]:
             pid, name = self._group(pg)
-            level = self.access_level(name)
+            level = self.access_level(name, pid)
             for scope in scopes:
                 account = scope.account_id
                 if account is None and scope.scope_type == "zone":

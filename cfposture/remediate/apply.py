@@ -54,6 +54,12 @@ def _policy_key(policies: Any) -> list:
     return sorted(out)
 
 
+def _scope_entries(scope: Any) -> list[dict[str, Any]]:
+    """A resource group's scope entries: one object (SDK 5.9) or a list (older answers)."""
+    entries = scope if isinstance(scope, list) else [scope]
+    return [e for e in entries if isinstance(e, dict)]
+
+
 def member_policy_key(policies: Any, skip: Any = ()) -> list:
     """Member policies compared by meaning: access, permission groups and the scope keys of
     their resource groups (inline or expanded by the API), ignoring ids and names."""
@@ -65,7 +71,7 @@ def member_policy_key(policies: Any, skip: Any = ()) -> list:
         scopes = sorted(
             f"{s.get('key')}>{','.join(sorted(str(o.get('key')) for o in s.get('objects') or []))}"
             for rg in p.get("resource_groups") or []
-            for s in (rg.get("scope") or [])
+            for s in _scope_entries(rg.get("scope"))
         )
         out.append((p.get("access") or p.get("effect"), groups, scopes))
     return sorted(out)

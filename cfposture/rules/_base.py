@@ -16,7 +16,15 @@ import pandas as pd
 from ..errors import SEVERITIES, SEVERITY_RANK
 from ..load import Snapshot
 from ..privilege import principal_privilege, weighted_grants
-from ..usage import Window, exercised, grant_usage, usage_events
+from ..usage import (
+    Window,
+    exercised,
+    grant_usage,
+    read_observable,
+    usage_events,
+    usage_states,
+    used_share,
+)
 
 
 @dataclass(frozen=True)
@@ -56,13 +64,6 @@ class Context:
         g = weighted_grants(self.snap.grants, self.snap.permission_catalog)
         used, self.covered_pairs = grant_usage(self.snap, self.exercised)
         g["used"] = used
-        # user-level calls never reach account audit logs: a user-scoped grant of a token
-        # used in the window counts as used
-        last = self.snap.tokens.set_index("token_id")["last_used_on"]
-        user_scope = g["scope_type"] == "user"
-        if user_scope.any():
-            recent = g.loc[user_scope, "principal_id"].map(last) > self.window.start
-            g.loc[recent[recent.fillna(False)].index, "used"] = True
         # a user group acts through its members: its grant is used when a member used the
         # same policy grant they hold through the group
         via = g[(g["principal_type"] == "member") & g["via_group_id"].notna() & g["used"]]
@@ -72,6 +73,10 @@ class Context:
         if group_rows.any():
             mine = g.loc[group_rows, ["principal_id", *keys]].astype(str).to_numpy()
             g.loc[group_rows, "used"] = [tuple(r) in used_via for r in mine]
+        g["usage_state"] = usage_states(
+            g, self.window, self.younger_than_window(), read_observable(self.events)
+        )
+        g["used_share"] = used_share(g, self.covered_pairs, self.snap.zones)
         self.grants = g
         self.privilege = principal_privilege(g)
 

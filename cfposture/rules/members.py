@@ -115,6 +115,23 @@ def super_admin_count(ctx: Context) -> list[dict]:
     return out
 
 
+def _role_ids(catalog: pd.DataFrame) -> dict[str, str]:
+    """Role name → id, for the roles whose id Cloudflare publishes: a placeholder id never
+    goes into a request body."""
+    roles = catalog[(catalog["kind"] == "role") & (catalog["id_source"] == "api")]
+    return dict(zip(roles["name"], roles["permission_group_id"], strict=True))
+
+
+def _read_roles(catalog: pd.DataFrame) -> dict[str, str]:
+    """Product → the account-scoped read-only role that keeps reading it."""
+    roles = catalog[
+        (catalog["kind"] == "role")
+        & (catalog["access_level"] == "read")
+        & (catalog["scopes"] == "com.cloudflare.api.account")
+    ]
+    return dict(zip(roles["product"], roles["name"], strict=False))
+
+
 def _zone_roles(catalog: pd.DataFrame) -> dict[str, str]:
     """Token group → the cheapest zone-scoped role that covers it."""
     cov = _default_covers()
@@ -139,14 +156,11 @@ def account_wide_member(ctx: Context) -> list[dict]:
     ]
     pairs = ctx.covered_pairs
     pairs = pairs[pairs["principal_type"] == "member"]
-    zone_roles = _zone_roles(ctx.snap.permission_catalog)
-    ids = dict(
-        zip(
-            ctx.snap.permission_catalog["name"],
-            ctx.snap.permission_catalog["permission_group_id"],
-            strict=True,
-        )
-    )
+    catalog = ctx.snap.permission_catalog
+    zone_roles = _zone_roles(catalog)
+    ids = _role_ids(catalog)
+    readers = _read_roles(catalog)
+    product = dict(zip(catalog["name"], catalog["product"], strict=False))
     members = {m["member_id"]: m for m in records(ctx.snap.members)}
     # Whether each member's every use fits zone-scoped roles, for all members at once, and
     # the uses of those that fit as plain rows: a filter per member, over every column, cost
@@ -168,6 +182,32 @@ def account_wide_member(ctx: Context) -> list[dict]:
         used = uses[mid]
         m = members[mid]
         policies = member_policies(used, m["account_id"], zone_roles, ids)
+        # reads are invisible in audit logs: the account-wide role's read side stays, as the
+        # product's read-only role on the account
+        keeps_reading = []
+        for role in sorted(rows["permission_group_name"].unique()):
+            reader = readers.get(product.get(role, ""))
+            if reader and reader not in keeps_reading:
+                keeps_reading.append(reader)
+        for reader in keeps_reading:
+            policies.append(
+                {
+                    "access": "allow",
+                    "permission_groups": [{"id": ids.get(reader), "name": reader}],
+                    "resource_groups": [
+                        {
+                            "name": f"{reader} on the account",
+                            "scope": {
+                                "key": f"com.cloudflare.api.account.{m['account_id']}",
+                                "objects": [{"key": "*"}],
+                            },
+                        }
+                    ],
+                }
+            )
+        unresolved = sorted(
+            {g["name"] for p in policies for g in p["permission_groups"] if not g["id"]}
+        )
         kept = [
             pid
             for pid in g.loc[g["principal_id"] == mid, "policy_id"].dropna().unique()
@@ -186,6 +226,7 @@ def account_wide_member(ctx: Context) -> list[dict]:
                     "account_wide_roles": sorted(rows["permission_group_name"].unique()),
                     "zones_used": sorted({zone for _, _, zone in used}),
                     "groups_used": sorted({covered for covered, _, _ in used}),
+                    "reads_kept": keeps_reading,
                     "window_days": ctx.params.usage_days,
                 },
                 recommendation="Replace the account-wide role with zone-scoped roles for the zones "
@@ -207,7 +248,14 @@ def account_wide_member(ctx: Context) -> list[dict]:
                             "path": api,
                             "body": {"policies": policies},
                             "keep_policy_ids": kept,
-                            "note": "replace each inline resource group by its POST's id",
+                            "note": "replace each inline resource group by its POST's id"
+                            + (
+                                "; look up the id of "
+                                + ", ".join(unresolved)
+                                + " with GET /accounts/{account_id}/iam/permission_groups"
+                                if unresolved
+                                else ""
+                            ),
                         }
                     ],
                 },
@@ -216,16 +264,27 @@ def account_wide_member(ctx: Context) -> list[dict]:
     return out
 
 
-@rule("CFP-M05", 3, "Member with no activity in the window")
+@rule("CFP-M05", 3, "Member with write access and no write in the window")
 def inactive_member(ctx: Context) -> list[dict]:
-    """No audit-log activity by this member in the usage window (dashboard page views are not
-    always logged, so this asks a question rather than proving disuse)."""
+    """A member who may change things made no change in the usage window. Audit logs record
+    writes only, so a member who only reads is not judged; and a member who reads daily
+    still shows here: this asks whether they need write access, it does not prove disuse."""
     if not ctx.window.sufficient:
         return []
     active = set(ctx.exercised.loc[ctx.exercised["principal_type"] == "member", "principal_id"])
+    g = ctx.grants
+    writers = set(
+        g.loc[
+            (g["principal_type"] == "member")
+            & (g["effect"] == "allow")
+            & (g["access_level"] != "read"),
+            "principal_id",
+        ]
+    )
     out = []
     for r in records(_accepted(ctx)):
-        if r["member_id"] in active:
+        # a member who may only read leaves no trace in audit logs: not observable
+        if r["member_id"] in active or r["member_id"] not in writers:
             continue
         out.append(
             finding(
@@ -240,7 +299,8 @@ def inactive_member(ctx: Context) -> list[dict]:
                     "roles": r["roles"],
                     "since": ts(ctx.window.start),
                 },
-                recommendation=f"Confirm the member still needs access; remove or reduce it "
+                recommendation="Confirm the member still needs write access; reduce it to "
+                f"a read-only role, or remove the member "
                 f"({MEMBERS_PAGE} › {r['email']} › Remove). API: DELETE "
                 f"/accounts/{r['account_id']}/members/{r['member_id']}",
             )

@@ -49,10 +49,9 @@ def _writes(scopes: object) -> list[str]:
 def unused_app(ctx: Context) -> list[dict]:
     """An authorized app that has not acted for usage_days (and was granted before that).
 
-    Its last activity is the later of the export's ``last_used_on`` and its latest event in
-    the usage window's audit logs (the whole history, not only this snapshot's 30 days). An
-    app with no known activity at all is only called idle when that history covers the
-    window: absence from 30 days of logs says nothing about 90."""
+    Its last activity is the later of the export's ``last_used_on`` (which counts reads) and
+    its latest event in the usage window's audit logs (writes only). An app with no known
+    activity at all is only called idle when that history covers the window."""
     cutoff = ctx.as_of - pd.Timedelta(days=ctx.params.usage_days)
     o = _granted(merge_activity(ctx.snap.oauth_apps, ctx.events))
     old = o["granted_on"].isna() | (o["granted_on"] <= cutoff)

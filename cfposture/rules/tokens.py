@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..narrow import terraform, token_policies, token_update_body
+from ..catalog import classify_product, scope_kind
+from ..narrow import read_companions, safe_token_policies, terraform, token_update_body
 from ..schemas import records
 from ._base import Context, finding, rule, ts
 
@@ -208,58 +209,65 @@ def wildcard_scope(ctx: Context) -> list[dict]:
     return out
 
 
-@rule("CFP-T07", 3, "API token holds permission groups it did not use in the window")
+@rule("CFP-T07", 3, "API token holds write permissions it did not use in the window")
 def unused_permissions(ctx: Context) -> list[dict]:
-    """Grants with no audit-log use in the usage window; the remedy is the narrowed policy
-    (only the used groups, at the narrowest scope that covers the use) as an API request
-    body and as Terraform. Only judged when audit history covers the whole window, and only
-    for tokens that existed for all of it (as AWS Access Analyzer judges unused access): a
-    token issued last month has not had the window to use what it holds."""
+    """Write-level grants with no write in the usage window's audit logs. Audit logs record
+    writes only, so read groups are never called unused. The remedy is a narrowed policy that
+    cannot break the token: reads kept, used writes narrowed to where they wrote, unused writes
+    replaced by the product's read group (``narrow.safe_token_policies``), as an API request
+    body and as Terraform. Only judged when audit history covers the whole window, for tokens
+    that existed for all of it and were used in it (an idle token is CFP-T04's: delete it)."""
     if not ctx.window.sufficient:
         return []
     g = ctx.grants
-    g = g[g["principal_type"].isin(["user_token", "account_token"]) & (g["effect"] == "allow")]
-    g = g.assign(wr=g["weight"] * g["reach_factor"])
-    state = g.groupby("principal_id")["used"].agg(["any", "all"])
-    partly = state[state["any"] & ~state["all"]].index
+    g = g[g["principal_type"].isin(["user_token", "account_token"])]
+    allow = g[g["effect"] == "allow"]
+    with_unused = set(allow.loc[allow["usage_state"] == "unused", "principal_id"])
     active = _active(ctx)
-    whole = ~active["token_id"].isin(ctx.younger_than_window())
-    tokens = {t["token_id"]: t for t in records(active[whole & active["token_id"].isin(partly)])}
-    ids = dict(
-        zip(
-            ctx.snap.permission_catalog["name"],
-            ctx.snap.permission_catalog["permission_group_id"],
-            strict=True,
-        )
+    used_lately = active["last_used_on"] >= ctx.window.start
+    seen = active["token_id"].isin(ctx.exercised["principal_id"])
+    judged = (
+        ~active["token_id"].isin(ctx.younger_than_window())
+        & (used_lately.fillna(False) | seen)
+        & active["token_id"].isin(with_unused)
     )
-    # Each token's grants and uses as plain rows: a token holds a handful, and pandas'
-    # filters and group-bys per token cost ~4 ms each, on every snapshot a report's trends
-    # judge (the same findings, byte for byte; the shares are summed by numpy, as pandas does).
-    mine = g[g["principal_id"].isin(list(tokens))]
-    cols = ["principal_id", "permission_group_name", "scope_type", "scope_id", "used", "wr"]
+    tokens = {t["token_id"]: t for t in records(active[judged])}
+    catalog = ctx.snap.permission_catalog
+    companions = read_companions(catalog)
+    kind = dict(zip(catalog["permission_group_id"], catalog["scopes"].map(scope_kind), strict=True))
+    product = dict(zip(catalog["permission_group_id"], catalog["product"], strict=True))
+    mine = g[g["principal_id"].isin(list(tokens))].reset_index(names="grant")
+    mine = mine.assign(
+        product=mine["permission_group_id"]
+        .map(product)
+        .fillna(mine["permission_group_name"].map(classify_product)),
+        scope_kind=mine["permission_group_id"]
+        .map(kind)
+        .fillna(mine["scope_type"].map({"zone": "zone", "all_zones": "zone", "user": "user"}))
+        .fillna("account"),
+        wr=mine["weight"] * mine["reach_factor"],
+    )
     grants: dict[str, list[dict[str, Any]]] = {}
-    for r in records(mine[cols]):
+    for r in records(mine):
         grants.setdefault(r["principal_id"], []).append(r)
     pairs = ctx.covered_pairs
-    uses: dict[str, list[tuple[Any, Any, Any]]] = {}
-    for pid, *use in zip(
-        *(pairs[c].tolist() for c in ("principal_id", "covered", "ev_account", "zone_id")),
-        strict=True,
+    uses: dict[Any, list[tuple[Any, Any]]] = {}
+    for grant, account, zone in zip(
+        *(pairs[c].tolist() for c in ("grant", "ev_account", "zone_id")), strict=True
     ):
-        if pid in grants:
-            uses.setdefault(pid, []).append(tuple(use))
+        uses.setdefault(grant, []).append((account, zone))
     out = []
     for pid in sorted(grants):
-        rows, used = grants[pid], uses.get(pid, [])
+        rows = grants[pid]
         t = tokens[pid]
-        user_groups = sorted(
-            {r["permission_group_name"] for r in rows if r["scope_type"] == "user" and r["used"]}
-        )
-        policies = token_policies(used, ids, user_groups, t["owner_id"])
+        for r in rows:  # ``grant`` is the row's place in ctx.grants, which the pairs use
+            r["grant"] = int(r["grant"])
+        policies, changes = safe_token_policies(rows, uses, companions)
         body = token_update_body(t, policies)
-        unused = [r for r in rows if not r["used"]]
+        observable = [r for r in rows if r["effect"] == "allow" and r["usage_state"] in OBSERVED]
+        unused = [r for r in observable if r["usage_state"] == "unused"]
         _, api = _where(t)
-        total = _sum([r["wr"] for r in rows])
+        total = _sum([r["wr"] for r in observable])
         share = float(_sum([r["wr"] for r in unused]) / total) if total else 0.0
         out.append(
             _token_finding(
@@ -272,21 +280,42 @@ def unused_permissions(ctx: Context) -> list[dict]:
                             for r in unused
                         }
                     ),
-                    "used": sorted({covered for covered, _, _ in used}),
+                    "used": sorted(
+                        {
+                            r["permission_group_name"]
+                            for r in observable
+                            if r["usage_state"] == "used"
+                        }
+                    ),
+                    "not_observable": sorted(
+                        {
+                            r["permission_group_name"]
+                            for r in rows
+                            if r["usage_state"] == "unobservable"
+                        }
+                    ),
+                    "last_used_on": ts(t["last_used_on"]),
                     "window_days": ctx.params.usage_days,
                     "unused_share": round(share, 3),
+                    "changes": changes,
                 },
-                f"Replace the token's policies with the narrowed policy (remedy): it keeps only "
-                f"what the token used in {ctx.params.usage_days} days. API: PUT {api}",
+                "Replace the token's policies with the narrowed policy (remedy): it keeps every "
+                "read group (audit logs cannot show reads), keeps the write groups the token "
+                f"used in {ctx.params.usage_days} days where it used them, and turns unused "
+                f"write groups into their read groups. API: PUT {api}",
                 remedy={
                     "method": "PUT",
                     "path": api,
                     "body": body,
                     "terraform": terraform(t, body),
+                    "evidence": changes,
                 },
             )
         )
     return out
+
+
+OBSERVED = ("used", "unused")
 
 
 def _sum(values: list[float]) -> np.float64:

@@ -29,7 +29,11 @@ def ts(when: datetime | None) -> str | None:
     return isoformat(when) if when else None
 
 
-def pg_ref(pg_id: str, name: str) -> dict[str, Any]:
+def pg_ref(pg_id: str, name: str, *, by_id: bool = False) -> dict[str, Any]:
+    """A policy's permission group. ``by_id``: as some API answers send it, the id and
+    ``meta`` only, with no name (normalize resolves the name from the id)."""
+    if by_id:
+        return {"id": pg_id, "meta": {"label": name.lower().replace(" ", "_"), "scopes": ""}}
     return {"id": pg_id, "name": name, "meta": {}}
 
 
@@ -82,12 +86,13 @@ def token_item(
 
 
 def resource_group(rg_id: str, account_id: str, objects: list[str]) -> dict[str, Any]:
-    """A resource group: ``["*"]`` for the whole account, else zone or resource keys."""
+    """A resource group: ``["*"]`` for the whole account, else zone or resource keys. Its
+    ``scope`` is one object, as SDK 5.9 reads it (older references show a list)."""
     return {
         "id": rg_id,
         "name": f"rg-{rg_id[:8]}",
         "meta": {},
-        "scope": [{"key": f"{ACCOUNT}{account_id}", "objects": [{"key": o} for o in objects]}],
+        "scope": {"key": f"{ACCOUNT}{account_id}", "objects": [{"key": o} for o in objects]},
     }
 
 

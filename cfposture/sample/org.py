@@ -556,7 +556,6 @@ TOKENS: tuple[Tok, ...] = (
                     "Account Settings Read",
                     "Account API Tokens Read",
                     "Access: Audit Logs Read",
-                    "OAuth Client Read",
                 ),
                 "all_accounts",
             ),

@@ -2,8 +2,13 @@
 
 Each snapshot holds the state on its date: tokens issued by then and not yet deleted, rolls and
 expiries applied, ``last_used_on`` from the activity before that date, the connected-apps
-export as of then, and the audit events since the previous snapshot (at most 30 days, the
-retention of audit logs v2), so that the union of the last three covers a 90-day window.
+export as of then, and the audit events since the previous snapshot (monthly pulls chained
+with ``--since-last``), so that the union of the last three covers a 90-day window.
+
+Activity and audit logs differ as they do on the real API: every use moves a token's
+``last_used_on`` and an app's last use in the connected-apps export, but audit logs v2 record
+only create, update and delete actions, never reads. The logs also hold what no principal of
+the inventory did (``system`` and ``cloudflare_admin`` actors) and some failed writes.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..catalog import load_audit_map, load_catalog
+from ..catalog import group_ids, load_audit_map, load_catalog
 from ..scopes import ACCOUNT, ZONE
 from . import org
 from .api import (
@@ -29,7 +34,8 @@ from .api import (
     ts,
 )
 
-AUDIT_RETENTION = timedelta(days=30)
+FIRST_PULL_DAYS = timedelta(days=30)
+"""How far back the sample's first pull read audit logs (later pulls chain from the previous)."""
 Items = dict[tuple[str, tuple[tuple[str, str], ...]], list[dict[str, Any]]]
 
 
@@ -55,17 +61,20 @@ class SampleBuilder:
         self.seed = seed
         self.ids = Ids(seed)
         self.catalog = load_catalog()
-        self.pg_id = dict(
-            zip(self.catalog["name"], self.catalog["permission_group_id"], strict=True)
-        )
-        self.level = dict(zip(self.catalog["name"], self.catalog["access_level"], strict=True))
+        tokens = self.catalog[self.catalog["kind"] == "token"]
+        roles = self.catalog[self.catalog["kind"] == "role"]
+        self.group_id = group_ids(self.catalog)
+        self.role_id = dict(zip(roles["name"], roles["permission_group_id"], strict=True))
+        self.level = dict(zip(tokens["name"], tokens["access_level"], strict=False))
+        self.level.update(zip(roles["name"], roles["access_level"], strict=True))
         self.audit_map = load_audit_map()
         self.account_id = {k: self.ids("account", k) for k in org.ACCOUNTS}
         self.zone_id = {k: self.ids("zone", k) for k in org.ZONES}
         self.user_id = {k: self.ids("user", k) for k in org.PEOPLE}
         self.dates = [day(d).replace(hour=6) for d in org.SNAPSHOT_DATES]  # type: ignore[union-attr]
-        self.start = self.dates[0] - AUDIT_RETENTION
-        self.events = self._all_events()
+        self.start = self.dates[0] - FIRST_PULL_DAYS
+        self.activity = self._all_events()
+        self.events = self._logged(self.activity)
 
     # -- identities ------------------------------------------------------------------------
 
@@ -78,8 +87,19 @@ class SampleBuilder:
 
     # -- policies --------------------------------------------------------------------------
 
-    def _groups(self, names: tuple[str, ...]) -> list[dict[str, Any]]:
-        return [pg_ref(self.pg_id[n], n) for n in names]
+    def _groups(
+        self, names: tuple[str, ...], scope: str, *, by_id: bool = False
+    ) -> list[dict[str, Any]]:
+        """Token groups by their real ids: a name at zone and at account scope has two ids,
+        so a zone-level policy takes the zone one where there is one."""
+        out = []
+        for n in names:
+            kinds = ("user",) if scope == "user" else ("zone", "account")
+            if scope == "account":
+                kinds = ("account", "zone")
+            gid = next(self.group_id[(n, k)] for k in kinds if (n, k) in self.group_id)
+            out.append(pg_ref(gid, n, by_id=by_id))
+        return out
 
     def token_policies(self, tok: org.Tok) -> list[dict[str, Any]]:
         out = []
@@ -99,7 +119,8 @@ class SampleBuilder:
                         zones,
                         self.user_id[person],
                     ),
-                    "permission_groups": self._groups(p.groups),
+                    # staging's tokens come back as ids and meta only, as some answers do
+                    "permission_groups": self._groups(p.groups, p.scope, by_id=tok.owner == "stg"),
                 }
             )
         return out
@@ -118,7 +139,7 @@ class SampleBuilder:
         return {
             "id": self.ids("policy", f"{owner}|{i}"),
             "access": p.effect,
-            "permission_groups": self._groups(p.groups),
+            "permission_groups": [pg_ref(self.role_id[g], g) for g in p.groups],
             "resource_groups": [
                 resource_group(self.ids("resource_group", f"{owner}|{i}"), aid, objects)
             ],
@@ -250,15 +271,77 @@ class SampleBuilder:
             ip = self._ip(rng, ())
             for account in accounts:
                 use = org.Use(
-                    "Account Settings Read",
+                    _app_group(app),
                     account,
                     app.uses_per_day / len(accounts),
                     start=app.granted,
                     stop=app.uses_stop or app.revoked,
                 )
                 events += self._events_for(rng, use, actor, day(app.granted), self.dates[-1], ip)  # type: ignore[arg-type]
+        events += self._others(rng)
         events.sort(key=lambda e: (e["action"]["time"], e["id"]))
         return events
+
+    def _others(self, rng: random.Random) -> list[dict[str, Any]]:
+        """What audit logs hold besides the inventory's principals: Cloudflare's own systems
+        renewing certificates, and its staff acting on a support ticket."""
+        out = []
+        actors = [
+            ({"id": "", "type": "system", "context": None, "email": None}, "zone", 0.3),
+            (
+                {"id": "", "type": "cloudflare_admin", "context": "dash", "email": None},
+                "acct",
+                0.02,
+            ),
+        ]
+        row = {
+            "zone": self.audit_map[self.audit_map["product"] == "ssl"].iloc[0],
+            "acct": self.audit_map[self.audit_map["product"] == "account"].iloc[0],
+        }
+        d = self.start
+        while d < self.dates[-1]:
+            for actor, kind, per_day in actors:
+                if rng.random() >= per_day:
+                    continue
+                zkey = rng.choice(sorted(org.ZONES))
+                akey = org.ZONES[zkey][0]
+                aid = self.account_id[akey]
+                zone = (self.zone_id[zkey], org.ZONES[zkey][1]) if kind == "zone" else None
+                r = row[kind]
+                rid = self.ids("resource", f"{r['product']}|{zkey}|system")
+                out.append(
+                    audit_item(
+                        event_id=f"{rng.getrandbits(128):032x}",
+                        when=d + timedelta(seconds=rng.randrange(86_400)),
+                        account=(aid, org.ACCOUNTS[akey][0]),
+                        actor={**actor, "ip_address": None},
+                        action_type="update",
+                        product=r["product"],
+                        resource_type=r["resource_type"],
+                        resource_id=rid,
+                        method="PUT",
+                        uri=r["uri"].format(
+                            zone_id=zone[0] if zone else "", account_id=aid, resource_id=rid
+                        ),
+                        zone=zone,
+                    )
+                )
+            d += timedelta(days=1)
+        return out
+
+    @staticmethod
+    def _logged(activity: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What audit logs v2 record of the activity: writes only (reads are never logged),
+        and one write in forty fails (a validation error: the actor still held the group)."""
+        out = []
+        for e in activity:
+            if e["action"]["type"] == "view":
+                continue
+            if int(e["id"][:2], 16) < 7 and e["actor"]["type"] in ("user", "account"):
+                e = {**e, "action": {**e["action"], "result": "failure"}}
+                e["raw"] = {**e["raw"], "status_code": 400}
+            out.append(e)
+        return out
 
     # -- snapshots -------------------------------------------------------------------------
 
@@ -266,7 +349,7 @@ class SampleBuilder:
         out = []
         prev = self.start
         for at in self.dates:
-            out.append(self.snapshot(at, max(prev, at - AUDIT_RETENTION)))
+            out.append(self.snapshot(at, prev))
             prev = at
         return out
 
@@ -374,7 +457,7 @@ class SampleBuilder:
     def tokens_at(self, at: datetime) -> dict[str, list[dict[str, Any]]]:
         by_owner: dict[str, list[dict[str, Any]]] = {}
         last_use: dict[str, str] = {}
-        for e in self.events:
+        for e in self.activity:  # every use moves last_used_on, reads too
             t = e["actor"].get("token_id")
             if t and e["action"]["time"] <= ts(at):
                 last_use[t] = e["action"]["time"]
@@ -501,7 +584,7 @@ class SampleBuilder:
     def connected_apps(self, at: datetime) -> list[dict[str, Any]]:
         """The connected-apps export as of ``at`` (the format documented in the README)."""
         last_seen: dict[str, str] = {}
-        for e in self.events:
+        for e in self.activity:  # the dashboard's last use counts reads too
             if e["actor"]["context"] == "oauth" and e["action"]["time"] <= ts(at):
                 last_seen[e["actor"]["token_name"]] = e["action"]["time"]
         out = []
@@ -526,6 +609,18 @@ class SampleBuilder:
                 }
             )
         return out
+
+
+def _app_group(app: org.App) -> str:
+    """The permission group an app's daily use exercises: a write its scopes allow (logged),
+    else a read (never logged: only the connected-apps export dates it). An app missing from
+    the export is one seen only acting in audit logs, so its use is a write."""
+    writes = [s for s in app.scopes if s.endswith(("write", "purge"))]
+    if any("workers" in s for s in writes):
+        return "Workers Scripts Write"
+    if writes or not app.exported:
+        return "Account Settings Write"
+    return "Account Settings Read"
 
 
 def build(seed: int) -> list[SnapshotData]:

@@ -51,6 +51,8 @@ def _policy_holds(p: org.P, owner_account: str | None, acct: str, zone: str) -> 
 
 
 def ground_truth(at: str = org.SNAPSHOT_DATES[-1], usage_days: int = 90) -> list[dict[str, str]]:
+    """The findings the sample should yield at ``at``. Audit logs record writes only, so the
+    usage rules are told from the organisation's write activity; reads leave no trace."""
     end = _d(at).replace(hour=6)  # type: ignore[union-attr]
     start = end - timedelta(days=usage_days)
     rows: list[dict[str, str]] = []
@@ -72,7 +74,8 @@ def ground_truth(at: str = org.SNAPSHOT_DATES[-1], usage_days: int = 90) -> list
             and _use_in_window(u, issued, start, min(end, _d(t.expires) or end))
         ]  # type: ignore[arg-type]
         if user_owned and alive and t.status != "disabled":  # CFP-T08, listed or not
-            for acct in sorted({_account_of(u.target) for u in uses}):
+            # seen in audit logs: only its writes are
+            for acct in sorted({_account_of(u.target) for u in uses if _is_write_group(u.group)}):
                 add("CFP-T08", "user_token", t.name, f"account:{acct}")
         expired = t.expires and _d(t.expires) <= end  # type: ignore[operator]
         if not (t.listed and alive and t.status == "active" and not expired):
@@ -108,12 +111,18 @@ def ground_truth(at: str = org.SNAPSHOT_DATES[-1], usage_days: int = 90) -> list
             for g in p.groups
             for z in (p.targets if p.scope == "zones" else ("",))
         ]
-        used = [
-            any(u.group == g and _policy_holds(p, owner_account, *_scope_of_use(u)) for u in uses)
-            or (p.scope == "user" and (bool(uses) or user_level_use))
+        # audit logs show writes only: a write group held on an account or zone and never
+        # written with in the window is unused; reads and user-level groups are not judged
+        unused_write = [
+            _is_write_group(g)
+            and p.scope != "user"
+            and not any(
+                u.group == g and _policy_holds(p, owner_account, *_scope_of_use(u)) for u in uses
+            )
             for g, p in grants
         ]
-        if any(used) and not all(used) and issued <= start:  # type: ignore[operator]
+        active = bool(uses) or user_level_use
+        if active and any(unused_write) and issued <= start:  # type: ignore[operator]
             add("CFP-T07", ptype, t.name, "token")
 
     accepted = [m for m in org.MEMBERS if m.status == "accepted"]
@@ -123,8 +132,13 @@ def ground_truth(at: str = org.SNAPSHOT_DATES[-1], usage_days: int = 90) -> list
         if not org.PEOPLE[m.person][3]:
             add("CFP-M01", "member", email, scope)
         policies = list(m.policies) + [p for g in m.groups for p in org.USER_GROUPS[g][2]]
-        uses = [u for u in m.uses if _use_in_window(u, _d(m.joined), start, end)]  # type: ignore[arg-type]
-        if not uses:
+        uses = [
+            u
+            for u in m.uses
+            if _is_write_group(u.group) and _use_in_window(u, _d(m.joined), start, end)  # type: ignore[arg-type]
+        ]  # the writes: all that audit logs show of a member
+        may_write = any(_is_write_role(g) for p in policies for g in p.groups)
+        if not uses and may_write:
             add("CFP-M05", "member", email, scope)
         wide = any(
             p.scope == "account" and any(_is_write_role(g) for g in p.groups) for p in policies
@@ -156,6 +170,11 @@ def ground_truth(at: str = org.SNAPSHOT_DATES[-1], usage_days: int = 90) -> list
             if not app.verified:
                 add("CFP-O03", "oauth_app", app.name, scope)
     return rows
+
+
+def _is_write_group(name: str) -> bool:
+    """A token permission group that can change something: its name does not end in Read."""
+    return not name.endswith("Read")
 
 
 def _is_write_role(name: str) -> bool:

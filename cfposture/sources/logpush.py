@@ -1,5 +1,5 @@
 """Import a Logpush export of audit logs (dataset ``audit_logs_v2``) for usage windows longer
-than the 30 days the API keeps.
+than the 18 months the API keeps.
 
 Why: the usage rules judge 90 days by default, and ``/accounts/{id}/logs/audit`` returns 30, so a
 new user would wait three months of scheduled pulls before CFP-T07, M04 and M05 say anything.

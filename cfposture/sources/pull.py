@@ -127,7 +127,7 @@ class PullOptions:
     out: Path
     api_base: str | None = None
     accounts: list[str] | None = None
-    audit_days: int = 30
+    audit_days: int = 90  # the default usage window: one pull covers it (logs keep 18 months)
     since: datetime | None = None
     before: datetime | None = None
     since_last: bool = False  # audit logs from where the history's latest snapshot's end
@@ -364,8 +364,9 @@ def pull(opts: PullOptions) -> PullResult:
     )
 
 
-AUDIT_RETENTION = timedelta(days=30)
-"""How long Cloudflare keeps audit logs v2 (reference: beta, 30 days)."""
+AUDIT_RETENTION = timedelta(days=548)
+"""How long Cloudflare keeps audit logs v2: 18 months since GA (the API reads all of it; the
+dashboard shows 90 days)."""
 
 
 def since_last(out: Path, before: datetime, audit_days: int) -> datetime:

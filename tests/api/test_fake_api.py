@@ -138,7 +138,7 @@ def test_sdk_auto_pagination_ends(tmp_path):
             events = list(
                 c.accounts.logs.audit.list(
                     account_id=aid,
-                    since="2026-10-26T06:00:00Z",
+                    since="2026-10-25T00:00:00Z",
                     before="2026-11-26T00:00:00Z",
                     limit=500,
                 )

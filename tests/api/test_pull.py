@@ -348,9 +348,10 @@ def test_since_last_fetches_only_what_is_new_and_the_history_chains(hist, caplog
 
 def test_since_last_after_the_retention_says_the_days_between_are_gone(hist, caplog):
     with serve("sample") as (_fake, url), caplog.at_level(logging.WARNING):
-        later = datetime(2027, 1, 10, tzinfo=UTC)
+        later = datetime(2028, 7, 10, tzinfo=UTC)
         pull(opts(hist / "later", url, since=None, before=later, since_last=True))
-    assert _window(hist / "later")["since"] == "2026-12-11T00:00:00Z"  # 30 days: all there is
+    # 548 days (18 months): all the API keeps
+    assert _window(hist / "later")["since"] == "2027-01-09T00:00:00Z"
     assert any("the days between are gone" in r.getMessage() for r in caplog.records)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from cfposture.catalog import group_ids, load_catalog
+
 A, B = "a" * 32, "b" * 32
 Z1, Z2 = "1" * 32, "2" * 32
 AS_OF = datetime(2026, 11, 25, 6, tzinfo=UTC)
@@ -49,8 +51,18 @@ def pol(
         "id": "p" + "".join(g[0] for g in groups),
         "effect": effect,
         "resources": resources,
-        "permission_groups": [{"id": g.lower().replace(" ", "-"), "name": g} for g in groups],
+        "permission_groups": [{"id": real_id(g), "name": g} for g in groups],
     }
+
+
+def real_id(group: str) -> str:
+    """A token permission group's real id (the zone one where the name exists at both
+    scopes); a slug for a name the catalog does not hold."""
+    ids = group_ids(load_catalog())
+    for kind in ("zone", "account", "user"):
+        if (group, kind) in ids:
+            return ids[(group, kind)]
+    return group.lower().replace(" ", "-")
 
 
 def member(

@@ -59,28 +59,34 @@ def test_m04_account_wide_role_used_on_zones_only(org):
     ]
     events = [
         event(1, email="zoner@example.com", zone=Z1),
-        event(2, email="zoner@example.com", zone=Z2, action="view"),
+        event(2, email="zoner@example.com", zone=Z2),
         event(3, email="accounter@example.com", zone=Z1),
         event(4, email="accounter@example.com", zone=None, product="account", rtype="account"),
         event(5, email="already-zoned@example.com", zone=Z1),
-        event(6, email="reader@example.com", zone=Z1, action="view"),
     ]
     f = cfposture.findings(org(members=members, events=events), rules=["CFP-M04"])
     assert f["principal_name"].tolist() == ["zoner@example.com"]
     remedy = json.loads(f.loc[0, "remedy"])
     put = remedy["steps"][-1]
     assert put["method"] == "PUT" and put["path"] == f"/accounts/{A}/members/zoner"
-    # DNS edits on Z1 need Domain DNS there; Z2 was only read: a read-only zone role
+    # DNS edits on Z1 and Z2 need Domain DNS there; the reads audit logs cannot show stay,
+    # as the read-only role on the whole account
     got = {
-        p["permission_groups"][0]["name"]: [
-            o["key"] for o in p["resource_groups"][0]["scope"][0]["objects"]
-        ]
+        p["permission_groups"][0]["name"]: (
+            p["permission_groups"][0]["id"],
+            [o["key"] for o in p["resource_groups"][0]["scope"]["objects"]],
+        )
         for p in put["body"]["policies"]
     }
     assert got == {
-        "Domain DNS": [f"com.cloudflare.api.account.zone.{Z1}"],
-        "Domain Administrator Read Only": [f"com.cloudflare.api.account.zone.{Z2}"],
+        "Domain DNS": (
+            None,
+            [f"com.cloudflare.api.account.zone.{Z1}", f"com.cloudflare.api.account.zone.{Z2}"],
+        ),
+        "Administrator Read Only": ("f2b20eaa1a5d4af42b53ac16238c99c7", ["*"]),
     }
+    assert "look up the id of Domain DNS" in put["note"]  # no placeholder id is sent
+    assert json.loads(f.loc[0, "evidence"])["reads_kept"] == ["Administrator Read Only"]
     assert remedy["steps"][0]["method"] == "POST"
 
 

@@ -24,22 +24,22 @@ def two_grant_token():
 
 def test_lp_gap_from_usage_worked_example(org):
     # DNS Write on one zone: w 9 × r 2 = 18, used. Zone Settings Write on all zones of the
-    # account: w 6 × r 4 = 24, unused. gap = 100 × 24 / 42 = 57.1
+    # account: w 9 × r 4 = 36, unused. gap = 100 × 36 / 54 = 66.7
     snap = org(account_tokens=[two_grant_token()], events=[event(1, token="t")])
     row = cfposture.scores(snap).set_index("principal_id").loc["t"]
-    assert row["granted_weight"] == 42 and row["used_weight"] == 18
-    assert row["lp_gap"] == pytest.approx(57.1)
+    assert row["granted_weight"] == 54 and row["used_weight"] == 18
+    assert row["lp_gap"] == pytest.approx(66.7)
     assert row["basis"] == "usage" and row["window_days"] == 90
     assert row["reach"] == 2  # Z1, and every zone of A (Z1, Z2)
 
 
 def test_lp_gap_falls_back_to_static_breadth_without_history(org):
     # unused = 1 - min_reach / reach: DNS Write on a zone is already narrowest (0);
-    # Zone Settings Write on all zones: 1 - 2/4 = 0.5 -> 100 × 12 / 42 = 28.6
+    # Zone Settings Write on all zones: 1 - 2/4 = 0.5 -> 100 × 18 / 54 = 33.3
     snap = org(account_tokens=[two_grant_token()], events=[event(1, token="t")], history_days=10)
     row = cfposture.scores(snap).set_index("principal_id").loc["t"]
     assert row["basis"] == "static" and row["window_days"] == 0
-    assert row["lp_gap"] == pytest.approx(28.6)
+    assert row["lp_gap"] == pytest.approx(33.3)
 
 
 def test_a_token_younger_than_the_window_is_scored_on_static_breadth(org):
@@ -51,7 +51,29 @@ def test_a_token_younger_than_the_window_is_scored_on_static_breadth(org):
     rows = s.set_index("principal_id")
     assert rows.loc["t", "basis"] == "usage" and rows.loc["t", "window_days"] == 90
     assert rows.loc["young", "basis"] == "static" and rows.loc["young", "window_days"] == 0
-    assert rows.loc["young", "lp_gap"] == pytest.approx(100 * (24 - 12) / 42, abs=0.1)
+    assert rows.loc["young", "lp_gap"] == pytest.approx(100 * 18 / 54, abs=0.1)
+
+
+def test_unused_reach_of_a_used_write_group_counts(org):
+    """DNS Write on every zone of the account (2), written on one: half its reach unused,
+    which agrees with CFP-M04/T06 rather than calling the grant fully used."""
+    wide = {f"com.cloudflare.api.account.{A}": {"com.cloudflare.api.account.zone.*": "*"}}
+    t = tok("t", pol(["DNS Write"], resources=wide))
+    row = cfposture.scores(org(account_tokens=[t], events=[event(1, token="t")])).iloc[0]
+    assert row["granted_weight"] == 36 and row["used_weight"] == 18
+    assert row["lp_gap"] == pytest.approx(50.0)
+
+
+def test_reads_never_count_in_the_gap_and_show_as_read_reach(org):
+    """Audit logs do not record reads: a read-only token has no observable gap."""
+    reader = tok("reader", pol(["DNS Read"], resources={"com.cloudflare.api.account.*": "*"}))
+    mixed = tok("mixed", pol(["DNS Write"], zone=Z1), pol(["Zone Read"], zone=Z1))
+    s = cfposture.scores(org(account_tokens=[reader, mixed], events=[event(1, token="mixed")]))
+    rows = s.set_index("principal_id")
+    assert rows.loc["reader", "lp_gap"] == 0 and rows.loc["reader", "basis"] == "unobservable"
+    assert rows.loc["reader", "read_reach"] == 3 * 8  # DNS Read w 3 × all accounts 8
+    assert rows.loc["mixed", "lp_gap"] == 0 and rows.loc["mixed", "granted_weight"] == 18
+    assert rows.loc["mixed", "read_reach"] == 3 * 2  # Zone Read w 3 × one zone 2
 
 
 def test_all_used_scores_zero_and_unused_scores_hundred(org):

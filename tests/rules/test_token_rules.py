@@ -140,15 +140,8 @@ def test_t06_wildcards_one_finding_per_scope_severity_by_privilege(org):
 
 
 def test_t07_unused_groups_carry_a_narrowed_policy(org):
-    t = tok(
-        "broad",
-        pol(
-            ["DNS Write", "Zone Settings Write", "Logs Read"],
-            resources={
-                f"com.cloudflare.api.account.{A}": {"com.cloudflare.api.account.zone.*": "*"}
-            },
-        ),
-    )
+    wide = {f"com.cloudflare.api.account.{A}": {"com.cloudflare.api.account.zone.*": "*"}}
+    t = tok("broad", pol(["DNS Write", "Zone Settings Write", "Logs Read"], resources=wide))
     all_used = tok("tight", pol(["DNS Write"], zone=Z1))
     events = [
         event(1, token="broad", zone=Z2),
@@ -159,19 +152,54 @@ def test_t07_unused_groups_carry_a_narrowed_policy(org):
     assert f["principal_name"].tolist() == ["broad"]
     ev = json.loads(f.loc[0, "evidence"])
     assert ev["used"] == ["DNS Write"]
-    assert len(ev["unused"]) == 2
+    assert ev["unused"] == [f"Zone Settings Write @ all_zones:{A}"]
+    assert ev["not_observable"] == ["Logs Read"]  # a read: audit logs cannot show it
     remedy = json.loads(f.loc[0, "remedy"])
     assert remedy["method"] == "PUT" and remedy["path"] == f"/accounts/{A}/tokens/broad"
+    # the write narrowed to where it wrote; every read kept where it was, the unused write
+    # and the rest of the used one's reach turned into their read groups
     assert remedy["body"]["policies"] == [
         {
             "effect": "allow",
+            "resources": wide,
+            "permission_groups": [
+                {"id": "82e64a83756745bbbb1c9c2701bf816b", "name": "DNS Read"},
+                {"id": "c4a30cd58c5d42619c86a3c36c441e2d", "name": "Logs Read"},
+                {"id": "517b21aee92c4d89936c976ba6e4be55", "name": "Zone Settings Read"},
+            ],
+        },
+        {
+            "effect": "allow",
             "resources": {f"com.cloudflare.api.account.zone.{Z2}": "*"},
-            "permission_groups": [{"id": "8e1f11037830b7c60db099c5c299e5cd", "name": "DNS Write"}],
-        }
+            "permission_groups": [{"id": "4755a26eedb94da69e1066d98aa820be", "name": "DNS Write"}],
+        },
+    ]
+    assert [c["change"] for c in remedy["evidence"]] == [
+        "narrowed to 1 scope(s) that saw writes; DNS Read kept on the rest",
+        "replaced by Zone Settings Read",
     ]
     assert remedy["body"]["condition"] == {"request_ip": {"in": ["192.0.2.0/24"]}}
     assert 'resource "cloudflare_account_token" "broad"' in remedy["terraform"]
-    assert f'"com.cloudflare.api.account.zone.{Z2}" = "*"' in remedy["terraform"]
+    assert f'jsonencode({{"com.cloudflare.api.account.zone.{Z2}": "*"}})' in remedy["terraform"]
+
+
+def test_t07_never_calls_a_read_group_unused(org):
+    """A read-only token used every day leaves no audit event: its reads are not unused."""
+    reader = tok("reader", pol(["DNS Read", "Zone Read", "Account Settings Read"], zone=Z1))
+    snap = org(account_tokens=[reader], events=[])
+    assert fired(snap, "CFP-T07") == set()
+    states = cfposture.rules.Context(snap, cfposture.rules.Params()).grants["usage_state"]
+    assert set(states) == {"unobservable"}
+
+
+def test_t07_judges_a_token_with_no_writes_on_its_write_groups(org):
+    """Active in the window (last used last week) but no write seen: its write group is unused."""
+    t = tok("quiet", pol(["DNS Write", "DNS Read"], zone=Z1))
+    f = cfposture.findings(org(account_tokens=[t], events=[]), rules=["CFP-T07"])
+    body = json.loads(f.loc[0, "remedy"])["body"]
+    assert body["policies"][0]["permission_groups"] == [
+        {"id": "82e64a83756745bbbb1c9c2701bf816b", "name": "DNS Read"}
+    ]
 
 
 def test_t07_a_read_does_not_use_the_write_group_beside_it(org):
