@@ -86,8 +86,15 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint(
             "oauth_clients", "/accounts/{account_id}/oauth_clients", "single", "OAuth Client Read"
         ),
+        # Cloudflare's docs name Account Settings Read for the audit history endpoint; for the
+        # list endpoint that is a third party's word ("Access: Audit Logs Read" reads Access's
+        # own logs): the hint says so
         Endpoint(
-            "audit_logs", "/accounts/{account_id}/logs/audit", "cursor", "Access: Audit Logs Read"
+            "audit_logs",
+            "/accounts/{account_id}/logs/audit",
+            "cursor",
+            "Account Settings Read (documented for the audit history endpoint; if it is"
+            " granted, also try Access: Audit Logs Read)",
         ),
         # Not API endpoints: a connected-apps export given with --oauth-export, and token formats
         # observed by a scan (--verify) or a roll (apply): stored alike, so one reader serves all.

@@ -684,23 +684,60 @@ def tokens_to_roll_first(view: View) -> pd.DataFrame:
 
 
 def narrowed_policies(view: View) -> pd.DataFrame:
-    """CFP-T07 remedies: the request to send for each over-privileged token."""
+    """CFP-T07 remedies: the request to send for each over-privileged token, what it changes
+    and on what evidence, and the read permissions it keeps because reads are not logged."""
     import json
 
     f = rule_findings(view, "CFP-T07")
     rows = []
     for r in f.itertuples():
         remedy = json.loads(r.remedy)
+        evidence = json.loads(r.evidence)
+        changes = evidence.get("changes") or []
         rows.append(
             {
                 "token": r.principal_name,
                 "severity": r.severity,
                 "request": f"{remedy['method']} {remedy['path']}",
-                "unused": ", ".join(json.loads(r.evidence)["unused"]),
+                "changes": "; ".join(f"{c['group']}: {c['change']}" for c in changes),
+                "kept, not observable": ", ".join(evidence.get("not_observable") or []),
                 "body": json.dumps(remedy["body"]["policies"]),
             }
         )
-    return pd.DataFrame(rows, columns=["token", "severity", "request", "unused", "body"])
+    columns = ["token", "severity", "request", "changes", "kept, not observable", "body"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def minted_tokens(view: View) -> pd.DataFrame:
+    """API tokens an OAuth app minted (``provisioner_type`` oauthtoken), with the app that
+    owns them: revoking the app revokes them, so they are reviewed with it."""
+    t = view.snap.tokens
+    t = t[t["oauth_client_id"].notna()]
+    apps = view.snap.oauth_apps.drop_duplicates("app_id").set_index("app_id")["app_name"]
+    out = pd.DataFrame(
+        {
+            "app": t["oauth_client_id"].map(apps).fillna(t["oauth_client_id"]),
+            "token": t["name"],
+            "status": t["status"],
+            "issued_on": t["issued_on"],
+            "last_used_on": t["last_used_on"],
+            "expires_on": t["expires_on"],
+        }
+    )
+    return out.sort_values(["app", "token"], ignore_index=True)
+
+
+USAGE_COLUMNS = ["grants_used", "grants_unused", "grants_unobservable", "grants_unknown"]
+
+
+def usage_states(view: View) -> pd.DataFrame:
+    """Allow grants by usage state and principal type (from the scores): what the least-
+    privilege gap could judge (used, unused) and what audit logs cannot show (unobservable:
+    reads; unknown: not enough history)."""
+    s = view.scores
+    out = s.groupby("principal_type")[USAGE_COLUMNS].sum()
+    out.columns = [c.removeprefix("grants_") for c in USAGE_COLUMNS]
+    return out.reset_index()
 
 
 def with_scan(view: View, scan_results: str) -> View:

@@ -78,6 +78,10 @@ class Tokens(_Frame):
     owner_email: Series[Text] = pa.Field(nullable=True)
     account_id: Series[Text] = pa.Field(nullable=True)
     name: Series[Text] = pa.Field(nullable=True)
+    # who created it (creator_email_at_creation), and the OAuth client that minted it
+    # (provisioner_id, when provisioner_type is com.cloudflare.api.oauthtoken)
+    creator_email: Series[Text] = pa.Field(nullable=True)
+    oauth_client_id: Series[Text] = pa.Field(nullable=True)
     status: Series[Text] = pa.Field(isin=["active", "disabled", "expired", "unknown"])
     issued_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
     modified_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
@@ -129,6 +133,7 @@ class OAuthApps(_Frame):
     granted_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
     last_seen_on: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **UTC_TS)
     source: Series[Text] = pa.Field(isin=["export", "audit", "published_client"])
+    minted_tokens: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
 
 
 class AuditEvents(_Frame):
@@ -193,6 +198,11 @@ class Scores(_Frame):
     granted_weight: Series[float] = pa.Field(ge=0)
     used_weight: Series[float] = pa.Field(ge=0)
     read_reach: Series[float] = pa.Field(ge=0)
+    # allow grants by usage state (see cfposture.usage): what the gap could and could not judge
+    grants_used: Series[int] = pa.Field(ge=0)
+    grants_unused: Series[int] = pa.Field(ge=0)
+    grants_unobservable: Series[int] = pa.Field(ge=0)
+    grants_unknown: Series[int] = pa.Field(ge=0)
     exposure: Series[float] = pa.Field(ge=0, nullable=True)
     basis: Series[Text] = pa.Field(isin=["usage", "static", "unobservable"])
     window_days: Series[int] = pa.Field(ge=0)

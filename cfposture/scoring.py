@@ -22,6 +22,7 @@ from .load import Snapshot, history, load
 from .privilege import principal_privilege, weighted_grants, zones_reached
 from .rules import Context, Params
 from .schemas import Scores, validate
+from .usage import USAGE_STATES
 
 EXPOSURE = {
     "format": {"legacy": 1.0, "unknown": 0.5, "scannable": 0.0},  # × (1 + this)
@@ -90,6 +91,9 @@ def scores_from(ctx: Context) -> pd.DataFrame:
         judged=("judged", "any"),
         counted=("counted", "any"),
     )
+    states = pd.crosstab([g[k] for k in key], state).reindex(columns=list(USAGE_STATES))
+    for name in USAGE_STATES:
+        agg[f"grants_{name}"] = states[name].reindex(agg.index).fillna(0).astype(int)
     gap = 100 * (1 - agg["used_weight"] / agg["granted_weight"])
     agg["lp_gap"] = gap.where(agg["granted_weight"] > 0, 0.0).fillna(0).clip(0, 100)
     agg["reach"] = zones_reached(ctx.grants, ctx.snap.zones).reindex(agg.index).fillna(0)

@@ -65,6 +65,16 @@ class Snapshot:
         cols = ["endpoint", "path", "account_id", "http_status", "message", "needs"]
         return pd.DataFrame(rows, columns=[*cols, "documentation_url"])
 
+    @property
+    def uncatalogued_groups(self) -> list[str]:
+        """Permission groups the grants name that cfposture's catalog does not hold: their
+        level and risk were judged from their name (``catalog.classify``), conservatively."""
+        g, c = self.grants, self.permission_catalog
+        known = g["permission_group_id"].isin(c["permission_group_id"]) | g[
+            "permission_group_name"
+        ].isin(c["name"])
+        return sorted(set(g.loc[~known, "permission_group_name"]))
+
     def _rows(self, name: str) -> int:
         return len(getattr(self, name))
 
@@ -86,6 +96,7 @@ class Snapshot:
             ),
             "super_admins": int(self.members["is_super_admin"].sum()),
             "coverage_gaps": len(self.coverage_gaps),
+            "groups_judged_by_name": len(self.uncatalogued_groups),
         }
 
 

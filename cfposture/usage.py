@@ -157,7 +157,13 @@ def exercised(snap: Snapshot, events: pd.DataFrame) -> pd.DataFrame:
     ev["group"] = ev["read_group"].where(ev["action_type"] == "view", ev["write_group"])
     ev["level"] = ev["scope_level"]
     tokens = snap.tokens.set_index("token_id")["owner_type"]
-    is_token = ev["token_id"].notna() & (ev["actor_context"] == "api_token")
+    # an OAuth app acts through the token it minted: when the pull listed that token, its
+    # events are the token's use (its grants are what the app may do)
+    minted = snap.tokens.loc[snap.tokens["oauth_client_id"].notna(), "token_id"]
+    is_token = ev["token_id"].notna() & (
+        (ev["actor_context"] == "api_token")
+        | ((ev["actor_context"] == "oauth") & ev["token_id"].isin(minted))
+    )
     ev["principal_type"] = None
     ev["principal_id"] = None
     ev.loc[is_token, "principal_type"] = (

@@ -71,13 +71,14 @@ class Window:
         if self.sufficient:
             return (
                 f"Usage judged on {self.days} days of audit logs, "
-                f"{_day(self.start)} to {_day(self.as_of)}."
+                f"{_day(self.start)} to {_day(self.as_of)}. Audit logs record writes only: "
+                "read permissions are not observable, so they are kept and never called unused."
             )
         rules = f"{', '.join(USAGE_RULES[:-1])} and {USAGE_RULES[-1]}"
         if self.denied:
             why = (
                 "the pulling token could not read every account's audit logs. "
-                "Grant it Access: Audit Logs Read and pull again"
+                "Grant it Account Settings Read and pull again"
             )
         elif self.covered_since is None:
             why = "no audit logs were read for this snapshot. Pull with audit logs"

@@ -2,7 +2,8 @@
 
 It behaves like the real API where a client can tell: the envelope (``success``, ``errors``,
 ``messages``, ``result``, ``result_info``), ``page``/``per_page`` clamped to 5–50 with
-``result: []`` past the last page, cursor pages for audit logs v2 (``result_info.cursors.after``),
+``result: []`` past the last page and ``total_pages`` only where the API sends it, cursor pages
+for audit logs v2 (the SDK's ``result_info.cursors.after`` or the docs' ``cursor``),
 Bearer auth (401, code 1000), 403 with ``documentation_url`` for endpoints the snapshot records
 as denied, and a request budget per window (429 + ``Retry-After``, then every call refused until
 the lockout ends, as Cloudflare does for 5 minutes). Faults for tests: latency, random 5xx.
@@ -44,25 +45,30 @@ def error(status: int, code: int, message: str, **extra: Any) -> Response:
     return status, {}, {"success": False, "errors": [err], "messages": [], "result": None}
 
 
-def paged(items: list[dict], q: dict[str, str]) -> dict[str, Any]:
+def paged(items: list[dict], q: dict[str, str], *, total_pages: bool = False) -> dict[str, Any]:
+    """A page of a list. ``total_pages`` only where the API sends it (``/accounts``, ``/zones``):
+    token, member and permission-group lists document ``page, per_page, count, total_count``."""
     try:
         page = max(1, int(q.get("page", 1)))
         per_page = min(50, max(5, int(q.get("per_page", 20))))
     except ValueError:
         page, per_page = 1, 20
     chunk = items[(page - 1) * per_page : page * per_page]
-    info = {
+    info: dict[str, Any] = {
         "page": page,
         "per_page": per_page,
         "count": len(chunk),
         "total_count": len(items),
-        "total_pages": max(1, math.ceil(len(items) / per_page)),
     }
+    if total_pages:
+        info["total_pages"] = max(1, math.ceil(len(items) / per_page))
     return envelope(chunk, info)
 
 
-def cursored(items: list[dict], q: dict[str, str]) -> dict[str, Any] | None:
-    """Audit logs v2: ``since``/``before`` required, ``limit`` 1–1000, opaque ``cursor``."""
+def cursored(items: list[dict], q: dict[str, str], style: str = "sdk") -> dict[str, Any] | None:
+    """Audit logs v2: ``since``/``before`` required, ``limit`` 1–1000, opaque ``cursor``.
+    ``style``: ``sdk`` answers ``result_info.cursors.after`` (what SDK 5.9 reads); ``docs`` the
+    API reference's example, ``{"count": "1", "cursor": …}`` with the count as a string."""
     if "since" not in q or "before" not in q:
         return None
     since, before = pd.Timestamp(q["since"]), pd.Timestamp(q["before"])
@@ -75,7 +81,9 @@ def cursored(items: list[dict], q: dict[str, str]) -> dict[str, Any] | None:
     start = int(q["cursor"]) if q.get("cursor", "").isdigit() else 0
     chunk = window[start : start + limit]
     after = str(start + limit) if start + limit < len(window) else None
-    return envelope(chunk, {"count": len(chunk), "cursors": {"after": after}, "cursor": after})
+    if style == "docs":
+        return envelope(chunk, {"count": str(len(chunk)), "cursor": after})
+    return envelope(chunk, {"count": len(chunk), "cursors": {"after": after}})
 
 
 @dataclass
@@ -93,6 +101,8 @@ class Limits:
     garble_rate: float = 0.0  # a 200 whose body is cut short or is not JSON at all (GETs)
     spike_rate: float = 0.0  # a request that stalls for spike_ms on top of latency_ms
     spike_ms: int = 0
+    audit_envelope: str = "sdk"  # "sdk": result_info.cursors.after; "docs": {count: "1", cursor}
+    null_empty: bool = False  # an empty list answered as "result": null, as some endpoints do
 
 
 @dataclass
@@ -126,7 +136,7 @@ class FakeCloudflare:
         single = lambda key: lambda q, **ids: self._list(key, q, ids, "single")  # noqa: E731
         pages = lambda key: lambda q, **ids: self._list(key, q, ids, "page")  # noqa: E731
         r("GET", "/user", lambda q: self._one("user", {}))
-        r("GET", "/accounts", pages("accounts"))
+        r("GET", "/accounts", lambda q: self._list("accounts", q, {}, "counted"))
         r("GET", "/user/tokens/permission_groups", single("user_token_permission_groups"))
         r("GET", "/user/tokens", pages("user_tokens"))
         r("GET", "/accounts/{account_id}", self._account)
@@ -324,7 +334,12 @@ class FakeCloudflare:
         if denied:
             return denied
         items = self.state.items(key, **ids)
-        return paged(items, q) if style == "page" else envelope(items)
+        if style == "single":
+            return envelope(None if self.limits.null_empty and not items else items)
+        out = paged(items, q, total_pages=style == "counted")
+        if self.limits.null_empty and not out["result"]:
+            out["result"] = None
+        return out
 
     def _one(self, key: str, ids: dict[str, str]) -> Response | dict:
         denied = self._denied(key, ids)
@@ -348,7 +363,7 @@ class FakeCloudflare:
         every = [
             z for a in self.state.account_ids() for z in self.state.items("zones", account_id=a)
         ]
-        return paged(every, q)
+        return paged(every, q, total_pages=True)
 
     def _audit(self, q: dict, account_id: str) -> Response | dict:
         ids = {"account_id": account_id}
@@ -357,7 +372,7 @@ class FakeCloudflare:
         denied = self._denied("audit_logs", ids)
         if denied:
             return denied
-        out = cursored(self.state.items("audit_logs", **ids), q)
+        out = cursored(self.state.items("audit_logs", **ids), q, self.limits.audit_envelope)
         return out if out is not None else error(400, 10001, "since and before are required")
 
     def _live(self, value: str) -> bool:

@@ -15,7 +15,7 @@ from ..schemas import Grants, validate
 from ._util import frame
 from .accounts import account_ids, accounts, zones
 from .audit import audit_events
-from .grants import GRANT_COLUMNS, GrantBuilder
+from .grants import GRANT_COLUMNS, GrantBuilder, pulled_groups
 from .members import members
 from .oauth import oauth_apps
 from .tokens import infer_format, tokens
@@ -34,10 +34,10 @@ def normalize(
     out["zones"] = zones(raw, ids)
     out["audit_events"] = audit_events(raw, ids) if audit is None else audit
     zone_accounts = dict(zip(out["zones"]["zone_id"], out["zones"]["account_id"], strict=True))
-    builder = GrantBuilder(catalog, zone_accounts)
+    builder = GrantBuilder(catalog, zone_accounts, pulled_groups(raw, ids))
     out["tokens"] = tokens(raw, ids, out["audit_events"], builder)
     out["members"] = members(raw, ids, builder)
     out["grants"] = validate(Grants, frame(builder.rows, GRANT_COLUMNS))
-    out["oauth_apps"] = oauth_apps(raw, ids, out["audit_events"])
+    out["oauth_apps"] = oauth_apps(raw, ids, out["audit_events"], out["tokens"])
     out["permission_catalog"] = catalog
     return out

@@ -22,8 +22,16 @@ GRANT_COLUMNS = columns(Grants)
 class GrantBuilder:
     """Collects grant rows, resolving permission groups against the catalog."""
 
-    def __init__(self, catalog: pd.DataFrame, zone_accounts: dict[str, str]) -> None:
-        self._by_id = dict(zip(catalog["permission_group_id"], catalog["name"], strict=True))
+    def __init__(
+        self,
+        catalog: pd.DataFrame,
+        zone_accounts: dict[str, str],
+        pulled: dict[str, str] | None = None,
+    ) -> None:
+        """``pulled``: id → name from the snapshot's own permission-group lists, which name
+        groups newer than the catalog (the catalog wins where both know an id)."""
+        self._by_id = {**(pulled or {})}
+        self._by_id.update(zip(catalog["permission_group_id"], catalog["name"], strict=True))
         self._level_by_id = dict(
             zip(catalog["permission_group_id"], catalog["access_level"], strict=True)
         )
@@ -127,3 +135,27 @@ class GrantBuilder:
             default_account=account_id,
             via_group_id=via_group_id,
         )
+
+
+PERMISSION_GROUP_LISTS = (
+    "user_token_permission_groups",
+    "account_token_permission_groups",
+    "permission_groups",
+)
+
+
+def pulled_groups(raw: Any, account_ids: list[str]) -> dict[str, str]:
+    """id → name of every permission group the pull's own lists name (the token lists of the
+    user and of each account, and IAM's): real, current names for ids the catalog lacks."""
+    out: dict[str, str] = {}
+    lists = [raw.items("user_token_permission_groups")]
+    for aid in account_ids:
+        lists += [raw.items(k, account_id=aid) for k in PERMISSION_GROUP_LISTS[1:]]
+    for items in lists:
+        for g in items:
+            if not isinstance(g, dict):
+                continue
+            gid, name = text(g.get("id")), text(g.get("name"))
+            if gid and name:
+                out.setdefault(gid, name)
+    return out

@@ -5,7 +5,9 @@
 * ``audit``: apps seen acting through audit logs v2 (``actor.context == "oauth"``) that the
   export does not list.
 
-Activity from audit logs sets ``last_seen_on`` on the matching export rows (by app id or name).
+Activity from audit logs sets ``last_seen_on`` on the matching export rows (by app id or name,
+or through the token the app minted: its ``provisioner_id`` is the app's client id), and
+``minted_tokens`` counts the tokens each app minted that the pull could list.
 """
 
 from __future__ import annotations
@@ -82,16 +84,27 @@ def _published_rows(raw: RawSnapshot, account_ids: list[str]) -> list[dict[str, 
     return rows
 
 
-def oauth_apps(raw: RawSnapshot, account_ids: list[str], audit: pd.DataFrame) -> pd.DataFrame:
+def oauth_apps(
+    raw: RawSnapshot, account_ids: list[str], audit: pd.DataFrame, tokens: pd.DataFrame
+) -> pd.DataFrame:
     df = frame(_export_rows(raw) + _published_rows(raw, account_ids), columns(OAuthApps))
     for col in ("granted_on", "last_seen_on"):
         df[col] = to_ts(df[col], f"oauth_apps.{col}")
     df["verified"] = df["verified"].astype("boolean")
+    minted = minted_by(tokens)
+    df["minted_tokens"] = df["app_id"].map(minted["oauth_client_id"].value_counts())
+    df["minted_tokens"] = df["minted_tokens"].fillna(0).astype("Int64")
+    return validate(OAuthApps, merge_activity(df, audit, minted))
 
-    return validate(OAuthApps, merge_activity(df, audit))
+
+def minted_by(tokens: pd.DataFrame) -> pd.DataFrame:
+    """(token_id, oauth_client_id) of the tokens an OAuth app minted."""
+    return tokens.loc[tokens["oauth_client_id"].notna(), ["token_id", "oauth_client_id"]]
 
 
-def merge_activity(df: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
+def merge_activity(
+    df: pd.DataFrame, audit: pd.DataFrame, minted: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Set ``last_seen_on`` of export rows from the OAuth activity in ``audit`` (matched by app
     id or name, in the same account or an all-accounts grant); activity nobody exported
     becomes ``audit`` rows. Idempotent (``audit`` rows already there are matched, not added
@@ -102,10 +115,13 @@ def merge_activity(df: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
     if acts.empty:
         return df
     df = df.copy()  # the caller's frame (a snapshot's, for the rules) stays as it was
+    # an event of a token an app minted is the app's: key it by the app's client id
+    key = acts["token_id"].fillna(acts["token_name"])
+    if minted is not None and not minted.empty:
+        client = acts["token_id"].map(minted.set_index("token_id")["oauth_client_id"])
+        key = client.where(client.notna(), key)
     # a groupby per column: named aggregations over the frame took three times as long
-    per = acts.assign(key=acts["token_id"].fillna(acts["token_name"])).groupby(
-        ["key", "account_id"], dropna=False
-    )
+    per = acts.assign(key=key).groupby(["key", "account_id"], dropna=False)
     seen = pd.DataFrame({"last": per["when"].max(), "name": per["token_name"].last()})
     seen = seen.reset_index()
     # only what the match reads: the merges copy every column of both sides (the rules merge
@@ -135,7 +151,9 @@ def merge_activity(df: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
             "account_id": unmatched["account_id"],
             "last_seen_on": unmatched["last"],
             "source": "audit",
+            "minted_tokens": 0,
         }
     ).reindex(columns=columns(OAuthApps))
     extra["verified"] = extra["verified"].astype("boolean")
+    extra["minted_tokens"] = extra["minted_tokens"].astype("Int64")
     return pd.concat([df, extra], ignore_index=True)

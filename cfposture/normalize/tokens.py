@@ -34,6 +34,10 @@ def infer_format(issued_on: pd.Series, modified_on: pd.Series) -> pd.Series:
     return out
 
 
+OAUTH_PROVISIONER = "com.cloudflare.api.oauthtoken"
+"""``provisioner_type`` of a token an OAuth app minted; ``provisioner_id`` is its client."""
+
+
 def _ip_list(token: dict[str, Any], key: str) -> str | None:
     cond = token.get("condition")
     # The create-via-API how-to spells it "request.ip"; the API reference says "request_ip".
@@ -47,6 +51,10 @@ def _row(token: dict[str, Any], **owner: str | None) -> dict[str, Any]:
         "token_id": str(token["id"]),
         **owner,
         "name": text(token.get("name")),
+        "creator_email": text(token.get("creator_email_at_creation")),
+        "oauth_client_id": text(token.get("provisioner_id"))
+        if token.get("provisioner_type") == OAUTH_PROVISIONER
+        else None,
         "status": text(token.get("status")) or "unknown",
         **{f: text(token.get(f)) for f in TS_FIELDS},
         "ip_allow": _ip_list(token, "in"),

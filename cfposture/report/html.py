@@ -163,6 +163,7 @@ def write_index(dest: Path, view: View, pages: list[Path]) -> Path:
         ("OAuth apps", s["rows"]["oauth_apps"]),
         ("legacy tokens (active)", s["tokens_by_format"].get("legacy", 0)),
         ("coverage gaps", s["coverage_gaps"]),
+        ("permission groups judged by name", s["groups_judged_by_name"]),
     ]
     card_html = "".join(f"<div class='card'><b>{v}</b>{html.escape(k)}</div>" for k, v in cards)
     sev_html = "".join(

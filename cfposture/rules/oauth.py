@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 
-from ..normalize.oauth import merge_activity
+from ..normalize.oauth import merge_activity, minted_by
 from ..schemas import records
 from ._base import Context, finding, rule, ts
 
@@ -53,7 +53,7 @@ def unused_app(ctx: Context) -> list[dict]:
     its latest event in the usage window's audit logs (writes only). An app with no known
     activity at all is only called idle when that history covers the window."""
     cutoff = ctx.as_of - pd.Timedelta(days=ctx.params.usage_days)
-    o = _granted(merge_activity(ctx.snap.oauth_apps, ctx.events))
+    o = _granted(merge_activity(ctx.snap.oauth_apps, ctx.events, minted_by(ctx.snap.tokens)))
     old = o["granted_on"].isna() | (o["granted_on"] <= cutoff)
     unknown = o["last_seen_on"].isna()
     idle = (unknown & ctx.window.sufficient) | (o["last_seen_on"] < cutoff)

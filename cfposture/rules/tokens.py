@@ -34,8 +34,11 @@ def _where(t: Row) -> tuple[str, str]:
 
 
 def _active(ctx: Context) -> pd.DataFrame:
+    """Active tokens of the inventory that their owners manage. A token an OAuth app minted
+    is the app's to roll, restrict and narrow: it is reviewed with the app (step 2, notebook
+    02), and revoking the app revokes it."""
     t = ctx.snap.tokens
-    return t[(t["status"] == "active") & t["inventoried"]]
+    return t[(t["status"] == "active") & t["inventoried"] & t["oauth_client_id"].isna()]
 
 
 def _token_finding(t: Row, severity: str, evidence: dict, rec: str, **kw: Any) -> dict:

@@ -66,8 +66,11 @@ def token_item(
     expires_on: datetime | None,
     ip_in: list[str] | None,
     policies: list[dict[str, Any]],
+    provisioner: str | None = None,
+    creator: str | None = None,
 ) -> dict[str, Any]:
-    """A token as GET /user/tokens or /accounts/{id}/tokens lists it (optional keys omitted)."""
+    """A token as GET /user/tokens or /accounts/{id}/tokens lists it (optional keys omitted).
+    ``provisioner``: the OAuth client that minted it."""
     item: dict[str, Any] = {
         "id": token_id,
         "name": name,
@@ -82,6 +85,11 @@ def token_item(
     if ip_in:
         item["condition"] = {"request_ip": {"in": ip_in}}
     item["policies"] = policies
+    if creator:
+        item["creator_email_at_creation"] = creator
+    if provisioner:
+        item["provisioner_type"] = "com.cloudflare.api.oauthtoken"
+        item["provisioner_id"] = provisioner
     return item
 
 

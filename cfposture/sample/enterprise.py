@@ -125,6 +125,9 @@ class _Enterprise:
         )
 
 
+METHODS = {"create": "POST", "update": "PUT", "delete": "DELETE"}
+
+
 def _audit_lines(ent: _Enterprise, account: str, n: int, seed: int) -> Iterator[bytes]:
     """``n`` audit log v2 lines for one account, from numpy-drawn columns and a template."""
     rs = np.random.default_rng([seed, ent.accounts.index(account)])
@@ -134,7 +137,9 @@ def _audit_lines(ent: _Enterprise, account: str, n: int, seed: int) -> Iterator[
     tokens = rs.integers(0, TOKENS_PER_ACCOUNT, n)
     ctx = rs.choice(np.array(["api_token", "dash", "oauth"]), n, p=[0.7, 0.25, 0.05])
     zones = rs.integers(0, ZONES_PER_ACCOUNT, n)
-    writes = rs.random(n) < 0.3
+    # audit logs v2 record writes only; one in forty fails
+    actions = rs.choice(np.array(["create", "update", "delete"]), n, p=[0.3, 0.6, 0.1])
+    failed = rs.random(n) < 0.025
     start = CREATED_AT - WINDOW
     products = amap.to_dict("records")
     for i in range(n):
@@ -146,12 +151,12 @@ def _audit_lines(ent: _Enterprise, account: str, n: int, seed: int) -> Iterator[
         else:
             tid = tname = None
         zone = ent.zones[account][zones[i]] if r["scope_level"] == "zone" else None
-        action = "update" if writes[i] else "view"
+        action = str(actions[i])
         event = {
             "id": f"{rs.integers(0, 2**63):016x}{i:016x}",
             "account": {"id": account, "name": f"Account {account[:6]}"},
             "action": {
-                "result": "success",
+                "result": "failure" if failed[i] else "success",
                 "time": isoformat(start + timedelta(seconds=int(secs[i]))),
                 "type": action,
             },
@@ -164,8 +169,8 @@ def _audit_lines(ent: _Enterprise, account: str, n: int, seed: int) -> Iterator[
                 "type": "account" if ctx[i] == "api_token" else "user",
             },
             "raw": {
-                "method": "PUT" if writes[i] else "GET",
-                "status_code": 200,
+                "method": METHODS[action],
+                "status_code": 400 if failed[i] else 200,
                 "uri": r["uri"].format(zone_id=zone or "", account_id=account, resource_id="x"),
             },
             "resource": {"id": f"r{i % 997}", "product": r["product"], "type": r["resource_type"]},

@@ -115,6 +115,7 @@ class Tok:
     rolled: str | None = None  # rolled (reissued as cfut_/cfat_) on this day
     deleted: str | None = None
     listed: bool = True  # False: another member's user token, seen only in audit logs
+    provisioner: str | None = None  # the key of the OAuth app that minted it
 
 
 CI_IPS = ("203.0.113.0/24",)
@@ -546,6 +547,22 @@ TOKENS: tuple[Tok, ...] = (
         uses=(Use("Workers Scripts Write", "mkt", 0.5),),
     ),
     # ---- Dana's own user tokens (listed by /user/tokens) ------------------------------------
+    # minted by Wrangler when Dana authorized it (provisioner_type oauthtoken): it acts as the
+    # app, so its activity is the app's (APPS below) and its review is the app's
+    Tok(
+        "dana-wrangler-oauth",
+        "user:dana",
+        "Wrangler",
+        (
+            P(("Workers Scripts Write", "Workers KV Storage Write"), "account", ("prod",)),
+            P(("Workers Scripts Write", "Workers KV Storage Write"), "account", ("stg",)),
+            P(("Zone Read",), "all_zones"),
+            P(("User Details Read",), "user"),
+        ),
+        "2025-05-02",
+        expires="2027-05-02",
+        provisioner="wrangler",
+    ),
     Tok(
         "dana-cfposture",
         "user:dana",

@@ -83,6 +83,9 @@ class SampleBuilder:
         return f"{first.lower()}@{domain}"
 
     def token_id(self, key: str) -> str:
+        tok = next((t for t in org.TOKENS if t.key == key), None)
+        if tok is not None and tok.provisioner:  # the id its app's audit events carry
+            return self.ids("oauth_grant", tok.provisioner)
         return self.ids("token", key)
 
     # -- policies --------------------------------------------------------------------------
@@ -491,9 +494,19 @@ class SampleBuilder:
                     expires_on=expires,
                     ip_in=list(tok.ip),
                     policies=self.token_policies(tok),
+                    provisioner=self.ids("oauth_app", tok.provisioner) if tok.provisioner else None,
+                    creator=None if tok.provisioner else self._creator(tok),
                 )
             )
         return by_owner
+
+    def _creator(self, tok: org.Tok) -> str:
+        """creator_email_at_creation: the owner of a user token; for an account token, the
+        super administrator who made it (the first member of its account)."""
+        if tok.owner.startswith("user:"):
+            return self.email(tok.owner.split(":", 1)[1])
+        first = next(m for m in org.MEMBERS if m.account == tok.owner)
+        return self.email(first.person)
 
     def put_members(self, snap: SnapshotData, account: str, at: datetime) -> None:
         aid = self.account_id[account]

@@ -73,6 +73,8 @@ def ground_truth(at: str = org.SNAPSHOT_DATES[-1], usage_days: int = 90) -> list
             if u.target != "user"
             and _use_in_window(u, issued, start, min(end, _d(t.expires) or end))
         ]  # type: ignore[arg-type]
+        if t.provisioner:  # an OAuth app's token: reviewed with the app (step 2)
+            continue
         if user_owned and alive and t.status != "disabled":  # CFP-T08, listed or not
             # seen in audit logs: only its writes are
             for acct in sorted({_account_of(u.target) for u in uses if _is_write_group(u.group)}):

@@ -245,12 +245,11 @@ class Puller:
         ep = ENDPOINTS[key]
         path = ep.api_path(**ids)
         if ep.pagination in ("none", "single"):
-            result = self.call(key, ids, {})["result"]
+            env = self.call(key, ids, {})
             if ep.pagination == "none":
+                result = env["result"]
                 return [result] if isinstance(result, dict) else []
-            if not isinstance(result, list):
-                raise PullError(f"{path}: expected a list result, got {type(result).__name__}")
-            return result
+            return _list(env, path)
         items: list[dict[str, Any]] = []
         if ep.pagination == "cursor":
             params: dict[str, Any] = {
@@ -261,10 +260,17 @@ class Puller:
             seen: set[str] = set()
             for _ in range(MAX_PAGES):
                 env = self.call(key, ids, params)
-                items += _list(env, path)
-                info = env.get("result_info") or {}
-                after = (info.get("cursors") or {}).get("after") or info.get("cursor")
-                if not after:
+                chunk = _list(env, path)
+                items += chunk
+                info = _info(env)
+                # the SDK's envelope (cursors.after) or the docs' ({"count": "1", "cursor"});
+                # an empty page ends the list whatever cursor it carries, as the SDK's
+                # paginator does (a run of empty pages with fresh cursors has been seen)
+                cursors = info.get("cursors")
+                after = (cursors.get("after") if isinstance(cursors, dict) else None) or info.get(
+                    "cursor"
+                )
+                if not chunk or not after:
                     return items
                 if after in seen:
                     raise PullError(f"{path}: the API repeated cursor {after[:12]}…; stopped")
@@ -275,11 +281,7 @@ class Puller:
                 env = self.call(key, ids, {"page": page, "per_page": PER_PAGE})
                 chunk = _list(env, path)
                 items += chunk
-                info = env.get("result_info") or {}
-                total = info.get("total_pages")
-                if not chunk or (isinstance(total, int) and page >= total):
-                    return items
-                if total is None and len(chunk) < int(info.get("per_page") or PER_PAGE):
+                if _last_page(_info(env), page, len(chunk)):
                     return items
         raise PullError(f"{path}: pagination did not end after {MAX_PAGES} pages; stopped")
 
@@ -303,10 +305,47 @@ def minimum_requests(manifest: dict[str, Any]) -> int:
 
 
 def _list(env: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """A list endpoint's items; ``"result": null`` is how some endpoints say "none"."""
     result = env.get("result")
+    if result is None:
+        return []
     if not isinstance(result, list):
         raise PullError(f"{path}: expected a list result, got {type(result).__name__}")
     return result
+
+
+def _info(env: dict[str, Any]) -> dict[str, Any]:
+    info = env.get("result_info")
+    return info if isinstance(info, dict) else {}
+
+
+def _count(value: Any) -> int | None:
+    """A count from ``result_info``: an int, or a string of digits (the audit docs send
+    ``"count": "1"``); anything else is unknown."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _last_page(info: dict[str, Any], page: int, got: int) -> bool:
+    """Whether page ``page`` (holding ``got`` items) is the last. Tokens, members and
+    permission groups document only ``page, per_page, count, total_count``; ``/accounts`` also
+    sends ``total_pages``. So: an empty page ends it; else ``total_pages`` when present; else
+    ``total_count``; else a page shorter than asked."""
+    if got == 0:
+        return True
+    total_pages = _count(info.get("total_pages"))
+    if total_pages is not None:
+        return page >= total_pages
+    per_page = _count(info.get("per_page")) or PER_PAGE
+    total_count = _count(info.get("total_count"))
+    if total_count is not None:
+        return page * per_page >= total_count
+    return got < per_page
 
 
 def _message(body: Any) -> str:

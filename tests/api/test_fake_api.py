@@ -167,12 +167,14 @@ def test_cli_prints_the_base_url_first_and_binds_loopback():
 
 
 class EndlessCursor(FakeCloudflare):
+    """Pages that hold events and always name the same next cursor."""
+
     def _audit(self, q, account_id):
         return {
             "success": True,
             "errors": [],
             "messages": [],
-            "result": [],
+            "result": self.state.items("audit_logs", account_id=account_id)[:1],
             "result_info": {"cursors": {"after": "same"}},
         }
 

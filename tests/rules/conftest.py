@@ -28,6 +28,7 @@ def org(tmp_path: Path) -> Callable[..., cfposture.Snapshot]:
         history_days: int = 120,
         account_tokens_b=(),
         audit_denied_b: bool = False,
+        permission_groups=(),
     ) -> cfposture.Snapshot:
         dest = tmp_path / f"org{next(counter)}"
         with SnapshotWriter(dest, source={"kind": "test"}, created_at=AS_OF) as w:
@@ -57,6 +58,8 @@ def org(tmp_path: Path) -> Callable[..., cfposture.Snapshot]:
             if audit_denied_b:  # the token could not read account B's audit logs
                 w.deny("audit_logs", http_status=403, message="Forbidden", account_id=B)
             w.write("connected_apps", list(apps))
+            if permission_groups:  # the account's token permission groups, as the API lists them
+                w.write("account_token_permission_groups", list(permission_groups), account_id=A)
         return cfposture.load(dest)
 
     return build

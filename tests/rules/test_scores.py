@@ -121,3 +121,35 @@ def test_scores_of_an_org_without_readable_tokens(org):
     scores = cfposture.scores(snap)
     assert set(scores["principal_type"]) == {"member"}
     assert scores["exposure"].isna().all()  # exposure is a token measure
+
+
+def test_groups_outside_the_catalog_are_named_from_the_pull_and_weighed_by_their_name(org):
+    """A group sent by id and meta only is named from the pull's own permission-group list;
+    one nobody names keeps its label. Both are weighed by the catalogue's rule, not as the
+    cheapest group, and counted as judged by name."""
+    new, unknown = "f" * 32, "e" * 32
+    t = tok(
+        "t",
+        {
+            "id": "p",
+            "effect": "allow",
+            "resources": {f"com.cloudflare.api.account.zone.{Z1}": "*"},
+            "permission_groups": [
+                {"id": new, "meta": {"label": "zone_waf_rules_write"}},
+                {"id": unknown, "meta": {"label": "frobnicator_write"}},
+            ],
+        },
+    )
+    listed = [
+        {"id": new, "name": "Zone WAF Rules Write", "scopes": ["com.cloudflare.api.account.zone"]}
+    ]
+    snap = org(account_tokens=[t], permission_groups=listed)
+    g = snap.grants.set_index("permission_group_id")
+    assert g.loc[new, "permission_group_name"] == "Zone WAF Rules Write"
+    assert g.loc[unknown, "permission_group_name"] == "frobnicator_write"
+    assert set(g["access_level"]) == {"edit"}
+    assert snap.uncatalogued_groups == ["Zone WAF Rules Write", "frobnicator_write"]
+    assert snap.summary()["groups_judged_by_name"] == 2
+    row = cfposture.scores(snap).iloc[0]
+    # Zone WAF Rules Write: edit 3 × high 3 = 9; frobnicator: edit 3 × medium 2 = 6; zone r 2
+    assert row["granted_weight"] == (9 + 6) * 2

@@ -121,7 +121,11 @@ SARIF_SCHEMA = json.loads(
 def test_the_window_says_what_it_judged_on_or_why_not() -> None:
     judged = Window(T, 90, T - pd.Timedelta(days=120))
     assert judged.sufficient
-    assert judged.sentence() == "Usage judged on 90 days of audit logs, 2026-08-27 to 2026-11-25."
+    assert judged.sentence() == (
+        "Usage judged on 90 days of audit logs, 2026-08-27 to 2026-11-25. Audit logs record"
+        " writes only: read permissions are not observable, so they are kept and never called"
+        " unused."
+    )
     assert judged.to_dict()["covered_days"] == 90 and judged.to_dict()["judged"] is True
 
     short = Window(T, 90, T - pd.Timedelta(days=30))
@@ -140,14 +144,14 @@ def test_the_window_says_what_it_judged_on_or_why_not() -> None:
         "audit_logs_denied": False,
     }
     denied = Window(T, 90, None, denied=True)
-    assert "Access: Audit Logs Read" in denied.sentence()
+    assert "Account Settings Read" in denied.sentence()
     assert "no audit logs were read" in Window(T, 90, None).sentence()
 
 
 def test_a_denied_pull_says_so(org) -> None:
     blind = org(members=[member("idle", ["Administrator"])], audit_denied_b=True)
     window = usage_events(blind, 90)[1]
-    assert window.denied and "Audit Logs Read" in window.sentence()
+    assert window.denied and "Account Settings Read" in window.sentence()
 
 
 def test_findings_say_when_the_history_is_too_short(capsys) -> None:
