@@ -74,8 +74,8 @@ def test_an_empty_page_ends_the_audit_logs_whatever_cursor_it_carries(tmp_path, 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         # a window the sample has no events in: the first page is already empty
-        result = pull(opts(tmp_path / "s", base_url(server), since=pd.Timestamp("2020-01-01", tz="UTC"),
-                           before=pd.Timestamp("2020-01-02", tz="UTC")))  # fmt: skip
+        since, before = pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2020-01-02", tz="UTC")
+        result = pull(opts(tmp_path / "s", base_url(server), since=since, before=before))
     finally:
         server.shutdown()
         server.server_close()
