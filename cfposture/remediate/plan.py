@@ -34,8 +34,8 @@ RULE_ACTION = {
     "CFP-M04": "narrow_member",
 }
 RISK = {
-    "narrow_token": "Calls needing a removed permission start failing; the narrowed policy keeps "
-    "everything the token used in the window.",
+    "narrow_token": "Writes outside what the token wrote in the window start failing; every read "
+    "permission is kept (audit logs cannot show reads), and unused write groups become read.",
     "set_expiry": "The token stops working on the expiry date unless it is rolled before; "
     "put the date in the owner's calendar.",
     "restrict_ip": "Calls from any other address are refused; the list holds every address "
@@ -44,8 +44,9 @@ RISK = {
     "wherever the token is used.",
     "delete_token": "Irreversible; the token was not used in the stale window, and apply "
     "refuses if it was used in the last 7 days.",
-    "narrow_member": "The member loses access outside the zones they worked on in the window; "
-    "apply creates the zone resource groups first, then replaces the account-wide role.",
+    "narrow_member": "The member loses write access outside the zones they changed in the "
+    "window and keeps reading through a read-only role; apply creates the zone resource groups "
+    "first, then replaces the account-wide role.",
 }
 
 
@@ -99,6 +100,28 @@ def _wide_via_groups(snap: Snapshot, member_id: str) -> list[str]:
     return sorted(wide["via_group_id"].dropna().unique())
 
 
+def _role_ids(raw: RawSnapshot, account_id: str) -> dict[str, str]:
+    """Role name → id from the account's own IAM permission groups, as the pull read them:
+    the ids of roles whose id Cloudflare does not publish."""
+    out: dict[str, str] = {}
+    for g in raw.items("permission_groups", account_id=account_id):
+        if isinstance(g, dict) and g.get("name") and g.get("id"):
+            out.setdefault(str(g["name"]), str(g["id"]))
+    return out
+
+
+def _missing_ids(policies: list[dict[str, Any]], ids: dict[str, str]) -> list[str]:
+    """Fill each permission group's missing id from ``ids`` (by name); the names left without."""
+    missing = []
+    for p in policies:
+        for g in p.get("permission_groups", []):
+            if not g.get("id"):
+                g["id"] = ids.get(str(g.get("name")))
+                if not g["id"]:
+                    missing.append(str(g.get("name")))
+    return sorted(set(missing))
+
+
 def _member_action(f: Any, m: dict[str, Any]) -> dict[str, Any]:
     """CFP-M04's remedy as one action: create the zone resource groups, then PUT policies."""
     steps = json.loads(f.remedy)["steps"]
@@ -117,6 +140,7 @@ def _member_action(f: Any, m: dict[str, Any]) -> dict[str, Any]:
         "after": {"policies": put["body"]["policies"], "keep_policy_ids": put["keep_policy_ids"]},
         "guard": {"version": version(target, m)},
         "risk": RISK["narrow_member"],
+        "evidence": json.loads(f.evidence),
         "force": False,
     }
 
@@ -165,7 +189,20 @@ def build_plan(
                     )
                 )
             else:
-                actions.append(_member_action(f, members[f.principal_id]))
+                action = _member_action(f, members[f.principal_id])
+                ids = _role_ids(opened, members[f.principal_id]["_account_id"])
+                missing = _missing_ids(action["after"]["policies"], ids)
+                if missing:  # a request with a made-up id would fail or, worse, mean another role
+                    manual.append(
+                        _manual(
+                            f,
+                            f"The id of {', '.join(missing)} is not known: pull with a token that "
+                            "may read the account's IAM permission groups, or look it up with GET "
+                            "/accounts/{account_id}/iam/permission_groups. " + f.recommendation,
+                        )
+                    )
+                else:
+                    actions.append(action)
         elif kind and kind != "narrow_member" and f.principal_id in raw:
             by_token.setdefault(f.principal_id, {})[kind] = f
         else:
@@ -230,6 +267,10 @@ def build_plan(
                     "after": after,
                     "guard": {"version": item.get("modified_on")},
                     "risk": RISK[kind],
+                    # what the change rests on: per narrowed group for narrow_token
+                    "evidence": json.loads(f.remedy).get("evidence")
+                    if kind == "narrow_token"
+                    else json.loads(f.evidence),
                     "force": False,
                 }
             )
@@ -243,6 +284,16 @@ def build_plan(
     }
 
 
+def _rests_on(evidence: Any) -> str:
+    """An action's evidence in a table cell: each narrowed group's change and why, or the
+    finding's evidence as ``key: value`` pairs."""
+    if isinstance(evidence, list):
+        return "; ".join(f"{c['group']}: {c['change']} ({c['evidence']})" for c in evidence)
+    if isinstance(evidence, dict):
+        return ", ".join(f"{k}: {v}" for k, v in evidence.items() if v not in (None, [], ""))
+    return ""
+
+
 def render_plan(plan: dict[str, Any], fmt: str = "markdown") -> str:
     """A human-readable plan to review before ``cfposture apply --yes``."""
     lines = [
@@ -251,8 +302,8 @@ def render_plan(plan: dict[str, Any], fmt: str = "markdown") -> str:
         f"Snapshot {plan['snapshot']} ({plan['snapshot_created_at']}),"
         f" planned {plan['created_at']}.",
         "",
-        "| # | action | target | request | change | risk |",
-        "|---:|---|---|---|---|---|",
+        "| # | action | target | request | change | rests on | risk |",
+        "|---:|---|---|---|---|---|---|",
     ]
     for i, a in enumerate(plan["actions"], 1):
         change = json.dumps(a["after"], sort_keys=True) if a["after"] else "deleted"
@@ -260,7 +311,7 @@ def render_plan(plan: dict[str, Any], fmt: str = "markdown") -> str:
             change = change[:77] + "…"
         lines.append(
             f"| {i} | {a['kind']} ({a['rule_id']}) | {a['target']['name']} | {a['request']} |"
-            f" `{change}` | {a['risk']} |"
+            f" `{change}` | {_rests_on(a.get('evidence'))} | {a['risk']} |"
         )
     if plan["manual"]:
         lines += ["", "## Without an API remedy", "", "| rule | severity | who | what to do |"]

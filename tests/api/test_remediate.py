@@ -51,7 +51,12 @@ def test_plan_apply_pull(
     }
     assert "## Without an API remedy" in review and "CFP-O01" in review  # OAuth: dashboard only
     for a in plan["actions"]:
-        assert a["finding_id"] and a["risk"] and a["guard"]["version"]
+        assert a["finding_id"] and a["risk"] and a["guard"]["version"] and a["evidence"]
+    for a in _actions(plan, "narrow_token"):  # each narrowed group says what it rests on
+        assert all(c["group"] and c["change"] and c["evidence"] for c in a["evidence"])
+    for a in _actions(plan, "narrow_member"):  # every role is sent by a known id
+        assert all(g["id"] for p in a["after"]["policies"] for g in p["permission_groups"])
+    assert "rests on" in review
 
     rolls = _actions(plan, "roll_token")
     me = rolls[0]["target"]  # the token doing the apply: never cut off
@@ -174,3 +179,19 @@ def test_delete_of_a_recently_used_token_is_refused(fake_api, hist: Path, tmp_pa
         assert not any(c["action"] == "delete_token" and c["token_id"] == target["id"]
                        for c in fake.state.changes)  # fmt: skip
     assert "within 7 days" in capsys.readouterr().out
+
+
+def test_a_member_role_without_a_known_id_is_left_to_a_person(hist: Path, monkeypatch) -> None:
+    """Without the account's IAM permission groups, a zone role whose id Cloudflare does not
+    publish cannot be named by id: the member's narrowing is a manual step, never a request
+    with a made-up id."""
+    from cfposture.remediate import plan as planning
+
+    with_ids = planning.build_plan(cfposture.load(hist / "s1"), rules=["CFP-M04"])
+    assert _actions(with_ids, "narrow_member")  # the pull's own IAM groups name every role
+    # a pull that could not read iam/permission_groups knows no unpublished role id
+    monkeypatch.setattr(planning, "_role_ids", lambda raw, account_id: {})
+    plan = planning.build_plan(cfposture.load(hist / "s1"), rules=["CFP-M04"])
+    assert not _actions(plan, "narrow_member")
+    unknown = [m for m in plan["manual"] if "is not known" in m["recommendation"]]
+    assert len(unknown) == len(_actions(with_ids, "narrow_member"))
