@@ -6,6 +6,7 @@ load, and cost growing linearly with input (×10 accounts ⇒ about ×10 time).
 
     python benchmarks/bench_findings.py             # 10 and 100 enterprise accounts (2M events)
     python benchmarks/bench_findings.py --smoke     # 1 and 2 accounts (CI)
+    python benchmarks/bench_findings.py --days 90   # a 90-day audit window: 6M events at 100
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from _harness import meta, stage
 GENERATE = """
 from pathlib import Path
 from cfposture.sample.enterprise import write_enterprise
-write_enterprise(Path(sys.argv[1]), 2026, {"kind": "sample"}, int(sys.argv[2]))
+write_enterprise(Path(sys.argv[1]), 2026, {"kind": "sample"}, int(sys.argv[2]), int(sys.argv[3]))
 extra = {}
 """
 SETUP = """
@@ -42,14 +43,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true", help="1 and 2 accounts instead of 10 and 100")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--days", type=int, default=30, help="audit window of the snapshot (default 30: 2M events)"
+    )
     args = ap.parse_args()
     scales = (1, 2) if args.smoke else (10, 100)
     r: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in scales:
             path = Path(tmp) / f"ent{n}"
-            stage(GENERATE, str(path), str(n))
+            stage(GENERATE, str(path), str(n), str(args.days))
             r[n] = stage(RUN, str(path), setup=SETUP)
+    print(f"audit window: {args.days} days")
     print("| accounts | audit events | load s | findings+scores s | ratio | peak MiB | findings |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in scales:

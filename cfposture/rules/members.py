@@ -298,6 +298,8 @@ def inactive_member(ctx: Context) -> list[dict]:
                     "window_days": ctx.params.usage_days,
                     "roles": r["roles"],
                     "since": ts(ctx.window.start),
+                    "writes_seen": 0,
+                    "reads": "not observable (audit logs record writes only)",
                 },
                 recommendation="Confirm the member still needs write access; reduce it to "
                 f"a read-only role, or remove the member "

@@ -68,6 +68,8 @@ def token_item(
     policies: list[dict[str, Any]],
     provisioner: str | None = None,
     creator: str | None = None,
+    ip_not_in: list[str] | None = None,
+    not_before: datetime | None = None,
 ) -> dict[str, Any]:
     """A token as GET /user/tokens or /accounts/{id}/tokens lists it (optional keys omitted).
     ``provisioner``: the OAuth client that minted it."""
@@ -82,8 +84,15 @@ def token_item(
         item["last_used_on"] = ts(last_used_on)
     if expires_on:
         item["expires_on"] = ts(expires_on)
-    if ip_in:
-        item["condition"] = {"request_ip": {"in": ip_in}}
+    if not_before:
+        item["not_before"] = ts(not_before)
+    if ip_in or ip_not_in:
+        ip: dict[str, list[str]] = {}
+        if ip_in:
+            ip["in"] = ip_in
+        if ip_not_in:
+            ip["not_in"] = ip_not_in
+        item["condition"] = {"request_ip": ip}
     item["policies"] = policies
     if creator:
         item["creator_email_at_creation"] = creator

@@ -128,19 +128,22 @@ class _Enterprise:
 METHODS = {"create": "POST", "update": "PUT", "delete": "DELETE"}
 
 
-def _audit_lines(ent: _Enterprise, account: str, n: int, seed: int) -> Iterator[bytes]:
-    """``n`` audit log v2 lines for one account, from numpy-drawn columns and a template."""
+def _audit_lines(
+    ent: _Enterprise, account: str, n: int, seed: int, window: timedelta = WINDOW
+) -> Iterator[bytes]:
+    """``n`` audit log v2 lines for one account over ``window``, from numpy-drawn columns and
+    a template."""
     rs = np.random.default_rng([seed, ent.accounts.index(account)])
     amap = load_audit_map()
     rows = rs.integers(0, len(amap), n)
-    secs = np.sort(rs.integers(0, int(WINDOW.total_seconds()), n))
+    secs = np.sort(rs.integers(0, int(window.total_seconds()), n))
     tokens = rs.integers(0, TOKENS_PER_ACCOUNT, n)
     ctx = rs.choice(np.array(["api_token", "dash", "oauth"]), n, p=[0.7, 0.25, 0.05])
     zones = rs.integers(0, ZONES_PER_ACCOUNT, n)
     # audit logs v2 record writes only; one in forty fails
     actions = rs.choice(np.array(["create", "update", "delete"]), n, p=[0.3, 0.6, 0.1])
     failed = rs.random(n) < 0.025
-    start = CREATED_AT - WINDOW
+    start = CREATED_AT - window
     products = amap.to_dict("records")
     for i in range(n):
         r = products[rows[i]]
@@ -181,14 +184,16 @@ def _audit_lines(ent: _Enterprise, account: str, n: int, seed: int) -> Iterator[
 
 
 def write_enterprise(
-    dest: Path, seed: int, source: dict[str, Any], accounts: int = ACCOUNTS
+    dest: Path, seed: int, source: dict[str, Any], accounts: int = ACCOUNTS, days: int = 30
 ) -> None:
     """Write the enterprise snapshot; ``accounts`` < 100 gives a proportionally smaller one
-    (same per-account content) for benchmark smoke runs."""
+    (same per-account content) for benchmark smoke runs. ``days``: the audit window one pull
+    read, at the design's rate of 2M events a month (90 days: 6M, the default usage window)."""
     ent = _Enterprise(seed, accounts)
-    per_account = AUDIT_EVENTS // ACCOUNTS
+    window = timedelta(days=days)
+    per_account = AUDIT_EVENTS // ACCOUNTS * days // 30
     with SnapshotWriter(dest, source=source, created_at=CREATED_AT) as w:
-        w.audit_window = {"since": isoformat(CREATED_AT - WINDOW), "before": isoformat(CREATED_AT)}
+        w.audit_window = {"since": isoformat(CREATED_AT - window), "before": isoformat(CREATED_AT)}
         w.write("user", [{"id": ent.users[0], "email": "user0@corp.example"}])
         w.write(
             "accounts",
@@ -217,5 +222,8 @@ def write_enterprise(
             )
             w.write("members", [ent.member(a, n) for n in range(MEMBERS_PER_ACCOUNT)], account_id=a)
             w.write_lines(
-                "audit_logs", _audit_lines(ent, a, per_account, seed), compresslevel=1, account_id=a
+                "audit_logs",
+                _audit_lines(ent, a, per_account, seed, window),
+                compresslevel=1,
+                account_id=a,
             )

@@ -116,7 +116,15 @@ class Tok:
     deleted: str | None = None
     listed: bool = True  # False: another member's user token, seen only in audit logs
     provisioner: str | None = None  # the key of the OAuth app that minted it
+    ip_deny: tuple[str, ...] = ()  # condition.request_ip.not_in
+    not_before: str | None = None
 
+
+NEWER_GROUPS = {
+    # name: (id, scope): a permission group the API lists that cfposture's catalogue does not
+    # hold yet (fictional), so the sample shows how such a group is judged
+    "Cache Reserve Write": ("7b2c5e1d9a4f4c3e8d6b0a1f2e3c4d5b", "com.cloudflare.api.account.zone"),
+}
 
 CI_IPS = ("203.0.113.0/24",)
 OFFICE_IPS = ("198.51.100.0/24", "2001:db8:4b::/48")
@@ -131,7 +139,12 @@ TOKENS: tuple[Tok, ...] = (
         "terraform-prod",
         (
             P(("Account Settings Write", "Workers Scripts Write")),
-            P(("DNS Write", "Zone Write", "Firewall Services Write"), "account_zones"),
+            # Cache Reserve Write: newer than cfposture's catalogue (NEWER_GROUPS), named only
+            # by the pull's own permission-group lists
+            P(
+                ("DNS Write", "Zone Write", "Firewall Services Write", "Cache Reserve Write"),
+                "account_zones",
+            ),
         ),
         "2024-03-11",
         uses=(
@@ -149,6 +162,8 @@ TOKENS: tuple[Tok, ...] = (
         "2026-05-04",
         expires="2027-05-04",
         ip=CI_IPS,
+        ip_deny=("203.0.113.99/32",),  # the runner pool's shared egress, carved out
+        not_before="2026-05-05",
         uses=(
             Use("Workers Scripts Write", "prod", 4),
             Use("Workers Routes Write", "www", 0.5),

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..catalog import group_ids, load_audit_map, load_catalog
+from ..catalog import group_ids, load_audit_map, load_catalog, scope_kind
 from ..scopes import ACCOUNT, ZONE
 from . import org
 from .api import (
@@ -64,6 +64,8 @@ class SampleBuilder:
         tokens = self.catalog[self.catalog["kind"] == "token"]
         roles = self.catalog[self.catalog["kind"] == "role"]
         self.group_id = group_ids(self.catalog)
+        for name, (gid, scopes) in org.NEWER_GROUPS.items():
+            self.group_id[(name, scope_kind(scopes))] = gid
         self.role_id = dict(zip(roles["name"], roles["permission_group_id"], strict=True))
         self.level = dict(zip(tokens["name"], tokens["access_level"], strict=False))
         self.level.update(zip(roles["name"], roles["access_level"], strict=True))
@@ -376,13 +378,14 @@ class SampleBuilder:
         tokens = self.tokens_at(at)
         snap.put("user_tokens", tokens.get("user", []))
         token_pgs = self.catalog[self.catalog["kind"] == "token"]
-        snap.put(
-            "user_token_permission_groups",
-            [
-                {"id": r.permission_group_id, "name": r.name, "scopes": r.scopes.split(",")}
-                for r in token_pgs.itertuples()
-            ],
-        )
+        listed = [
+            {"id": r.permission_group_id, "name": r.name, "scopes": r.scopes.split(",")}
+            for r in token_pgs.itertuples()
+        ] + [
+            {"id": gid, "name": name, "scopes": [scopes]}
+            for name, (gid, scopes) in org.NEWER_GROUPS.items()
+        ]
+        snap.put("user_token_permission_groups", listed)
         role_pgs = self.catalog[self.catalog["kind"] == "role"]
         for key, item in zip(org.ACCOUNTS, accounts, strict=True):
             aid = self.account_id[key]
@@ -390,11 +393,7 @@ class SampleBuilder:
             snap.put("account_tokens", tokens.get(key, []), account_id=aid)
             snap.put(
                 "account_token_permission_groups",
-                [
-                    {"id": r.permission_group_id, "name": r.name, "scopes": r.scopes.split(",")}
-                    for r in token_pgs.itertuples()
-                    if "api.user" not in r.scopes
-                ],
+                [g for g in listed if "com.cloudflare.api.user" not in g["scopes"]],
                 account_id=aid,
             )
             snap.put(
@@ -496,6 +495,8 @@ class SampleBuilder:
                     policies=self.token_policies(tok),
                     provisioner=self.ids("oauth_app", tok.provisioner) if tok.provisioner else None,
                     creator=None if tok.provisioner else self._creator(tok),
+                    ip_not_in=list(tok.ip_deny),
+                    not_before=day(tok.not_before),
                 )
             )
         return by_owner
