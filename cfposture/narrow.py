@@ -48,9 +48,10 @@ def scope_resources(scope_type: str, scope_id: Any, account_id: Any) -> dict[str
 
 
 class GroupRef(NamedTuple):
-    """A permission group as a policy names it: the real id and, for people, the name."""
+    """A permission group as a policy names it: the real id (None only for a group the API
+    named without one and the catalogue does not know) and, for people, the name."""
 
-    id: str
+    id: str | None
     name: str
 
 
@@ -74,13 +75,14 @@ def safe_token_policies(
     changes: list[dict[str, str]] = []
 
     def keep(ref: GroupRef, resources: dict[str, Any], effect: str = "allow") -> None:
-        _, have = held.setdefault((effect, ref.id), (ref, {}))
+        _, have = held.setdefault((effect, ref.id or ref.name), (ref, {}))
         for key, value in resources.items():
             if have.get(key) != "*":  # "*" on a key holds everything nested under it
                 have[key] = value
 
     for g in grants:
-        ref = GroupRef(str(g["permission_group_id"]), str(g["permission_group_name"]))
+        gid = g["permission_group_id"]
+        ref = GroupRef(None if _missing(gid) else str(gid), str(g["permission_group_name"]))
         where = scope_resources(g["scope_type"], g["scope_id"], g["account_id"])
         scope = f"{g['scope_type']}:{g['scope_id']}"
         state = g["usage_state"]
@@ -120,9 +122,9 @@ def safe_token_policies(
         )
     # groups on the same resources and effect share one policy
     by_resources: dict[str, dict[str, GroupRef]] = {}
-    for (effect, _), (ref, resources) in held.items():
+    for (effect, group), (ref, resources) in held.items():
         key = json.dumps([effect, resources], sort_keys=True)
-        by_resources.setdefault(key, {})[ref.id] = ref
+        by_resources.setdefault(key, {})[group] = ref
     policies = []
     for key, refs in sorted(by_resources.items()):
         effect, resources = json.loads(key)

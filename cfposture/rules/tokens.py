@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..catalog import classify_product, scope_kind
+from ..catalog import classify_product, group_ids, scope_kind
 from ..narrow import read_companions, safe_token_policies, terraform, token_update_body
 from ..schemas import records
 from ._base import Context, finding, rule, ts
@@ -250,6 +250,14 @@ def unused_permissions(ctx: Context) -> list[dict]:
         .fillna("account"),
         wr=mine["weight"] * mine["reach_factor"],
     )
+    # a group the API named without an id takes its real id from the catalogue
+    ids = group_ids(catalog)
+    no_id = mine["permission_group_id"].isna()
+    mine.loc[no_id, "permission_group_id"] = [
+        next((ids[(n, kk)] for kk in (k, "zone", "account", "user") if (n, kk) in ids), None)
+        for n, k in zip(mine.loc[no_id, "permission_group_name"], mine.loc[no_id, "scope_kind"],
+                        strict=True)
+    ]  # fmt: skip
     grants: dict[str, list[dict[str, Any]]] = {}
     for r in records(mine):
         grants.setdefault(r["principal_id"], []).append(r)

@@ -263,3 +263,18 @@ def test_finding_ids_are_stable_and_distinct(org):
 def test_unknown_rule_id_is_a_clear_error(org):
     with pytest.raises(cfposture.CfPostureError, match="unknown rule id"):
         cfposture.findings(org(), rules=["CFP-X99"])
+
+
+def test_t07_names_a_group_sent_without_an_id_by_its_real_id(org):
+    t = tok("named", pol(["DNS Write", "Zone Settings Write"], zone=Z1))
+    for g in t["policies"][0]["permission_groups"]:
+        del g["id"]  # some answers name the group only
+    f = cfposture.findings(
+        org(account_tokens=[t], events=[event(1, token="named")]), rules=["CFP-T07"]
+    )
+    body = json.loads(f.loc[0, "remedy"])["body"]
+    ids = {g["name"]: g["id"] for p in body["policies"] for g in p["permission_groups"]}
+    assert ids == {
+        "DNS Write": "4755a26eedb94da69e1066d98aa820be",
+        "Zone Settings Read": "517b21aee92c4d89936c976ba6e4be55",
+    }
