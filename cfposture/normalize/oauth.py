@@ -128,10 +128,15 @@ def merge_activity(
     # the window's activity into every snapshot they judge)
     known = df.loc[df["source"].isin(["export", "audit"]), ["app_id", "app_name", "account_id"]]
     known = known.reset_index(names="row")
+    # an account's published client is matched by its client id only (a minted token's
+    # provisioner_id): a name is the publisher's to choose and may repeat elsewhere
+    published = df.loc[df["source"] == "published_client", ["app_id", "app_name", "account_id"]]
+    published = published.reset_index(names="row")
     cands = pd.concat(
         [
             known.merge(seen, left_on="app_id", right_on="key", suffixes=("", "_ev")),
             known.merge(seen, left_on="app_name", right_on="name", suffixes=("", "_ev")),
+            published.merge(seen, left_on="app_id", right_on="key", suffixes=("", "_ev")),
         ]
     )
     cands = cands[

@@ -249,3 +249,36 @@ def test_oauth_apps_from_export_published_clients_and_audit(load_payloads):
     assert o.loc[2, "last_seen_on"] == pd.Timestamp("2026-10-01T00:00:00Z")
     assert o.loc[3, ["publisher", "verified"]].tolist() == ["portal.example", True]
     assert o.loc[4, "last_seen_on"] == pd.Timestamp("2026-11-03T00:00:00Z")
+
+
+def test_an_apps_activity_is_matched_through_the_token_it_minted(load_payloads):
+    """An OAuth event carries the minted token's id; the token's provisioner_id is the app's
+    client id: the activity is the published client's, not a new app seen only in the logs."""
+    minted = {
+        "id": "tok-portal",
+        "name": "Portal",
+        "status": "active",
+        "issued_on": "2026-06-05T00:00:00Z",
+        "provisioner_type": "com.cloudflare.api.oauthtoken",
+        "provisioner_id": "c1",
+        "policies": [],
+    }
+    act = event(
+        "e1",
+        "2026-11-04T00:00:00Z",
+        actor={"id": "u", "context": "oauth", "token_id": "tok-portal", "type": "user"},
+    )
+    snap = load_payloads(
+        {
+            "accounts": [{"id": A}],
+            "user_tokens": [minted],
+            f"oauth_clients:{A}": [{"client_id": "c1", "client_name": "Kestrel Portal"}],
+            f"audit_logs:{A}": [act],
+        }
+    )
+    o = snap.oauth_apps
+    assert o[["app_id", "source", "minted_tokens"]].values.tolist() == [
+        ["c1", "published_client", 1]
+    ]
+    assert o.loc[0, "last_seen_on"] == pd.Timestamp("2026-11-04T00:00:00Z")
+    assert snap.tokens.set_index("token_id").loc["tok-portal", "oauth_client_id"] == "c1"
