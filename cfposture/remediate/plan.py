@@ -176,7 +176,7 @@ def build_plan(
     members = _raw_members(snap, opened)
     for f in df.itertuples(index=False):
         kind = RULE_ACTION.get(f.rule_id)
-        if kind == "narrow_member" and f.principal_id in members:
+        if kind == "narrow_member" and f.principal_id in members and isinstance(f.remedy, str):
             groups = _wide_via_groups(snap, f.principal_id)
             if groups:
                 manual.append(

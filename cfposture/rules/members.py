@@ -12,6 +12,7 @@ from ..usage import _default_covers
 from ._base import Context, finding, rule, ts
 
 MEMBERS_PAGE = "Manage Account › Members"
+SUPER_ADMIN = "Super Administrator - All Privileges"
 
 
 def _accepted(ctx: Context) -> pd.DataFrame:
@@ -184,10 +185,13 @@ def account_wide_member(ctx: Context) -> list[dict]:
         policies = member_policies(used, m["account_id"], zone_roles, ids)
         # reads are invisible in audit logs: the account-wide role's read side stays, as the
         # product's read-only role on the account
-        keeps_reading = []
-        for role in sorted(rows["permission_group_name"].unique()):
+        keeps_reading, unreadable = [], []
+        wide_roles = sorted(rows["permission_group_name"].unique())
+        for role in wide_roles:
             reader = readers.get(product.get(role, ""))
-            if reader and reader not in keeps_reading:
+            if reader is None:
+                unreadable.append(role)
+            elif reader not in keeps_reading:
                 keeps_reading.append(reader)
         for reader in keeps_reading:
             policies.append(
@@ -214,6 +218,48 @@ def account_wide_member(ctx: Context) -> list[dict]:
             if pid not in set(rows["policy_id"])
         ]
         api = f"/accounts/{m['account_id']}/members/{mid}"
+        # No automatic remedy where narrowing could break the member's work or the account:
+        # a super administrator (members and billing; CFP-M03 weighs how many to keep), or a
+        # role whose reads no read-only role keeps (audit logs cannot show those reads)
+        why_manual = None
+        if SUPER_ADMIN in wide_roles:
+            why_manual = (
+                "It is a super administrator: decide with CFP-M03 who keeps that role before "
+                "narrowing it, so the account is never left without one"
+            )
+        elif unreadable:
+            why_manual = (
+                f"No read-only role keeps the reads of {', '.join(unreadable)} on the rest of "
+                "the account, and audit logs cannot show those reads: ask the member before "
+                "narrowing"
+            )
+        remedy = {
+            "steps": [
+                {
+                    "method": "POST",
+                    "path": f"/accounts/{m['account_id']}/iam/resource_groups",
+                    "body": rg,
+                }
+                for p in policies
+                for rg in p["resource_groups"]
+            ]
+            + [
+                {
+                    "method": "PUT",
+                    "path": api,
+                    "body": {"policies": policies},
+                    "keep_policy_ids": kept,
+                    "note": "replace each inline resource group by its POST's id"
+                    + (
+                        "; look up the id of "
+                        + ", ".join(unresolved)
+                        + " with GET /accounts/{account_id}/iam/permission_groups"
+                        if unresolved
+                        else ""
+                    ),
+                }
+            ],
+        }
         out.append(
             finding(
                 severity="medium",
@@ -229,36 +275,17 @@ def account_wide_member(ctx: Context) -> list[dict]:
                     "reads_kept": keeps_reading,
                     "window_days": ctx.params.usage_days,
                 },
-                recommendation="Replace the account-wide role with zone-scoped roles for the zones "
-                f"the member works on (remedy). Dashboard: {MEMBERS_PAGE} › {m['email']} › Edit "
-                "› Scope. API: create the resource groups, then PUT the member's policies",
-                remedy={
-                    "steps": [
-                        {
-                            "method": "POST",
-                            "path": f"/accounts/{m['account_id']}/iam/resource_groups",
-                            "body": rg,
-                        }
-                        for p in policies
-                        for rg in p["resource_groups"]
-                    ]
-                    + [
-                        {
-                            "method": "PUT",
-                            "path": api,
-                            "body": {"policies": policies},
-                            "keep_policy_ids": kept,
-                            "note": "replace each inline resource group by its POST's id"
-                            + (
-                                "; look up the id of "
-                                + ", ".join(unresolved)
-                                + " with GET /accounts/{account_id}/iam/permission_groups"
-                                if unresolved
-                                else ""
-                            ),
-                        }
-                    ],
-                },
+                recommendation=(
+                    "Replace the account-wide role with zone-scoped roles for the zones the "
+                    "member changed, keeping a read-only role for the rest (remedy). Dashboard: "
+                    f"{MEMBERS_PAGE} › {m['email']} › Edit › Scope. API: create the resource "
+                    "groups, then PUT the member's policies"
+                    if why_manual is None
+                    else f"Narrow the account-wide role to zone-scoped roles for the zones the "
+                    f"member changed. {why_manual}. Dashboard: {MEMBERS_PAGE} › {m['email']} › "
+                    "Edit › Scope"
+                ),
+                remedy=remedy if why_manual is None else None,
             )
         )
     return out

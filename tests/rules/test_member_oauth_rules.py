@@ -233,3 +233,16 @@ def test_o03_unverified_publishers_severity_by_scopes(org):
         "amber-write": "high",
         "amber-read": "medium",
     }
+
+
+def test_m04_offers_no_narrowing_that_could_break_the_member_or_the_account(org):
+    """A role whose reads no read-only role keeps (DNS), and a super administrator: the finding
+    stays, without a remedy, and says why."""
+    members = [member("dns", ["DNS"]), member("boss", ["Super Administrator - All Privileges"])]
+    events = [event(1, email="dns@example.com", zone=Z1), event(2, email="boss@example.com")]
+    f = cfposture.findings(org(members=members, events=events), rules=["CFP-M04"])
+    f = f.set_index("principal_name")
+    assert set(f.index) == {"dns@example.com", "boss@example.com"}
+    assert f["remedy"].isna().all()
+    assert "No read-only role keeps the reads of DNS" in f.loc["dns@example.com", "recommendation"]
+    assert "super administrator" in f.loc["boss@example.com", "recommendation"]
