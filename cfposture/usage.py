@@ -135,7 +135,7 @@ def covered_since(
     """Where the unbroken audit history ending at ``as_of`` begins, or None when the latest
     events are not covered. Spans are chained from the newest back while each one reaches the
     start of the next (within ``GAP_TOLERANCE``): a history with a hole in it, such as pulls
-    pulls that left days unread between them, covers only the part after the hole."""
+    that left days unread between them, covers only the part after the hole."""
     edge = as_of
     for since, before in sorted((s for s in spans if s), key=lambda s: s[1], reverse=True):
         if before + GAP_TOLERANCE < edge:
@@ -298,7 +298,7 @@ def used_share(g: pd.DataFrame, pairs: pd.DataFrame, zones: pd.DataFrame) -> pd.
     per_account = zones.groupby("account_id").size()
     n_accounts = max(1, zones["account_id"].nunique())
     p = pairs[pairs["grant"].isin(used)]
-    zone_level = p.groupby("grant")["zone_id"].agg(lambda z: z.notna().all())
+    zone_level = p["zone_id"].notna().groupby(p["grant"]).all()
     n_zones = p.groupby("grant")["zone_id"].nunique()
     n_accts = p.groupby("grant")["ev_account"].nunique()
     rows = g.loc[zone_level.index]
