@@ -80,7 +80,6 @@ def scores_from(ctx: Context) -> pd.DataFrame:
         read_w=wr.where(g["access_level"] == "read", 0.0),
         judged=judged,
         counted=counted,
-        blind=~counted,
     )
     agg = g.groupby(key).agg(
         principal_name=("principal_name", "first"),
