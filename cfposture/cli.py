@@ -457,9 +457,22 @@ def _cmd_apply(args: argparse.Namespace) -> int:
         raise CfPostureError(
             f"{args.plan} is not JSON ({e.msg}); make it with cfposture plan"
         ) from None
+    except UnicodeDecodeError:
+        raise CfPostureError(
+            f"{args.plan} is not UTF-8 text; make it with cfposture plan"
+        ) from None
+    except RecursionError:
+        raise CfPostureError(f"{args.plan} is nested too deeply to be a plan") from None
+    except OSError as e:
+        raise CfPostureError(f"cannot read {args.plan}: {e.strerror}") from None
     log = Path(args.log) if args.log else Path(args.plan).with_suffix(".log.ndjson")
     outcomes = apply_plan(
-        plan, api_base=args.api_base, yes=args.yes, log_path=log, values_file=args.values_file
+        plan,
+        api_base=args.api_base,
+        yes=args.yes,
+        log_path=log,
+        values_file=args.values_file,
+        source=str(args.plan),
     )
     counts: dict[str, int] = {}
     for o in outcomes:

@@ -1,5 +1,8 @@
 """``cfposture apply``: carry a plan out through the API, safely.
 
+* A plan is data: the whole plan is checked first (``checks``), and every request is rebuilt
+  from an action's kind and its target's ids; anything wrong refuses the plan before any
+  request.
 * Dry run unless ``yes``: every action is checked against the live API and reported as what
   it would do; nothing changes.
 * No lost updates: each token is read again first; if its ``modified_on`` is neither what the
@@ -30,6 +33,7 @@ import cloudflare
 from ..errors import CfPostureError
 from ..rawsnapshot import add_observations
 from ..sources.pull import TOKEN_ENV, make_client
+from .checks import checked_plan
 
 RECENT = timedelta(days=7)
 FIELDS = ("name", "policies", "status", "condition", "expires_on", "not_before")
@@ -227,9 +231,11 @@ def apply_plan(
     yes: bool,
     log_path: Path,
     values_file: str | None = None,
+    source: str = "the plan",
 ) -> list[Outcome]:
-    if plan.get("version") != 1 or not isinstance(plan.get("actions"), list):
+    if not isinstance(plan, dict) or plan.get("version") != 1:
         raise CfPostureError("not a cfposture plan (version 1); make one with cfposture plan")
+    plan = checked_plan(plan, source)  # the whole plan, before any request
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         raise CfPostureError(f"set {TOKEN_ENV} to a token that may edit the plan's tokens")
@@ -239,6 +245,11 @@ def apply_plan(
         {a["target"]["account_id"] for a in plan["actions"] if a["target"]["account_id"]}
     )
     me = _whoami(client, accounts)
+    if me is None:  # fail closed: without it, an action could cut off the token applying
+        raise CfPostureError(
+            "could not tell which token is doing the apply (/tokens/verify answered no id);"
+            " nothing was applied. Check the token and --api-base"
+        )
     log = Log(log_path)
     done = log.done()
     written: dict[str, str | None] = {}  # target id → its version after this apply's change

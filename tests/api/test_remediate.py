@@ -174,7 +174,13 @@ def test_delete_of_a_recently_used_token_is_refused(fake_api, hist: Path, tmp_pa
     with fake_api(s1) as (fake, base):
         t = fake.state.find_token(target["account_id"], target["id"])
         t["last_used_on"] = "2099-01-01T00:00:00Z"  # "just used" (the fake keeps modified_on)
-        os.environ["CLOUDFLARE_API_TOKEN"] = "some-other-token"
+        # the apply runs as another token of the same account, which verify names
+        other = next(
+            x["id"]
+            for x in fake.state.items("account_tokens", account_id=target["account_id"])
+            if x["id"] != target["id"]
+        )
+        os.environ["CLOUDFLARE_API_TOKEN"] = fake.state.issue_value(target["account_id"], other)
         assert main(["apply", str(plan_file), "--api-base", base, "--yes"]) == 0
         assert not any(c["action"] == "delete_token" and c["token_id"] == target["id"]
                        for c in fake.state.changes)  # fmt: skip
