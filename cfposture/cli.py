@@ -450,6 +450,7 @@ def _cmd_apply(args: argparse.Namespace) -> int:
     import json
 
     from .remediate import apply_plan
+    from .remediate.apply import escaped
 
     try:
         plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
@@ -479,7 +480,8 @@ def _cmd_apply(args: argparse.Namespace) -> int:
         counts[o.outcome] = counts.get(o.outcome, 0) + 1
         if not args.quiet:
             t = o.action["target"]
-            print(f"{o.outcome:8} {o.action['kind']:13} {t['name']} ({t['id']}): {o.reason}")
+            name = escaped(str(t.get("name")))
+            print(f"{o.outcome:8} {o.action['kind']:13} {name} ({t['id']}): {o.reason}")
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to do"
     mode = "applied" if args.yes else "dry run (add --yes to apply)"
     print(f"cfposture: {mode}: {summary}; log {log}", file=sys.stderr)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -155,31 +157,53 @@ class Log:
 
 def _values_writer(path: str | None) -> Callable[[dict[str, Any], str], None]:
     """Where rolled values go. The file is checked *before* anything is rolled: a value that
-    cannot be stored safely must not be created."""
+    cannot be stored safely must not be created. It must not be a symbolic link, and if it
+    exists it must be a regular file of the user's, with one link, that nobody else can read
+    (a later apply appends to the file an earlier one wrote); it is opened without following
+    links and created 0600. Names are escaped, so a tab or newline in one cannot forge a line."""
     if path is not None:
         p = Path(path)
         if not p.parent.is_dir():
             raise CfPostureError(f"--values-file: folder {p.parent} does not exist; create it")
-        if p.exists() and p.stat().st_mode & 0o077:
-            raise CfPostureError(f"{path} is readable by others; chmod 600 it or pick a new file")
+        if p.is_symlink():
+            raise CfPostureError(f"--values-file: {path} is a symbolic link; name the file itself")
+        if p.exists():
+            st = p.lstat()
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid != os.getuid():
+                raise CfPostureError(
+                    f"--values-file: {path} is not a plain file of yours; pick a new file"
+                )
+            if st.st_mode & 0o077:
+                raise CfPostureError(
+                    f"{path} is readable by others; chmod 600 it or pick a new file"
+                )
 
     def show(target: dict[str, Any], value: str) -> None:
+        name = escaped(str(target["name"]))
         if path is None:
             print(
-                f"rolled {target['name']} ({target['id']}): new value {value}\n"
+                f"rolled {name} ({target['id']}): new value {value}\n"
                 "  shown once: store it in your secret manager now; cfposture keeps no copy",
                 file=sys.stdout,
                 flush=True,
             )
             return
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags, 0o600)
         try:
-            os.write(fd, f"{target['id']}\t{target['name']}\t{value}\n".encode())
+            os.write(fd, f"{target['id']}\t{name}\t{value}\n".encode())
             os.fsync(fd)
         finally:
             os.close(fd)
 
     return show
+
+
+def escaped(text: str) -> str:
+    """``text`` with backslashes, tabs, line breaks and other control characters escaped: safe
+    in a tab-separated line and on a terminal."""
+    out = text.replace("\\", "\\\\")
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", out)
 
 
 def _whoami(client: cloudflare.Cloudflare, accounts: list[str]) -> str | None:
@@ -328,8 +352,18 @@ def _one(client, a, me, done, written, yes, show, observed) -> Outcome:
             client.put(t["path"], cast_to=object, body=_member_body(client, t, current, a))
         else:
             client.put(t["path"], cast_to=object, body=_put_body(current, a["after"]))
-        if kind != "delete_token":
-            written[t["id"]] = version(t, client.get(t["path"], cast_to=object)["result"])
     except cloudflare.APIStatusError as e:
         return Outcome(a, "failed", f"HTTP {e.status_code}")
+    if kind == "delete_token":
+        return Outcome(a, "done", a["request"])
+    # the change is made (a rolled value is already shown or stored): it is done, whatever
+    # reading it back says; a failed read only means the next action on it cannot be guarded
+    try:
+        written[t["id"]] = version(t, client.get(t["path"], cast_to=object)["result"])
+    except cloudflare.APIStatusError as e:
+        written[t["id"]] = "(unknown: read back failed)"
+        return Outcome(
+            a, "done", f"{a['request']}; reading it back failed (HTTP {e.status_code}): pull and"
+            " plan again before changing it further"
+        )  # fmt: skip
     return Outcome(a, "done", a["request"])

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cfposture.cli import main
+from cfposture.fakeapi import FakeCloudflare
 from cfposture.load import history
 
 LATEST = history("sample")[-1]
@@ -65,12 +66,14 @@ def _apply(tmp_path: Path, doc, *, yes: bool = False, raw: bytes | None = None, 
     return code, requests
 
 
-def _bystander(fake) -> tuple[str, str]:
-    """(account id, token id) of an account token the sample's plan has no action on."""
+def _bystander(fake, account: str | None = None) -> tuple[str, str]:
+    """(account id, token id) of an account token (in ``account``) the sample's plan has no
+    action on: apply verifies its token in the plan's accounts."""
     touched = set(_PLANNED)
     return next(
         (aid, t["id"])
         for aid in fake.state.account_ids()
+        if account in (None, aid)
         for t in fake.state.items("account_tokens", account_id=aid)
         if t["id"] not in touched
     )
@@ -251,3 +254,75 @@ def test_any_mutation_is_refused_before_a_request_or_is_a_valid_plan(
             except KeyError:
                 pass
     assert set(requests) <= allowed, set(requests) - allowed
+
+
+def _rolls_only(plan: dict) -> dict:
+    """The plan's first roll of an account token."""
+    rolls = [
+        a
+        for a in plan["actions"]
+        if a["kind"] == "roll_token" and a["target"]["type"] == "account_token"
+    ]
+    return {**plan, "actions": rolls[:1]}
+
+
+def test_the_values_file_is_not_a_link_and_names_cannot_forge_lines(plan, tmp_path, capsys):
+    doc = _rolls_only(plan)
+    doc["actions"][0]["target"]["name"] = "deploy\tfake-id\tfake-value\nsecond line"
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(doc))
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("")
+    link = tmp_path / "values.tsv"
+    link.symlink_to(elsewhere)
+    account = doc["actions"][0]["target"]["account_id"]
+    with serve(LATEST) as (fake, base):
+        os.environ["CLOUDFLARE_API_TOKEN"] = fake.state.issue_value(*_bystander(fake, account))
+        args = ["apply", str(f), "--api-base", base, "--yes", "--values-file"]
+        assert main([*args, str(link)]) == 2
+        assert fake.state.changes == []
+        assert "symbolic link" in capsys.readouterr().err
+        values = tmp_path / "real.tsv"
+        assert main([*args, str(values)]) == 0
+    lines = values.read_text().splitlines()
+    assert len(lines) == 1 and len(lines[0].split("\t")) == 3  # id, escaped name, value
+    assert "deploy\\x09fake-id\\x09fake-value\\x0asecond line" in lines[0]
+    assert values.stat().st_mode & 0o777 == 0o600
+
+
+class ReadBackFails(FakeCloudflare):
+    """Answers a token's GET once (apply reads it before acting), then fails it."""
+
+    def handle(self, method, target, headers, body):
+        if method == "GET" and "/tokens/" in target and not target.endswith("/verify"):
+            self.reads = getattr(self, "reads", 0) + 1
+            if self.reads > 1:
+                return 500, {}, {"success": False, "errors": [{"code": 1, "message": "x"}]}
+        return super().handle(method, target, headers, body)
+
+
+def test_a_roll_whose_read_back_fails_is_logged_done(plan, tmp_path, capsys):
+    """The value exists (it was stored): the log must say the roll happened, so no later apply
+    rolls the token again, and say the read back failed."""
+    import threading
+
+    from cfposture.fakeapi import base_url, make_server
+
+    f = tmp_path / "p.json"
+    doc = _rolls_only(plan)
+    f.write_text(json.dumps(doc))
+    account = doc["actions"][0]["target"]["account_id"]
+    fake = ReadBackFails(str(LATEST))
+    server = make_server(fake)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        os.environ["CLOUDFLARE_API_TOKEN"] = fake.state.issue_value(*_bystander(fake, account))
+        values = tmp_path / "v.tsv"
+        args = ["apply", str(f), "--api-base", base_url(server), "--yes", "--values-file"]
+        assert main([*args, str(values)]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    log = [json.loads(x) for x in (tmp_path / "p.log.ndjson").read_text().splitlines()]
+    assert [e["outcome"] for e in log] == ["done"] and "reading it back failed" in log[0]["reason"]
+    assert len(values.read_text().splitlines()) == 1
