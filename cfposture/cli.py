@@ -258,6 +258,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
             workers=args.workers,
             resume=args.resume,
             quiet=args.quiet,
+            allow_hosts=tuple(args.allow_host or ()),
         )
     )
     if not args.quiet:
@@ -334,6 +335,10 @@ def _scan_command(args: argparse.Namespace) -> int:
 
     if args.update_baseline and not args.baseline:
         raise CfPostureError("--update-baseline needs --baseline FILE")
+    if args.verify:  # refuse a stranger's host before any value is found, let alone sent
+        from .sources.pull import checked_base
+
+        checked_base(args.api_base, tuple(args.allow_host or ()))
     if args.snapshot and not args.verify:
         raise CfPostureError("--snapshot joins verified tokens: add --verify")
     if args.no_record and not args.snapshot:
@@ -381,7 +386,13 @@ def _scan_command(args: argparse.Namespace) -> int:
 
                 raw = RawSnapshot.open(snap_path)
                 accounts += [str(a["id"]) for a in raw.items("accounts") if a.get("id")]
-            n = verify(result.findings, result.values, accounts=accounts, api_base=args.api_base)
+            n = verify(
+                result.findings,
+                result.values,
+                accounts=accounts,
+                api_base=args.api_base,
+                allow_hosts=tuple(args.allow_host or ()),
+            )
             if not args.quiet:
                 print(f"cfposture: asked the API about {n} value(s)", file=sys.stderr)
     finally:
@@ -474,6 +485,7 @@ def _cmd_apply(args: argparse.Namespace) -> int:
         log_path=log,
         values_file=args.values_file,
         source=str(args.plan),
+        allow_hosts=tuple(args.allow_host or ()),
     )
     counts: dict[str, int] = {}
     for o in outcomes:
@@ -662,6 +674,13 @@ def _args_scores(s: argparse.ArgumentParser) -> None:
 def _args_pull(s: argparse.ArgumentParser) -> None:
     s.add_argument("out", help="new folder for the snapshot")
     s.add_argument("--api-base", help="API base URL (default: CLOUDFLARE_BASE_URL or Cloudflare)")
+    s.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="HOST",
+        help="an API host besides Cloudflare's and this machine that may receive the token"
+        " (repeat; https only)",
+    )
     s.add_argument("--account", action="append", metavar="ID", help="only this account (repeat)")
     s.add_argument(
         "--audit-days",
@@ -784,6 +803,13 @@ def _args_scan(s: argparse.ArgumentParser) -> None:
         help="ask the API which token each value is (sends the values to --api-base)",
     )
     s.add_argument("--api-base", help="API base URL for --verify (default: Cloudflare's)")
+    s.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="HOST",
+        help="an API host besides Cloudflare's and this machine that may receive the token"
+        " (repeat; https only)",
+    )
     s.add_argument("--account", action="append", help="account id for cfat_ verification")
     s.add_argument(
         "--snapshot", help="join verified tokens to this snapshot and record what was observed"
@@ -825,6 +851,13 @@ def _args_plan(s: argparse.ArgumentParser) -> None:
 def _args_apply(s: argparse.ArgumentParser) -> None:
     s.add_argument("plan", help="PLAN.json from cfposture plan")
     s.add_argument("--api-base", help="API base URL (default: Cloudflare's)")
+    s.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="HOST",
+        help="an API host besides Cloudflare's and this machine that may receive the token"
+        " (repeat; https only)",
+    )
     s.add_argument("--yes", action="store_true", help="really change things")
     s.add_argument("--log", help="append-only log (default: PLAN.log.ndjson beside the plan)")
     s.add_argument("--values-file", help="append rolled values here (mode 0600), not the terminal")

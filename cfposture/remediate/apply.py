@@ -256,6 +256,7 @@ def apply_plan(
     log_path: Path,
     values_file: str | None = None,
     source: str = "the plan",
+    allow_hosts: tuple[str, ...] = (),
 ) -> list[Outcome]:
     if not isinstance(plan, dict) or plan.get("version") != 1:
         raise CfPostureError("not a cfposture plan (version 1); make one with cfposture plan")
@@ -264,7 +265,7 @@ def apply_plan(
     if not token:
         raise CfPostureError(f"set {TOKEN_ENV} to a token that may edit the plan's tokens")
     show = _values_writer(values_file)
-    client = make_client(api_base, token, 30.0).with_options(max_retries=3)
+    client = make_client(api_base, token, 30.0, allow_hosts).with_options(max_retries=3)
     accounts = sorted(
         {a["target"]["account_id"] for a in plan["actions"] if a["target"]["account_id"]}
     )

@@ -36,8 +36,14 @@ def _ask(call: Any) -> Answer | None:
     return {"live": r.status == "active", "token_id": r.id, "token_status": r.status}
 
 
-def verify_value(value: bytes, fmt: str, accounts: list[str], api_base: str | None) -> Answer:
-    client = make_client(api_base, value.decode("ascii", "replace"), 15.0)
+def verify_value(
+    value: bytes,
+    fmt: str,
+    accounts: list[str],
+    api_base: str | None,
+    allow_hosts: tuple[str, ...] = (),
+) -> Answer:
+    client = make_client(api_base, value.decode("ascii", "replace"), 15.0, allow_hosts)
     client = client.with_options(max_retries=3)  # the SDK waits out 429s (Retry-After)
     if fmt in ("cfut", "legacy_token"):
         ans = _ask(client.user.tokens.verify)
@@ -63,6 +69,7 @@ def verify(
     *,
     accounts: list[str],
     api_base: str | None,
+    allow_hosts: tuple[str, ...] = (),
 ) -> int:
     """Annotate ``findings`` with the API's answer (one call set per distinct value)."""
     env_account = os.environ.get("CLOUDFLARE_ACCOUNT_ID", "").strip()
@@ -73,6 +80,6 @@ def verify(
         if fp not in values:
             continue
         if fp not in answers:
-            answers[fp] = verify_value(values[fp], f["format"], accounts, api_base)
+            answers[fp] = verify_value(values[fp], f["format"], accounts, api_base, allow_hosts)
         f.update(answers[fp])
     return len(answers)

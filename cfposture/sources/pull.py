@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
 import random
+import sys
 import threading
 import time
 from collections import Counter
@@ -137,6 +139,7 @@ class PullOptions:
     workers: int = 4
     resume: bool = False
     quiet: bool = False
+    allow_hosts: tuple[str, ...] = ()  # --allow-host: API hosts besides Cloudflare's and loopback
     max_attempts: int = 6
     timeout: float = 60.0
 
@@ -159,8 +162,54 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def make_client(api_base: str | None, token: str, timeout: float) -> cloudflare.Cloudflare:
+CLOUDFLARE_API = "api.cloudflare.com"
+
+
+def checked_base(api_base: str | None, allow_hosts: tuple[str, ...] = ()) -> str | None:
+    """The API base a token may be sent to (None: the SDK's default, Cloudflare's API).
+
+    ``--api-base`` or ``CLOUDFLARE_BASE_URL`` may name Cloudflare's API over https, this
+    machine (the fake API; http allowed), or a host the user allowed with ``--allow-host``
+    (a proxy of theirs; https only, said on stderr). Anything else would hand the token, and
+    for ``scan --verify`` the values found, to a stranger: refused."""
     base = api_base or os.environ.get("CLOUDFLARE_BASE_URL")
+    if not base:
+        return None
+    parts = urlsplit(base)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise CfPostureError(f"--api-base {redact_url(base)!r} is not an http(s) URL")
+    if _loopback(host):
+        return base
+    if parts.scheme != "https":
+        raise CfPostureError(
+            f"--api-base {redact_url(base)}: plain http only to this machine; use https"
+        )
+    if host == CLOUDFLARE_API:
+        return base
+    if host in {h.lower() for h in allow_hosts}:
+        print(f"cfposture: note: sending the API token to {redact_url(base)} (--allow-host)",
+              file=sys.stderr)  # fmt: skip
+        return base
+    raise CfPostureError(
+        f"--api-base {host} is neither Cloudflare's API nor this machine, and the token would be"
+        f" sent to it; if it is yours (a proxy), add --allow-host {host}"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def make_client(
+    api_base: str | None, token: str, timeout: float, allow_hosts: tuple[str, ...] = ()
+) -> cloudflare.Cloudflare:
+    base = checked_base(api_base, allow_hosts)
     client = cloudflare.Cloudflare(
         api_token=token,
         # user:password in a URL would be sent as Basic auth and logged by httpx: drop it
@@ -364,7 +413,7 @@ def pull(opts: PullOptions) -> PullResult:
             " or try the kit on the embedded sample: cfposture report"
         )
     export = read_export(opts.oauth_export) if opts.oauth_export else None
-    client = make_client(opts.api_base, token, opts.timeout)
+    client = make_client(opts.api_base, token, opts.timeout, opts.allow_hosts)
     budget = RateBudget(opts.rate_limit, opts.rate_window)
     puller = Puller(client, budget, opts)
     source = {"kind": "api", "api_base": redact_url(str(client.base_url))}

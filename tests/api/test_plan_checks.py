@@ -326,3 +326,49 @@ def test_a_roll_whose_read_back_fails_is_logged_done(plan, tmp_path, capsys):
     log = [json.loads(x) for x in (tmp_path / "p.log.ndjson").read_text().splitlines()]
     assert [e["outcome"] for e in log] == ["done"] and "reading it back failed" in log[0]["reason"]
     assert len(values.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "base, allow, ok",
+    [
+        (None, (), True),  # the SDK's default: Cloudflare's API
+        ("https://api.cloudflare.com/client/v4", (), True),
+        ("http://127.0.0.1:8787/client/v4", (), True),
+        ("http://localhost:8787/client/v4", (), True),
+        ("http://[::1]:8787/client/v4", (), True),
+        ("http://api.cloudflare.com/client/v4", (), False),  # plain http off this machine
+        ("https://198.51.100.7/client/v4", (), False),
+        ("https://cf-proxy.corp.example/client/v4", ("cf-proxy.corp.example",), True),
+        ("http://cf-proxy.corp.example/client/v4", ("cf-proxy.corp.example",), False),
+        ("ftp://127.0.0.1/", (), False),
+    ],
+)
+def test_the_token_goes_only_to_cloudflare_this_machine_or_an_allowed_host(base, allow, ok):
+    from cfposture.errors import CfPostureError
+    from cfposture.sources.pull import checked_base
+
+    if ok:
+        assert checked_base(base, allow) == base
+    else:
+        with pytest.raises(CfPostureError, match="api-base"):
+            checked_base(base, allow)
+
+
+@pytest.mark.parametrize("command", ["pull", "apply", "scan"])
+def test_commands_refuse_a_strangers_api_base_before_sending_anything(
+    command, plan, tmp_path, capsys, monkeypatch
+):
+    """A base URL whose host is neither Cloudflare's nor this machine nor allowed is refused
+    before any connection is made (nothing is written, no value is looked for)."""
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", "https://capture.example/client/v4")
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(plan))
+    args = {
+        "pull": ["pull", str(tmp_path / "out")],
+        "apply": ["apply", str(f)],
+        "scan": ["scan", str(tmp_path), "--verify"],
+    }[command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--allow-host capture.example" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
