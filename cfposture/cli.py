@@ -527,6 +527,17 @@ def _days(value: str) -> int:
     return n
 
 
+def _allow_host_option(s: argparse.ArgumentParser) -> None:
+    """``--allow-host``, shared by the commands that send the token (see ``checked_base``)."""
+    s.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="HOST",
+        help="an API host besides Cloudflare's and this machine that may receive the token"
+        " (repeat; https only)",
+    )
+
+
 def _audit_days(value: str) -> int:
     n = int(value)
     if not 1 <= n <= 548:
@@ -674,13 +685,7 @@ def _args_scores(s: argparse.ArgumentParser) -> None:
 def _args_pull(s: argparse.ArgumentParser) -> None:
     s.add_argument("out", help="new folder for the snapshot")
     s.add_argument("--api-base", help="API base URL (default: CLOUDFLARE_BASE_URL or Cloudflare)")
-    s.add_argument(
-        "--allow-host",
-        action="append",
-        metavar="HOST",
-        help="an API host besides Cloudflare's and this machine that may receive the token"
-        " (repeat; https only)",
-    )
+    _allow_host_option(s)
     s.add_argument("--account", action="append", metavar="ID", help="only this account (repeat)")
     s.add_argument(
         "--audit-days",
@@ -803,13 +808,7 @@ def _args_scan(s: argparse.ArgumentParser) -> None:
         help="ask the API which token each value is (sends the values to --api-base)",
     )
     s.add_argument("--api-base", help="API base URL for --verify (default: Cloudflare's)")
-    s.add_argument(
-        "--allow-host",
-        action="append",
-        metavar="HOST",
-        help="an API host besides Cloudflare's and this machine that may receive the token"
-        " (repeat; https only)",
-    )
+    _allow_host_option(s)
     s.add_argument("--account", action="append", help="account id for cfat_ verification")
     s.add_argument(
         "--snapshot", help="join verified tokens to this snapshot and record what was observed"
@@ -851,13 +850,7 @@ def _args_plan(s: argparse.ArgumentParser) -> None:
 def _args_apply(s: argparse.ArgumentParser) -> None:
     s.add_argument("plan", help="PLAN.json from cfposture plan")
     s.add_argument("--api-base", help="API base URL (default: Cloudflare's)")
-    s.add_argument(
-        "--allow-host",
-        action="append",
-        metavar="HOST",
-        help="an API host besides Cloudflare's and this machine that may receive the token"
-        " (repeat; https only)",
-    )
+    _allow_host_option(s)
     s.add_argument("--yes", action="store_true", help="really change things")
     s.add_argument("--log", help="append-only log (default: PLAN.log.ndjson beside the plan)")
     s.add_argument("--values-file", help="append rolled values here (mode 0600), not the terminal")
