@@ -23,13 +23,7 @@ from .scopes import ACCOUNT, USER, ZONE, Scope, member_scopes, token_scopes
 from .usage import _default_covers
 
 
-def _resources_for(account_id: str, zone_ids: list[str]) -> dict[str, str]:
-    if zone_ids:
-        return {f"{ZONE}{z}": "*" for z in sorted(zone_ids)}
-    return {f"{ACCOUNT}{account_id}": "*"}
-
-
-def scope_resources(scope_type: str, scope_id: Any, account_id: Any) -> dict[str, Any]:
+def scope_resources(scope_type: str, scope_id: Any) -> dict[str, Any]:
     """A grant's scope as a token policy's ``resources`` map (the inverse of
     ``scopes.token_scopes``)."""
     if scope_type == "all_accounts":
@@ -83,7 +77,7 @@ def safe_token_policies(
     for g in grants:
         gid = g["permission_group_id"]
         ref = GroupRef(None if _missing(gid) else str(gid), str(g["permission_group_name"]))
-        where = scope_resources(g["scope_type"], g["scope_id"], g["account_id"])
+        where = scope_resources(g["scope_type"], g["scope_id"])
         scope = f"{g['scope_type']}:{g['scope_id']}"
         state = g["usage_state"]
         if g["effect"] != "allow" or state not in ("used", "unused"):
