@@ -163,6 +163,17 @@ def group_ids(catalog: pd.DataFrame) -> dict[tuple[str, str], str]:
     return out
 
 
+def group_id_of(
+    ids: dict[tuple[str, str], str], name: str, prefer: tuple[str, ...] = ()
+) -> str | None:
+    """The real id of the group named ``name`` in ``group_ids``' map, trying the scope kinds
+    in ``prefer`` first, then zone, account and user (a name at two scopes has two ids)."""
+    for kind in (*prefer, "zone", "account", "user"):
+        if (name, kind) in ids:
+            return ids[(name, kind)]
+    return None
+
+
 def scope_kind(scopes: str) -> str:
     """The kind of resource a group's first scope names: zone, account, user or r2."""
     first = str(scopes).split(",")[0]

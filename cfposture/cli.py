@@ -461,7 +461,7 @@ def _cmd_apply(args: argparse.Namespace) -> int:
     import json
 
     from .remediate import apply_plan
-    from .remediate.apply import escaped
+    from .remediate.checks import escaped
 
     try:
         plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))

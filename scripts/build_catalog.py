@@ -117,42 +117,21 @@ COLUMNS = [
 ]
 
 
+def _row(gid: str, name: str, kind: str, scopes: str, level: str, product: str, source: str):
+    """One catalogue row; risk and weight follow from the level and product by the rule."""
+    risk = product_risk(product)
+    values = [gid, name, kind, scopes, level, product, risk, float(LEVEL_FACTOR[level] * risk)]
+    return dict(zip(COLUMNS, [*values, source], strict=True))
+
+
 def rows(groups: list[dict]) -> list[dict]:
     out = []
     for g in [*groups, *({"id": i, "name": n, "scopes": [USER]} for n, i in USER_GROUPS.items())]:
-        level, product, risk, weight = classify(g["name"])
-        scopes = ",".join(g["scopes"])
-        out.append(
-            dict(
-                zip(
-                    COLUMNS,
-                    [g["id"], g["name"], "token", scopes, level, product, risk, weight, "api"],
-                    strict=True,
-                )
-            )
-        )
+        level, product, _, _ = classify(g["name"])
+        out.append(_row(g["id"], g["name"], "token", ",".join(g["scopes"]), level, product, "api"))
     for name, (scopes, level, product, rid) in ROLES.items():
-        risk = product_risk(product)
         gid = rid or hashlib.md5(f"role:{name}".encode()).hexdigest()
-        out.append(
-            dict(
-                zip(
-                    COLUMNS,
-                    [
-                        gid,
-                        name,
-                        "role",
-                        scopes,
-                        level,
-                        product,
-                        risk,
-                        float(LEVEL_FACTOR[level] * risk),
-                        "api" if rid else "placeholder",
-                    ],
-                    strict=True,
-                )
-            )
-        )
+        out.append(_row(gid, name, "role", scopes, level, product, "api" if rid else "placeholder"))
     return out
 
 

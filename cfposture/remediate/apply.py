@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import stat
 import sys
 from collections.abc import Callable
@@ -35,7 +34,7 @@ import cloudflare
 from ..errors import CfPostureError
 from ..rawsnapshot import add_observations
 from ..sources.pull import TOKEN_ENV, make_client
-from .checks import checked_plan
+from .checks import checked_plan, escaped
 
 RECENT = timedelta(days=7)
 FIELDS = ("name", "policies", "status", "condition", "expires_on", "not_before")
@@ -197,13 +196,6 @@ def _values_writer(path: str | None) -> Callable[[dict[str, Any], str], None]:
             os.close(fd)
 
     return show
-
-
-def escaped(text: str) -> str:
-    """``text`` with backslashes, tabs, line breaks and other control characters escaped: safe
-    in a tab-separated line and on a terminal."""
-    out = text.replace("\\", "\\\\")
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", out)
 
 
 def _whoami(client: cloudflare.Cloudflare, accounts: list[str]) -> str | None:

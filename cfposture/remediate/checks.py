@@ -50,9 +50,16 @@ def request_for(kind: str, path: str, after: dict[str, Any]) -> str:
     return f"PUT {path}"
 
 
+def escaped(text: str) -> str:
+    """``text`` with backslashes, tabs, line breaks and other control characters escaped: safe
+    in a tab-separated line and on a terminal."""
+    out = text.replace("\\", "\\\\")
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", out)
+
+
 def _printable(text: str, limit: int = 160) -> str:
     """A one-line, control-free excerpt of text that came from the plan file."""
-    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", text)
+    text = escaped(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

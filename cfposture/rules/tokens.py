@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..catalog import classify_product, group_ids, scope_kind
+from ..catalog import classify_product, group_id_of, group_ids, scope_kind
 from ..narrow import read_companions, safe_token_policies, terraform, token_update_body
 from ..schemas import records
 from ._base import Context, finding, rule, ts
@@ -254,7 +254,7 @@ def unused_permissions(ctx: Context) -> list[dict]:
     ids = group_ids(catalog)
     no_id = mine["permission_group_id"].isna()
     mine.loc[no_id, "permission_group_id"] = [
-        next((ids[(n, kk)] for kk in (k, "zone", "account", "user") if (n, kk) in ids), None)
+        group_id_of(ids, n, (k,))
         for n, k in zip(mine.loc[no_id, "permission_group_name"], mine.loc[no_id, "scope_kind"],
                         strict=True)
     ]  # fmt: skip

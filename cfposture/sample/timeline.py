@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..catalog import group_ids, load_audit_map, load_catalog, scope_kind
+from ..catalog import group_id_of, group_ids, load_audit_map, load_catalog, scope_kind
 from ..scopes import ACCOUNT, ZONE
 from . import org
 from .api import (
@@ -97,12 +97,12 @@ class SampleBuilder:
     ) -> list[dict[str, Any]]:
         """Token groups by their real ids: a name at zone and at account scope has two ids,
         so a zone-level policy takes the zone one where there is one."""
+        prefer = {"user": ("user",), "account": ("account",)}.get(scope, ("zone",))
         out = []
         for n in names:
-            kinds = ("user",) if scope == "user" else ("zone", "account")
-            if scope == "account":
-                kinds = ("account", "zone")
-            gid = next(self.group_id[(n, k)] for k in kinds if (n, k) in self.group_id)
+            gid = group_id_of(self.group_id, n, prefer)
+            if gid is None:
+                raise ValueError(f"no permission group named {n!r}")
             out.append(pg_ref(gid, n, by_id=by_id))
         return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cfposture.catalog import group_ids, load_catalog
+from cfposture.catalog import group_id_of, group_ids, load_catalog
 
 A, B = "a" * 32, "b" * 32
 Z1, Z2 = "1" * 32, "2" * 32
@@ -58,11 +58,7 @@ def pol(
 def real_id(group: str) -> str:
     """A token permission group's real id (the zone one where the name exists at both
     scopes); a slug for a name the catalog does not hold."""
-    ids = group_ids(load_catalog())
-    for kind in ("zone", "account", "user"):
-        if (group, kind) in ids:
-            return ids[(group, kind)]
-    return group.lower().replace(" ", "-")
+    return group_id_of(group_ids(load_catalog()), group) or group.lower().replace(" ", "-")
 
 
 def member(
