@@ -8,10 +8,32 @@ A stored file mirrors the API path: ``/accounts/{account_id}/tokens`` for accoun
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
+from .errors import CfPostureError
+
 Pagination = Literal["single", "page", "cursor", "none"]
+
+SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+"""What an id from the API or a file may look like before it becomes part of a path or URL.
+Cloudflare's ids are 32 hex characters; the set is a little wider for ids we have not seen, and
+narrow enough that no value can name a parent folder, an absolute path or another URL."""
+
+
+class UnsafeIdError(CfPostureError):
+    """An id from the API or a file that cannot safely become a file name or an API path."""
+
+
+def safe_id(value: object, what: str = "id") -> str:
+    """``value`` if it is a safe id, else a one-line error that shows it escaped."""
+    if isinstance(value, str) and SAFE_ID.fullmatch(value):
+        return value
+    raise UnsafeIdError(
+        f"refusing {what} {value!r}: ids are 1-128 letters, digits, '-' or '_'; the API response"
+        " or file it came from is not what Cloudflare sends"
+    )
 
 
 @dataclass(frozen=True)
@@ -29,8 +51,9 @@ class Endpoint:
     needs: str
 
     def api_path(self, **ids: str) -> str:
-        """The concrete API path, e.g. ``/accounts/abc/tokens``."""
-        return self.path.format(**ids)
+        """The concrete API path, e.g. ``/accounts/abc/tokens``. Every id is checked first
+        (``safe_id``): ids come from API responses and files, and become paths on disk."""
+        return self.path.format(**{k: safe_id(v, k) for k, v in ids.items()})
 
     def file(self, **ids: str) -> str:
         """The stored file, relative to the snapshot folder."""
@@ -106,3 +129,23 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint("owner_user_tokens", "/owners/{user_id}/tokens", "page", "API Tokens Read"),
     ]
 }
+
+
+PER_ACCOUNT = [
+    "account",
+    "account_tokens",
+    "account_token_permission_groups",
+    "members",
+    "permission_groups",
+    "resource_groups",
+    "user_groups",
+    "zones",
+    "oauth_clients",
+    "audit_logs",
+]
+"""What a pull fetches for each account."""
+
+COVERED = ("account_tokens", "members", "audit_logs")
+"""What a snapshot must hold, fetched or denied, for every account it covers: the inventories
+every rule reads and the usage evidence. A manifest without them for one account would quietly
+drop that account's findings, so it is refused (``RawSnapshot.open``)."""

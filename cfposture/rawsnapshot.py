@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .__about__ import __version__
-from .endpoints import ENDPOINTS, Endpoint
+from .endpoints import COVERED, ENDPOINTS, Endpoint
 from .errors import CfPostureError, SnapshotError
 
 SCHEMA_VERSION = 1
@@ -341,21 +342,48 @@ class RawSnapshot:
         if not isinstance(entries, list):
             raise SnapshotError(f"{mpath} lists no endpoints; pull the snapshot again")
         snap = cls(p, manifest)
-        for e in entries:
-            if e.get("status") != "ok":
+        root = p.resolve()
+        for n, e in enumerate(entries):
+            rel = _checked_entry(e, n, mpath)
+            if rel is None:
                 continue
-            f = p / e["file"]
+            f = p / rel
+            if not f.resolve().is_relative_to(root):
+                raise SnapshotError(f"{mpath} entry {n}: {rel} leads outside {p}; pull again")
             if not f.is_file():
                 raise SnapshotError(
-                    f"{p} is missing {e['file']} listed in its manifest; pull the snapshot again"
+                    f"{p} is missing {rel} listed in its manifest; pull the snapshot again"
                 )
             if f.stat().st_size != e["bytes"]:
                 raise SnapshotError(
                     f"{f} has {f.stat().st_size} bytes but the manifest says {e['bytes']}:"
                     " the snapshot was changed or truncated; pull it again"
                 )
-            snap._by_file[e["file"]] = e
+            snap._by_file[rel] = e
+        snap._check_coverage(mpath)
         return snap
+
+    def _check_coverage(self, mpath: Path) -> None:
+        """Every account the snapshot covers (the pull's ``source.accounts``, else every
+        account listed) has each ``COVERED`` endpoint, fetched or denied. An audit export
+        holds audit logs only, by design."""
+        if not self.entries("accounts") or is_audit_export(self.manifest):
+            return
+        source = self.manifest.get("source")
+        wanted = source.get("accounts") if isinstance(source, dict) else None
+        if not isinstance(wanted, list):
+            wanted = [a.get("id") for a in self.iter_items("accounts")]
+        present = {
+            (e.get("endpoint"), e.get("ids", {}).get("account_id"))
+            for e in self.manifest["endpoints"]
+        }
+        for account in wanted:
+            missing = [k for k in COVERED if (k, account) not in present]
+            if missing:
+                raise SnapshotError(
+                    f"{mpath} lists account {account!r} but holds no {', '.join(missing)} for"
+                    " it: the snapshot is incomplete or was edited; pull it again"
+                )
 
     # -- what is in it -------------------------------------------------------------------
 
@@ -414,6 +442,39 @@ class RawSnapshot:
             self.read_bytes(key, **ids), where, SnapshotError, "pull the snapshot again"
         ):
             yield item, line
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _checked_entry(e: Any, n: int, mpath: Path) -> str | None:
+    """The file of manifest entry ``n`` if it was fetched, ``None`` if it was denied; any
+    other shape is a one-line error. The file must be exactly where the endpoint and its
+    (checked) ids put it, so a manifest cannot point a reader anywhere else."""
+    bad = f"{mpath} entry {n}"
+    if not isinstance(e, dict) or not isinstance(e.get("endpoint"), str):
+        raise SnapshotError(f"{bad} is not an endpoint entry; pull the snapshot again")
+    ids = e.get("ids", {})
+    if not isinstance(ids, dict):
+        raise SnapshotError(f"{bad} has ids that are not an object; pull the snapshot again")
+    try:
+        expected = _endpoint(e["endpoint"]).file(**ids)
+    except (TypeError, KeyError):
+        raise SnapshotError(f"{bad} has ids {sorted(ids)!r} that do not fit its endpoint") from None
+    except CfPostureError as err:
+        raise SnapshotError(f"{bad}: {err}") from None
+    if e.get("status") == "denied":
+        return None
+    if e.get("status") != "ok":
+        raise SnapshotError(f"{bad} has status {e.get('status')!r}, not ok or denied")
+    for name, kind in (("file", str), ("bytes", int), ("count", int), ("sha256", str)):
+        if not isinstance(e.get(name), kind) or isinstance(e.get(name), bool):
+            raise SnapshotError(f"{bad} has no valid {name!r}; pull the snapshot again")
+    if e["file"] != expected:
+        raise SnapshotError(f"{bad} names file {e['file']!r}, not {expected!r}; pull again")
+    if not _SHA256.fullmatch(e["sha256"]):
+        raise SnapshotError(f"{bad} has an invalid sha256; pull the snapshot again")
+    return expected
 
 
 def json_objects(

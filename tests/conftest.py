@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from covering import cover
 
 import cfposture
 from cfposture.rawsnapshot import SnapshotWriter
@@ -102,6 +103,7 @@ def write_snapshot(tmp_path: Path) -> Callable[..., Path]:
                 w.write(name, items, **ids)
             for name, ids in denied:
                 w.deny(name, http_status=403, message="Forbidden", code=10000, **ids)
+            cover(w, [str(a.get("id")) for a in payloads.get("accounts", [])])
         return dest
 
     return _write

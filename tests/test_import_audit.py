@@ -158,6 +158,7 @@ def test_timestamps_in_every_format_logpush_writes() -> None:
             "line 1: no AuditLogID",
         ),
         (b'{"AuditLogID": "e", "AccountID": "a", "ActionTimestamp": "soon"}\n', "is not a time"),
+        (b'{"AuditLogID": "e", "AccountID": "../../x"}\n', "'../../x' is not an account id"),
         (b'{"AuditLogID": "e", "AccountID": "a",\n', "line 1 is not JSON"),
         (b"[1, 2]\n", "not a JSON object"),
         (b"", "no audit events"),

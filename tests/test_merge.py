@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from covering import cover
 
 import cfposture
 from cfposture.catalog import sample_dir
-from cfposture.errors import SnapshotError
+from cfposture.errors import CfPostureError, SnapshotError
 from cfposture.load import history
 from cfposture.merge import manifest_digest, merge, merged_from
 from cfposture.rawsnapshot import RawSnapshot, SnapshotWriter, add_observations, isoformat
@@ -259,6 +260,7 @@ def test_observations_are_carried_over(tmp_path: Path, dana: Path) -> None:
         ("anonymous", "not who owns them"),
         ("one", "two or more"),
         ("exists", "already exists"),
+        ("hostile", "refusing user_id '../../escaped'"),
     ],
 )
 def test_what_cannot_be_merged_says_why_and_writes_nothing(
@@ -272,19 +274,22 @@ def test_what_cannot_be_merged_says_why_and_writes_nothing(
         kw["window_shift"] = timedelta(days=40)
     if case == "anonymous":
         kw = {"user": None, "user_tokens": [_token("t9", "whose")]}
+    if case == "hostile":  # a /user id that would put bob's tokens outside the merge's folder
+        kw["user"] = {**bob_user, "id": "../../escaped"}
     bob = repull(dana, tmp_path / "bob", **kw)
     inputs = {"one": [dana], "same": [dana, dana]}.get(case, [dana, bob])
     out = tmp_path / "out"
     if case == "exists":
         out.mkdir()
         (out / "keep.txt").write_text("mine")
-    with pytest.raises(SnapshotError, match=message):
+    with pytest.raises(CfPostureError, match=message):
         merge(inputs, out)
     if case == "exists":
         assert [p.name for p in out.iterdir()] == ["keep.txt"]
     else:
         assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    assert not (tmp_path.parent / "escaped").exists()
 
 
 def test_the_command_line_merges_and_the_rules_run_on_the_merge(
@@ -340,6 +345,7 @@ def _small_pull(dest: Path, who: str, when: datetime, lines: list[bytes]) -> Pat
         w.write("user_tokens", [])
         w.write("accounts", [{"id": "acc", "name": "A"}])
         w.write_lines("audit_logs", lines, account_id="acc")
+        cover(w, ["acc"])
     return dest
 
 

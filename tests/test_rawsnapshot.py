@@ -8,12 +8,17 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from covering import cover
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cfposture
+from cfposture.endpoints import UnsafeIdError
 from cfposture.errors import SnapshotError
 from cfposture.rawsnapshot import SCHEMA_VERSION, RawSnapshot, SnapshotWriter
 
@@ -25,11 +30,11 @@ def test_roundtrip_keeps_items_as_received(write_snapshot):
     path = write_snapshot({"accounts": [{"id": ACCOUNT}], f"account_tokens:{ACCOUNT}": TOKENS})
     raw = RawSnapshot.open(path)
     assert raw.items("account_tokens", account_id=ACCOUNT) == TOKENS
-    assert raw.items("members", account_id=ACCOUNT) == []  # not fetched: empty, not an error
+    assert raw.items("zones", account_id=ACCOUNT) == []  # not fetched: empty, not an error
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["cfposture_version"] == cfposture.__version__
-    assert manifest["counts"] == {"accounts": 1, "account_tokens": 1}
+    assert manifest["counts"] == {"accounts": 1, "account_tokens": 1, "members": 0, "audit_logs": 0}
     entry = raw.entries("account_tokens")[0]
     assert entry["file"] == f"accounts/{ACCOUNT}/tokens.ndjson.gz"
     assert entry["path"] == f"/accounts/{ACCOUNT}/tokens"
@@ -179,6 +184,7 @@ def test_history_loads_latest_and_lists_oldest_first(tmp_path):
             created_at=datetime(2026, 1, day, tzinfo=UTC),
         ) as w:
             w.write("accounts", [{"id": f"{day:032d}"}])
+            cover(w, [f"{day:032d}"])
     assert [p.name for p in cfposture.history(tmp_path)] == ["s1", "s2", "s3"]
     assert cfposture.load(tmp_path).accounts["account_id"].tolist() == [f"{3:032d}"]
 
@@ -186,3 +192,88 @@ def test_history_loads_latest_and_lists_oldest_first(tmp_path):
 def test_missing_path_says_what_to_do(tmp_path):
     with pytest.raises(SnapshotError, match=r"does not exist.*'sample'"):
         cfposture.load(tmp_path / "nope")
+
+
+def _rewrite_manifest(path: Path, edit) -> None:
+    m = json.loads((path / "manifest.json").read_text())
+    edit(m)
+    (path / "manifest.json").write_text(json.dumps(m))
+
+
+def _entry(m: dict, endpoint: str) -> dict:
+    return next(e for e in m["endpoints"] if e["endpoint"] == endpoint)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: _entry(m, "account_tokens").pop("file"), "no valid 'file'"),
+        (lambda m: _entry(m, "account_tokens").pop("bytes"), "no valid 'bytes'"),
+        (lambda m: _entry(m, "account_tokens").pop("sha256"), "no valid 'sha256'"),
+        (lambda m: _entry(m, "account_tokens").update(sha256="x" * 64), "invalid sha256"),
+        (lambda m: _entry(m, "account_tokens").update(file="../../etc/passwd"), "names file"),
+        (lambda m: _entry(m, "account_tokens").update(ids={"account_id": "../.."}), "refusing"),
+        (lambda m: _entry(m, "account_tokens").update(ids={"zone": "x"}), "do not fit"),
+        (lambda m: _entry(m, "account_tokens").update(ids="x"), "not an object"),
+        (lambda m: _entry(m, "account_tokens").update(status="maybe"), "status 'maybe'"),
+        (lambda m: m["endpoints"].append("x"), "not an endpoint entry"),
+        (lambda m: m["endpoints"].append({"endpoint": "nope"}), "unknown endpoint"),
+    ],
+)
+def test_an_edited_manifest_entry_is_refused_in_one_line(write_snapshot, edit, message):
+    path = write_snapshot({"accounts": [{"id": ACCOUNT}], f"account_tokens:{ACCOUNT}": TOKENS})
+    _rewrite_manifest(path, edit)
+    with pytest.raises(SnapshotError, match=message) as info:
+        RawSnapshot.open(path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_manifest_missing_one_accounts_entries_is_refused(write_snapshot):
+    other = "b" * 32
+    path = write_snapshot({"accounts": [{"id": ACCOUNT}, {"id": other}]})
+    RawSnapshot.open(path)  # both covered
+    _rewrite_manifest(
+        path,
+        lambda m: m.update(
+            endpoints=[e for e in m["endpoints"] if e["ids"].get("account_id") != other]
+        ),
+    )
+    with pytest.raises(SnapshotError, match=f"account '{other}' but holds no account_tokens"):
+        RawSnapshot.open(path)
+
+
+def test_a_pulls_own_account_list_is_the_one_it_must_cover(write_snapshot):
+    """``pull --account A`` lists every visible account but covers only A."""
+    path = write_snapshot({"accounts": [{"id": ACCOUNT}]})
+    _rewrite_manifest(path, lambda m: m["source"].update(accounts=[ACCOUNT, "c" * 32]))
+    with pytest.raises(SnapshotError, match=r"'c{32}' but holds no"):
+        RawSnapshot.open(path)
+
+
+def test_a_file_reached_through_a_symlink_outside_the_folder_is_refused(write_snapshot, tmp_path):
+    path = write_snapshot({"accounts": [{"id": ACCOUNT}], f"account_tokens:{ACCOUNT}": TOKENS})
+    f = path / "accounts" / ACCOUNT / "tokens.ndjson.gz"
+    outside = tmp_path / "outside.gz"
+    outside.write_bytes(f.read_bytes())
+    f.unlink()
+    f.symlink_to(outside)
+    with pytest.raises(SnapshotError, match="leads outside"):
+        RawSnapshot.open(path)
+
+
+@given(ident=st.text(min_size=0, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_no_id_writes_outside_the_snapshot_folder(ident):
+    """Any id an API or a file could send either is refused or stays inside the folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "deep" / "er"
+        base.mkdir(parents=True)
+        try:
+            with SnapshotWriter(base / "snap", source={"kind": "test"}) as w:
+                w.write("account_tokens", [{"id": "t"}], account_id=ident)
+                w.write("user_group_members", [], account_id="a", group_id=ident)
+                w.write("owner_user", [{"id": ident}], user_id=ident)
+        except UnsafeIdError as e:
+            assert "\n" not in str(e)
+        written = [p for p in Path(tmp).rglob("*") if p.is_file()]
+        assert all(p.resolve().is_relative_to((base / "snap").resolve()) for p in written)

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..endpoints import SAFE_ID
 from ..errors import CfPostureError
 from ..rawsnapshot import AUDIT_EXPORT, SnapshotWriter, isoformat, json_objects
 
@@ -71,6 +72,10 @@ def to_event(record: dict[str, Any], where: str) -> dict[str, Any]:
     if not ident or not account:
         missing = "AuditLogID" if not ident else "AccountID"
         raise AuditImportError(f"{where}: no {missing}; is this an audit_logs_v2 export?")
+    if not SAFE_ID.fullmatch(account):  # it names the folder the events are stored in
+        raise AuditImportError(
+            f"{where}: AccountID {account!r} is not an account id; check the export"
+        )
     token = record.get("ActorTokenDetails")
     token = token if isinstance(token, dict) else {}
     raw = record.get("Raw")

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import cloudflare
 from tqdm import tqdm
 
-from ..endpoints import ENDPOINTS
+from ..endpoints import ENDPOINTS, PER_ACCOUNT, safe_id
 from ..errors import CfPostureError
 from ..rawsnapshot import (
     OBSERVED,
@@ -97,18 +97,6 @@ CALLS: dict[str, RawCall] = {
         account_id=ids["account_id"], **p
     ),
 }
-PER_ACCOUNT = [
-    "account",
-    "account_tokens",
-    "account_token_permission_groups",
-    "members",
-    "permission_groups",
-    "resource_groups",
-    "user_groups",
-    "zones",
-    "oauth_clients",
-    "audit_logs",
-]
 
 
 class PullError(CfPostureError):
@@ -562,7 +550,7 @@ def _run(puller: Puller, w: SnapshotWriter, opts: PullOptions, export: list | No
             "the token cannot list accounts (403 on /accounts); it needs "
             f"{ENDPOINTS['accounts'].needs}: see the README's permissions table"
         )
-    listed = [str(a["id"]) for a in stored if a.get("id")]
+    listed = [safe_id(a.get("id"), "account id") for a in stored]
     if "accounts" not in w.state:
         wanted = opts.accounts or listed
         missing = sorted(set(wanted) - set(listed))
@@ -593,15 +581,9 @@ def _run(puller: Puller, w: SnapshotWriter, opts: PullOptions, export: list | No
                     done(key, items)
                     if key == "user_groups" and items:
                         for g in items:
-                            if g.get("id"):
-                                bar.total += 1
-                                pending.add(
-                                    pool.submit(
-                                        task,
-                                        "user_group_members",
-                                        {**ids, "group_id": str(g["id"])},
-                                    )
-                                )
+                            group = {**ids, "group_id": safe_id(g.get("id"), "user group id")}
+                            bar.total += 1
+                            pending.add(pool.submit(task, "user_group_members", group))
         except BaseException:
             puller.stop.set()
             for fut in pending:

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from covering import cover
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -105,6 +106,7 @@ def test_random_api_shapes_give_valid_frames_or_a_clear_error(account_tokens, us
             w.write("account_tokens", account_tokens, account_id=A)
             w.write("user_tokens", user_tokens)
             w.write("members", members, account_id=A)
+            cover(w, [A])
         try:
             snap = cfposture.load(tmp / "snap")
         except CfPostureError as e:

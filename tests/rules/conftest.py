@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from covering import cover
 from orgbuilder import AS_OF, USER, Z1, Z2, A, B
 
 import cfposture
@@ -58,6 +59,7 @@ def org(tmp_path: Path) -> Callable[..., cfposture.Snapshot]:
             if audit_denied_b:  # the token could not read account B's audit logs
                 w.deny("audit_logs", http_status=403, message="Forbidden", account_id=B)
             w.write("connected_apps", list(apps))
+            cover(w, [A, B])
             if permission_groups:  # the account's token permission groups, as the API lists them
                 w.write("account_token_permission_groups", list(permission_groups), account_id=A)
         return cfposture.load(dest)

@@ -170,6 +170,7 @@ def test_o01_reads_activity_from_the_whole_history(tmp_path):
     window even though the newest pull's 30 days do not show it."""
     from datetime import timedelta
 
+    from covering import cover
     from orgbuilder import AS_OF, USER
 
     from cfposture.rawsnapshot import SnapshotWriter
@@ -186,6 +187,7 @@ def test_o01_reads_activity_from_the_whole_history(tmp_path):
             w.write("accounts", [{"id": A, "name": "Acme"}])
             w.write("audit_logs", events, account_id=A)
             w.write("connected_apps", [quiet])
+            cover(w, [A])
 
     seen = (AS_OF - timedelta(days=50)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for i, days in enumerate((90, 60, 30, 0)):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pandas as pd
+from covering import cover
 from orgbuilder import AS_OF, A, event, member
 from test_member_oauth_rules import fired
 
@@ -79,6 +80,7 @@ def _pull(
         w.write("accounts", [{"id": A, "name": "Acme"}])
         w.write("members", [member("idle", ["Administrator"])], account_id=A)
         w.write("audit_logs", events, account_id=A)
+        cover(w, [A])
     return dest
 
 
