@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from .bounded import read_file
 from .errors import CfPostureError
 
 
@@ -50,13 +51,16 @@ def _yaml() -> Any:
 
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     p = Path(path)
+    advice = "give a YAML or JSON file"
     try:
-        raw = p.read_bytes()
+        raw = read_file(p, CfPostureError, advice)
         text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CfPostureError(f"cannot read baseline {p} ({e}); give a YAML or JSON file") from None
+    except UnicodeDecodeError:
+        raise CfPostureError(f"baseline {p} is not UTF-8; {advice}") from None
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else _yaml().safe_load(text)
+    except RecursionError:
+        raise CfPostureError(f"baseline {p} nests too deeply to read; {advice}") from None
     except (json.JSONDecodeError, _yaml().YAMLError) as e:
         first = str(e).splitlines()[0]
         raise CfPostureError(

@@ -105,7 +105,7 @@ def get(key: str) -> Any | None:
         entry = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         log.debug("cache entry %s unreadable (%s); recomputing", path, e)
         return None
     if not isinstance(entry, dict) or entry.get("key") != key:

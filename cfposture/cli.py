@@ -458,25 +458,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_apply(args: argparse.Namespace) -> int:
-    import json
-
+    from .bounded import load_file
     from .remediate import apply_plan
     from .remediate.checks import escaped
 
-    try:
-        plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise CfPostureError(
-            f"{args.plan} is not JSON ({e.msg}); make it with cfposture plan"
-        ) from None
-    except UnicodeDecodeError:
-        raise CfPostureError(
-            f"{args.plan} is not UTF-8 text; make it with cfposture plan"
-        ) from None
-    except RecursionError:
-        raise CfPostureError(f"{args.plan} is nested too deeply to be a plan") from None
-    except OSError as e:
-        raise CfPostureError(f"cannot read {args.plan}: {e.strerror}") from None
+    plan = load_file(args.plan, CfPostureError, "make it with cfposture plan")
     log = Path(args.log) if args.log else Path(args.plan).with_suffix(".log.ndjson")
     outcomes = apply_plan(
         plan,

@@ -26,7 +26,6 @@ import re
 import shutil
 import tempfile
 import threading
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .__about__ import __version__
+from .bounded import MAX_LINE_BYTES, gunzip, load_file, loads, read_file
 from .endpoints import COVERED, ENDPOINTS, Endpoint
 from .errors import CfPostureError, SnapshotError
 
@@ -323,10 +323,7 @@ class RawSnapshot:
                 f"{p} has no {MANIFEST}, so it is not a complete cfposture snapshot;"
                 " pull it again (cfposture pull) or use 'sample'"
             )
-        try:
-            manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise SnapshotError(f"{mpath} is unreadable ({e}); pull the snapshot again") from None
+        manifest = load_file(mpath, SnapshotError, "pull the snapshot again")
         if not isinstance(manifest, dict) or not isinstance(manifest.get("schema_version"), int):
             raise SnapshotError(f"{mpath} has no schema_version; pull the snapshot again")
         version = manifest["schema_version"]
@@ -413,19 +410,13 @@ class RawSnapshot:
         if entry is None:
             return b""
         f = self.path / rel
-        try:
-            data = f.read_bytes()
-        except OSError as e:
-            raise SnapshotError(f"cannot read {f} ({e.strerror}); check permissions") from None
+        data = read_file(f, SnapshotError, "check its permissions, or pull the snapshot again")
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise SnapshotError(
                 f"{f} does not match the checksum in the manifest: the file was changed or"
                 " corrupted; pull the snapshot again"
             )
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise SnapshotError(f"{f} is not valid gzip ({e}); pull the snapshot again") from None
+        return gunzip(data, f, SnapshotError, "pull the snapshot again")
 
     def items(self, key: str, **ids: str) -> list[dict[str, Any]]:
         """The stored result items of one endpoint; an endpoint not fetched gives ``[]``."""
@@ -486,10 +477,9 @@ def json_objects(
     for n, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise error(f"{where} line {n} is not JSON ({e.msg}); {advice}") from None
+        if len(line) > MAX_LINE_BYTES:
+            raise error(f"{where} line {n} is over {MAX_LINE_BYTES >> 20} MB long; {advice}")
+        item = loads(line, f"{where} line {n}", error, advice)
         if not isinstance(item, dict):
             raise error(f"{where} line {n} is a {type(item).__name__}, not a JSON object; {advice}")
         yield item, line, n
@@ -505,13 +495,11 @@ def read_observations(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     f = Path(path) / OBSERVED
     if not f.is_file():
         return []
-    try:
-        doc = json.loads(f.read_text(encoding="utf-8"))
-        items = doc["observations"]
-        if not isinstance(items, list):
-            raise TypeError("observations is not a list")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise SnapshotError(f"{f} is unreadable ({e}); delete it and scan or apply again") from None
+    advice = "delete it and scan or apply again"
+    doc = load_file(f, SnapshotError, advice)
+    items = doc.get("observations") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise SnapshotError(f"{f} holds no list of observations; {advice}")
     return [o for o in items if isinstance(o, dict) and o.get("token_id")]
 
 

@@ -53,7 +53,8 @@ def test_json_with_strings_and_defaults(tmp_path):
     [
         ("a.csv", "name,scopes\nX,a\n", "no app_id, app_name column"),
         ("a.csv", "app_id,app_name\n,X\n", "line 2: app_id is empty"),
-        ("a.json", "{broken", "not valid JSON"),
+        ("a.json", "{broken", "is not JSON"),
+        ("a.json", "[" * 100_000, "nested too deeply"),
         ("a.json", '{"app_id": "x"}', "JSON list of objects"),
     ],
 )
@@ -68,5 +69,7 @@ def test_malformed_exports_fail_with_one_line(tmp_path, name, body, message):
 def test_unreadable_file(tmp_path):
     p = tmp_path / "bin.csv"
     p.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(CfPostureError, match="cannot read OAuth export"):
+    with pytest.raises(CfPostureError, match=r"OAuth export .* is not UTF-8"):
         read_export(p)
+    with pytest.raises(CfPostureError, match=r"cannot read .*missing.csv"):
+        read_export(tmp_path / "missing.csv")

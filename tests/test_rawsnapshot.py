@@ -117,7 +117,7 @@ def _edit_manifest(path: Path, **changes) -> None:
     "breakage, message",
     [
         (lambda p: (p / "manifest.json").unlink(), "holds no snapshot"),
-        (lambda p: (p / "manifest.json").write_text("{not json"), "unreadable"),
+        (lambda p: (p / "manifest.json").write_text("{not json"), "is not JSON"),
         (lambda p: _edit_manifest(p, schema_version=SCHEMA_VERSION + 1), "upgrade"),
         (lambda p: _edit_manifest(p, schema_version=0), "invalid schema_version"),
         (lambda p: _edit_manifest(p, schema_version="1"), "no schema_version"),

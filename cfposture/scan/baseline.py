@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..bounded import load_file
 from ..errors import CfPostureError
 
 
@@ -21,11 +22,12 @@ def load(path: str | Path) -> set[str]:
     p = Path(path)
     if not p.exists():
         return set()
+    advice = "regenerate it with --update-baseline"
+    doc = load_file(p, CfPostureError, advice)
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
         entries = doc["fingerprints"]
         out = {str(e["fingerprint"]) for e in entries}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+    except (KeyError, TypeError) as e:
         raise CfPostureError(
             f"{p}: not a cfposture scan baseline ({e}); regenerate it with --update-baseline"
         ) from None

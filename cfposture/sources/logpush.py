@@ -21,7 +21,6 @@ the job's ``timestamp_format`` says), ``ActionType``, ``ActionResult``, ``Action
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -31,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..bounded import gunzip, max_file_bytes, read_file, too_big
 from ..endpoints import SAFE_ID
 from ..errors import CfPostureError
 from ..rawsnapshot import AUDIT_EXPORT, SnapshotWriter, isoformat, json_objects
@@ -109,10 +109,7 @@ def to_event(record: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise AuditImportError(f"cannot read {path} ({e.strerror or e}); check the path") from None
+    return read_file(path, AuditImportError, "check the path")
 
 
 def read_records(path: Path, data: bytes | None = None) -> Iterator[tuple[dict[str, Any], str]]:
@@ -124,18 +121,22 @@ def read_records(path: Path, data: bytes | None = None) -> Iterator[tuple[dict[s
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        # batch by batch, counting what the columns hold once decoded: dictionary and
+        # run-length encodings let a small file decode to far more than its pages say
+        limit, held, n = max_file_bytes(), 0, 0
         try:
-            table = pq.read_table(pa.BufferReader(data))
+            for batch in pq.ParquetFile(pa.BufferReader(data)).iter_batches(batch_size=256):
+                held += batch.nbytes
+                if held > limit:
+                    raise too_big(path, limit, AuditImportError)
+                for record in batch.to_pylist():
+                    n += 1
+                    yield record, f"{path} row {n}"
         except (pa.ArrowException, OSError) as e:
             raise AuditImportError(f"{path} is not readable Parquet ({e})") from None
-        for n, record in enumerate(table.to_pylist(), start=1):
-            yield record, f"{path} row {n}"
         return
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise AuditImportError(f"{path} is not valid gzip ({e}); download it again") from None
+        data = gunzip(data, path, AuditImportError, "download it again")
     for record, _, n in json_objects(data, path, AuditImportError, "check the export"):
         yield record, f"{path} line {n}"
 

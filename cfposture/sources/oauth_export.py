@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from ..bounded import loads, read_file
 from ..errors import CfPostureError
 
 COLUMNS = [
@@ -75,17 +75,13 @@ def _item(row: dict[str, Any], where: str) -> dict[str, Any]:
 def read_export(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Parse a connected-apps export (CSV or JSON by extension) into snapshot items."""
     p = Path(path)
+    advice = "give a UTF-8 CSV or JSON file"
     try:
-        body = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CfPostureError(
-            f"cannot read OAuth export {p} ({e}); give a UTF-8 CSV or JSON file"
-        ) from None
+        body = read_file(p, CfPostureError, advice).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CfPostureError(f"OAuth export {p} is not UTF-8; {advice}") from None
     if p.suffix.lower() == ".json":
-        try:
-            rows = json.loads(body)
-        except json.JSONDecodeError as e:
-            raise CfPostureError(f"{p} is not valid JSON ({e.msg} at line {e.lineno})") from None
+        rows = loads(body, p, CfPostureError, advice)
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise CfPostureError(f"{p} must hold a JSON list of objects, one per connected app")
         return [_item(r, f"{p} item {i}") for i, r in enumerate(rows, start=1)]

@@ -33,14 +33,17 @@ from urllib.parse import urlsplit, urlunsplit
 import cloudflare
 from tqdm import tqdm
 
+from ..bounded import gunzip, read_file
 from ..endpoints import ENDPOINTS, PER_ACCOUNT, safe_id
 from ..errors import CfPostureError
+from ..formats import fingerprint
 from ..rawsnapshot import (
     OBSERVED,
     RawSnapshot,
     SnapshotWriter,
     add_observations,
     isoformat,
+    json_objects,
     read_observations,
 )
 from .oauth_export import read_export
@@ -408,6 +411,7 @@ def pull(opts: PullOptions) -> PullResult:
     writer = SnapshotWriter(opts.out, source, resumable=True, resume=opts.resume)
     try:
         with writer as w:
+            _bind(w, {"api_base": source["api_base"], "token": fingerprint(token)})
             now = datetime.now(UTC).replace(microsecond=0)
             if "audit_window" not in w.state:
                 before = opts.before or now
@@ -438,6 +442,19 @@ def pull(opts: PullOptions) -> PullResult:
         [e for e in manifest["endpoints"] if e["status"] == "denied"],
         manifest["counts"],
     )
+
+
+def _bind(w: SnapshotWriter, binding: dict[str, str]) -> None:
+    """Tie a resumable pull to its server and token (by fingerprint): a resumed pull that
+    finished from another server, or with another token, would mix two organisations."""
+    bound = w.state.setdefault("binding", binding)
+    if bound != binding:
+        what = "server" if bound.get("api_base") != binding["api_base"] else "token"
+        raise PullError(
+            f"{w.partial_path} was started with another {what}; resume it with the --api-base"
+            " and token it began with, or delete that folder to start over"
+        )
+    w.save_state()
 
 
 AUDIT_RETENTION = timedelta(days=548)
@@ -594,11 +611,11 @@ def _run(puller: Puller, w: SnapshotWriter, opts: PullOptions, export: list | No
 
 def _done_items(w: SnapshotWriter, key: str, ids: Ids) -> list[dict[str, Any]] | None:
     """Items of an endpoint this pull (or the run it resumes) already stored."""
-    import gzip
-
     path = ENDPOINTS[key].api_path(**ids)
     entry = next((e for e in w.entries if e["path"] == path), None)
     if entry is None or entry["status"] != "ok":
         return None
-    data = gzip.decompress((w.partial_path / entry["file"]).read_bytes())
-    return [json.loads(line) for line in data.splitlines() if line.strip()]
+    f = w.partial_path / ENDPOINTS[key].file(**ids)
+    advice = f"delete {w.partial_path} and pull again"
+    data = gunzip(read_file(f, PullError, advice), f, PullError, advice)
+    return [item for item, _, _ in json_objects(data, f, PullError, advice)]

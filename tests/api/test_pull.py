@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,8 @@ import cfposture
 from cfposture.catalog import sample_dir
 from cfposture.cli import main
 from cfposture.errors import CfPostureError
+from cfposture.fakeapi import FakeCloudflare, base_url, make_server
+from cfposture.fakeapi.server import error
 from cfposture.sources.pull import PullOptions, minimum_requests, pull
 
 LATEST = cfposture.history("sample")[-1]
@@ -371,3 +374,37 @@ def test_since_last_refuses_a_window_the_history_already_holds(hist, capsys):
     assert not (hist / "again").exists() and not (hist / ".again.partial").exists()
     with pytest.raises(SystemExit):
         main(["pull", str(hist / "x"), "--since-last", "--since", "2026-11-01T00:00:00Z"])
+
+
+class AuditDown(FakeCloudflare):
+    """Audit logs answer 500 every time: a pull fails after fetching everything else."""
+
+    def _audit(self, q, account_id):
+        return error(500, 10000, "Internal Server Error")
+
+
+def test_resume_refuses_another_server_or_token(tmp_path, monkeypatch):
+    """A resumed pull that finished from another server or with another token would mix two
+    organisations into one snapshot."""
+    down = make_server(AuditDown("sample"))
+    threading.Thread(target=down.serve_forever, daemon=True).start()
+    url = base_url(down)
+    try:
+        with pytest.raises(CfPostureError, match="--resume"):
+            pull(opts(tmp_path / "snap", url, max_attempts=1))
+        partial = tmp_path / ".snap.partial"
+        assert CANARY not in (partial / "resume.json").read_text()  # a fingerprint only
+        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", CANARY[:-1] + "0")
+        with pytest.raises(CfPostureError, match="started with another token") as info:
+            pull(opts(tmp_path / "snap", url, resume=True))
+        assert CANARY[:-1] not in str(info.value)
+    finally:
+        down.shutdown()
+        down.server_close()
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", CANARY)
+    with (
+        serve("sample") as (_fake, other),
+        pytest.raises(CfPostureError, match="started with another server"),
+    ):
+        pull(opts(tmp_path / "snap", other, resume=True))
+    assert partial.is_dir()  # still there to resume from the right server
