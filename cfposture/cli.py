@@ -506,13 +506,6 @@ def _hours(value: str) -> float:
     return n
 
 
-def _days(value: str) -> int:
-    n = int(value)
-    if not 1 <= n <= 3650:
-        raise argparse.ArgumentTypeError("must be between 1 and 3650 days")
-    return n
-
-
 def _allow_host_option(s: argparse.ArgumentParser) -> None:
     """``--allow-host``, shared by the commands that send the token (see ``checked_base``)."""
     s.add_argument(
@@ -525,13 +518,43 @@ def _allow_host_option(s: argparse.ArgumentParser) -> None:
 
 
 def _audit_days(value: str) -> int:
-    n = int(value)
+    n = int(value) if value.strip().isdigit() else 0
     if not 1 <= n <= 548:
         raise argparse.ArgumentTypeError(
             "must be between 1 and 548 days (audit logs are kept 18 months); import older"
             " logs from Logpush with cfposture import-audit"
         )
     return n
+
+
+def _in_range(cast: type[int] | type[float], lo: float, hi: float, what: str):
+    """An argparse type: a number of ``cast`` between ``lo`` and ``hi``, else a one-line error
+    (argparse's own says only "invalid value")."""
+
+    def parse(value: str) -> int | float:
+        try:
+            n = cast(value)
+        except ValueError:
+            n = None
+        if n is None or n != n or not lo <= n <= hi:  # n != n: NaN
+            kind = "a whole number" if cast is int else "a number"
+            span = " to ".join(f"{x:,.0f}" if x == int(x) else f"{x:g}" for x in (lo, hi))
+            raise argparse.ArgumentTypeError(f"must be {kind} from {span} ({what})")
+        return n
+
+    return parse
+
+
+_share = _in_range(float, 0, 1, "a share of the requests")
+_days = _in_range(int, 1, 3650, "days")
+_admins = _in_range(int, 0, 10_000, "super administrators")
+_requests = _in_range(int, 1, 1_000_000, "requests")
+_window = _in_range(float, 1, 86400, "seconds")
+_pull_workers = _in_range(int, 1, 64, "workers")
+_scan_workers = _in_range(int, 0, 256, "threads")
+_port = _in_range(int, 0, 65535, "port")
+_millis = _in_range(int, 0, 600_000, "milliseconds")
+_seconds = _in_range(float, 0.001, 86400, "seconds")
 
 
 def _kernels(value: str) -> int:
@@ -623,7 +646,7 @@ def _args_findings(s: argparse.ArgumentParser) -> None:
     s.add_argument("--stale-days", type=_days, default=90, help="CFP-T04 window (default 90)")
     s.add_argument("--usage-days", type=_days, default=90, help="usage window (default 90)")
     s.add_argument("--rotate-days", type=_days, default=365, help="CFP-T05 period (default 365)")
-    s.add_argument("--max-super-admins", type=int, default=3, help="CFP-M03 threshold")
+    s.add_argument("--max-super-admins", type=_admins, default=3, help="CFP-M03 threshold")
     s.add_argument("--rules", nargs="+", metavar="ID", help="only these rule ids (CFP-T01 …)")
     s.set_defaults(func=_cmd_findings)
 
@@ -651,7 +674,7 @@ def _args_accept(s: argparse.ArgumentParser) -> None:
     s.add_argument("--stale-days", type=_days, default=90, help="as for findings")
     s.add_argument("--usage-days", type=_days, default=90, help="as for findings")
     s.add_argument("--rotate-days", type=_days, default=365, help="as for findings")
-    s.add_argument("--max-super-admins", type=int, default=3, help="as for findings")
+    s.add_argument("--max-super-admins", type=_admins, default=3, help="as for findings")
     s.set_defaults(func=_cmd_accept)
 
 
@@ -692,17 +715,22 @@ def _args_pull(s: argparse.ArgumentParser) -> None:
     s.add_argument("--oauth-export", metavar="FILE", help="connected-apps export (CSV or JSON)")
     s.add_argument(
         "--rate-limit",
-        type=int,
+        type=_requests,
         default=1200,
         help="your API budget per 5 minutes (default 1200; 90%% of it is used)",
     )
     s.add_argument(
         "--rate-window-seconds",
-        type=float,
+        type=_window,
         default=300.0,
         help="the window --rate-limit counts over (default 300)",
     )
-    s.add_argument("--workers", type=int, default=4, help="concurrent requests (default 4)")
+    s.add_argument(
+        "--workers",
+        type=_pull_workers,
+        default=4,
+        help="concurrent requests (default 4)",
+    )
     s.add_argument("--resume", action="store_true", help="continue an interrupted pull")
     s.add_argument("--quiet", action="store_true", help="no progress bar (for schedulers)")
     s.set_defaults(func=_cmd_pull)
@@ -742,18 +770,22 @@ def _args_import_audit(s: argparse.ArgumentParser) -> None:
 @_command("fake-api", help="serve a snapshot as the Cloudflare API on 127.0.0.1")
 def _args_fake_api(s: argparse.ArgumentParser) -> None:
     s.add_argument("snapshot", nargs="?", default="sample", help="folder, or 'sample' (default)")
-    s.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    s.add_argument("--port", type=_port, default=8787, help="0 picks a free port")
     s.add_argument("--token", help="the only Bearer token accepted (default: any)")
-    s.add_argument("--latency-ms", type=int, default=0)
-    s.add_argument("--rate-limit", type=int, help="requests per window, then 429 + lockout")
-    s.add_argument("--rate-window", type=float, default=300.0, help="seconds (default 300)")
-    s.add_argument("--lockout", type=float, default=300.0, help="seconds refused after a 429")
-    s.add_argument("--fail-rate", type=float, default=0.0, help="share of random 5xx answers")
+    s.add_argument("--latency-ms", type=_millis, default=0)
     s.add_argument(
-        "--garble-rate", type=float, default=0.0, help="share of 200s with a cut or non-JSON body"
+        "--rate-limit",
+        type=_requests,
+        help="requests per window, then 429 + lockout",
     )
-    s.add_argument("--spike-rate", type=float, default=0.0, help="share of requests that stall")
-    s.add_argument("--spike-ms", type=int, default=0, help="how long a stall lasts")
+    s.add_argument("--rate-window", type=_seconds, default=300.0, help="seconds (default 300)")
+    s.add_argument("--lockout", type=_seconds, default=300.0, help="seconds refused after a 429")
+    s.add_argument("--fail-rate", type=_share, default=0.0, help="share of random 5xx answers")
+    s.add_argument(
+        "--garble-rate", type=_share, default=0.0, help="share of 200s with a cut or non-JSON body"
+    )
+    s.add_argument("--spike-rate", type=_share, default=0.0, help="share of requests that stall")
+    s.add_argument("--spike-ms", type=_millis, default=0, help="how long a stall lasts")
     s.add_argument(
         "--ratelimit-headers",
         choices=["a", "b"],
@@ -809,7 +841,12 @@ def _args_scan(s: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 1 on a credential neither in --baseline nor marked cfposture:allow",
     )
-    s.add_argument("--workers", type=int, default=0, help="scanning threads (default: cores)")
+    s.add_argument(
+        "--workers",
+        type=_scan_workers,
+        default=0,
+        help="scanning threads (default: cores)",
+    )
     s.add_argument(
         "--engine",
         choices=["auto", "rg", "hyperscan", "re"],

@@ -36,6 +36,37 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["pull", "--rate-limit", "0", "out"], "--rate-limit: must be a whole number from 1 to"),
+        (["pull", "--workers", "-1", "out"], "--workers: must be a whole number from 1 to 64"),
+        (["pull", "--audit-days", "x", "out"], "--audit-days: must be between 1 and 548"),
+        (["fake-api", "--port", "99999"], "--port: must be a whole number from 0 to 65,535"),
+        (["fake-api", "--fail-rate", "nan"], "--fail-rate: must be a number from 0 to 1"),
+        (["findings", "--usage-days", "x"], "--usage-days: must be a whole number from 1 to"),
+        (["scan", "--workers", "1e9", "."], "--workers: must be a whole number from 0 to 256"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert message in err.splitlines()[-1]
+    assert "Traceback" not in err
+
+
+def test_a_window_that_ends_before_it_starts_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "x")
+    argv = ["pull", "--since", "2026-02-01", "--before", "2026-01-01", str(tmp_path / "s")]
+    assert main(argv) == 2
+    assert "--since 2026-02-01T00:00:00Z is not before --before" in capsys.readouterr().err
+    assert main(["pull", "--before", "2999-01-01", str(tmp_path / "s")]) == 2
+    assert "is in the future" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sample_command_writes_a_loadable_history(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "s"), "--seed", "3"]) == 0
     assert "wrote small sample (seed 3)" in capsys.readouterr().out
