@@ -8,6 +8,7 @@ folder holds (``cfposture merge``) is left out: the merge stands for it.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -24,6 +25,8 @@ from .normalize.audit import audit_events
 from .rawsnapshot import MANIFEST, PARTIAL_SUFFIX, RawSnapshot, is_audit_export
 from .schemas import AuditEvents, validate
 from .snapshot import Snapshot
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Snapshot",
@@ -72,7 +75,12 @@ def folder_listing(folder: PathLike) -> tuple[list[Path], list[Path]]:
     reading of the folder's manifests: the usage rules and the trend cache need both."""
     p = Path(folder)
     children = [c for c in p.iterdir() if c.is_dir() and _is_snapshot(c)] if p.is_dir() else []
-    opened = {c: RawSnapshot.open(c) for c in children}
+    opened: dict[Path, RawSnapshot] = {}
+    for c in children:
+        try:
+            opened[c] = RawSnapshot.open(c)
+        except CfPostureError as e:  # one damaged pull must not take its history down
+            log.warning("skipping %s: %s", c.name, e)
     # imported audit logs hold no inventory: the usage rules read them beside the pulls
     exports = {c: r for c, r in opened.items() if is_audit_export(r.manifest)}
     snaps = {c: r for c, r in opened.items() if c not in exports}

@@ -277,3 +277,22 @@ def test_no_id_writes_outside_the_snapshot_folder(ident):
             assert "\n" not in str(e)
         written = [p for p in Path(tmp).rglob("*") if p.is_file()]
         assert all(p.resolve().is_relative_to((base / "snap").resolve()) for p in written)
+
+
+def test_one_broken_snapshot_in_a_history_is_named_and_skipped(tmp_path, caplog):
+    from datetime import UTC, datetime
+
+    for day in (1, 2, 3):
+        with SnapshotWriter(
+            tmp_path / f"s{day}",
+            source={"kind": "test"},
+            created_at=datetime(2026, 1, day, tzinfo=UTC),
+        ) as w:
+            w.write("accounts", [{"id": ACCOUNT, "name": f"day {day}"}])
+            cover(w, [ACCOUNT])
+    _rewrite_manifest(tmp_path / "s2", lambda m: m["endpoints"][0].update(file=None))
+    assert [p.name for p in cfposture.history(tmp_path)] == ["s1", "s3"]
+    assert "skipping s2:" in caplog.text and "no valid 'file'" in caplog.text
+    assert cfposture.load(tmp_path).accounts["name"].tolist() == ["day 3"]
+    with pytest.raises(SnapshotError, match="no valid 'file'"):  # named alone, it is an error
+        cfposture.load(tmp_path / "s2")

@@ -19,6 +19,32 @@ def dig(obj: Any, *path: str) -> Any:
     return obj
 
 
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string"}
+
+
+def item_id(item: dict[str, Any], where: str) -> str:
+    """The id of an API item; an item without one is a one-line error, not a silent skip
+    (Cloudflare always sends ids, so a missing one means a damaged or foreign snapshot)."""
+    ident = text(item.get("id"))
+    if ident is None:
+        raise NormalizeError(f"{where} has no id; pull the snapshot again")
+    return ident
+
+
+def typed(item: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    """``item[key]`` if absent (None) or of JSON type ``kind``; a value of another type is a
+    one-line error: read as empty, it would hide the grants or the user behind it."""
+    if key not in item:
+        return None
+    value = item[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        got = "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+        raise NormalizeError(
+            f"{where}: {key!r} is {got}, not {_JSON_TYPES[kind]}; pull the snapshot again"
+        )
+    return value
+
+
 def as_list(value: Any) -> list[Any]:
     """A JSON array as a list; anything else (null, a bool, an object) as an empty list."""
     return value if isinstance(value, list) else []

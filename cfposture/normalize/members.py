@@ -11,9 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import NormalizeError
 from ..rawsnapshot import RawSnapshot
 from ..schemas import Members, columns, validate
-from ._util import as_list, dig, flag, frame, text
+from ._util import as_list, dig, flag, frame, item_id, text, typed
 from .grants import GrantBuilder
 
 SUPER_ADMIN = "Super Administrator - All Privileges"
@@ -50,15 +51,20 @@ def members(raw: RawSnapshot, account_ids: list[str], grants: GrantBuilder) -> p
     seen: set[str] = set()  # pages can overlap when the list changes mid-pull
     for aid in account_ids:
         policy_group, groups = _group_policies(raw, aid, grants)
-        for m in raw.items("members", account_id=aid):
-            mid = text(m.get("id"))
-            if not mid or mid in seen:
+        for n, m in enumerate(raw.items("members", account_id=aid), start=1):
+            where = f"account {aid} member {n}"
+            mid = item_id(m, where)
+            typed(m, "user", dict, where)
+            policies = typed(m, "policies", list, where) or []
+            if not all(isinstance(p, dict) for p in policies):
+                raise NormalizeError(f"{where}: a policy is not an object; pull the snapshot again")
+            typed(m, "roles", list, where)
+            if mid in seen:
                 continue
             seen.add(mid)
             email = text(m.get("email")) or text(dig(m, "user", "email"))
             names: list[str] = []
             start = len(grants.rows)
-            policies = [p for p in as_list(m.get("policies")) if isinstance(p, dict)]
             listed = {text(p.get("id")) for p in policies}
             for p in policies:
                 grants.add_member_policy(

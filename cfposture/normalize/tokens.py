@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import NormalizeError
 from ..rawsnapshot import RawSnapshot, read_observations
 from ..schemas import Tokens, columns, validate
-from ._util import dig, frame, joined, text, to_ts
+from ._util import dig, frame, item_id, joined, text, to_ts, typed
 from .grants import GrantBuilder
 
 SCANNABLE_ROLLOUT = pd.Timestamp("2026-04-10", tz="UTC")
@@ -71,10 +72,16 @@ def tokens(
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
 
-    def add(token: dict[str, Any], principal_type: str, account: str | None, **owner: Any) -> None:
-        if not text(token.get("id")) or str(token["id"]) in seen:
+    def add(
+        token: dict[str, Any], where: str, principal_type: str, account: str | None, **owner: Any
+    ) -> None:
+        ident = item_id(token, where)
+        policies = typed(token, "policies", list, where) or []
+        if not all(isinstance(p, dict) for p in policies):
+            raise NormalizeError(f"{where}: a policy is not an object; pull the snapshot again")
+        if ident in seen:  # pages can overlap when the list changes mid-pull
             return
-        seen.add(str(token["id"]))
+        seen.add(ident)
         rows.append(_row(token, **owner))
         grants.add_token_policies(token, principal_type, account)
 
@@ -85,9 +92,10 @@ def tokens(
         who = next(iter(raw.items("owner_user", user_id=uid)), {"id": uid})
         owned.append((who, raw.items("owner_user_tokens", user_id=uid)))
     for who, listed in owned:
-        for t in listed:
+        for n, t in enumerate(listed, start=1):
             add(
                 t,
+                f"user token {n}",
                 "user_token",
                 None,
                 owner_type="user",
@@ -96,9 +104,10 @@ def tokens(
                 account_id=None,
             )
     for aid in account_ids:
-        for t in raw.items("account_tokens", account_id=aid):
+        for n, t in enumerate(raw.items("account_tokens", account_id=aid), start=1):
             add(
                 t,
+                f"account {aid} token {n}",
                 "account_token",
                 aid,
                 owner_type="account",

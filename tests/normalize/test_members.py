@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
+
+from cfposture.errors import NormalizeError
 
 A = "a" * 32
 Z = "1" * 32
@@ -122,3 +125,20 @@ def test_deny_access_is_kept(load_payloads):
     snap = load(load_payloads, [member("m1", policy("p1", DNS, rg("*"), access="deny"))])
     assert snap.grants["effect"].tolist() == ["deny"]
     assert pd.isna(snap.members.loc[0, "roles"])  # roles lists what is allowed
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": None}, "member 1 has no id"),
+        ({"user": None}, "'user' is null, not an object"),
+        ({"user": "dana"}, "'user' is a string, not an object"),
+        ({"policies": "x"}, "'policies' is a string, not a list"),
+        ({"policies": [1]}, "a policy is not an object"),
+        ({"roles": {}}, "'roles' is an object, not a list"),
+    ],
+)
+def test_wrong_types_in_a_member_are_one_line_errors(load_payloads, change, message):
+    with pytest.raises(NormalizeError, match=message) as info:
+        load(load_payloads, [{**member("m1"), **change}])
+    assert "\n" not in str(info.value)

@@ -223,3 +223,21 @@ def test_permission_group_by_id_only_resolves_name_from_catalog(load_payloads):
     g = snap.grants
     assert g["permission_group_name"].tolist() == ["Zone Read", "Brand New Admin"]
     assert g["access_level"].tolist() == ["read", "admin"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": None}, "account .* token 1 has no id"),
+        ({"id": ""}, "account .* token 1 has no id"),
+        ({"policies": "x"}, "'policies' is a string, not a list"),
+        ({"policies": None}, "'policies' is null, not a list"),
+        ({"policies": ["x"]}, "a policy is not an object"),
+    ],
+)
+def test_wrong_types_in_a_token_are_one_line_errors(load_payloads, change, message):
+    """Read as empty, they would hide a token or its grants from every rule."""
+    broken = {**token("t1", {f"com.cloudflare.api.account.{A}": "*"}), **change}
+    with pytest.raises(NormalizeError, match=message) as info:
+        snap_with(load_payloads, account_tokens=[broken])
+    assert "\n" not in str(info.value)
