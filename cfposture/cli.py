@@ -218,6 +218,7 @@ def _note_baseline(risks: Any, snapshot: str = "SNAPSHOT", baseline: str = "FILE
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
+    from .export import printable, to_csv
     from .findings import context
     from .load import load
     from .scoring import scores_from
@@ -229,9 +230,10 @@ def _cmd_scores(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = df.to_json(orient="records", indent=1, date_format="iso") + "\n"
     elif args.format == "csv":
-        text = df.to_csv(index=False)
+        text = to_csv(df)
     else:
-        text = df.drop(columns=["principal_id", "account_id"]).to_string(index=False) + "\n"
+        view = printable(df.drop(columns=["principal_id", "account_id"]))
+        text = view.to_string(index=False) + "\n"
     _write(text, args.output)
     return 0
 
@@ -460,7 +462,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_apply(args: argparse.Namespace) -> int:
     from .bounded import load_file
     from .remediate import apply_plan
-    from .remediate.checks import escaped
+    from .textsafe import escaped
 
     plan = load_file(args.plan, CfPostureError, "make it with cfposture plan")
     log = Path(args.log) if args.log else Path(args.plan).with_suffix(".log.ndjson")

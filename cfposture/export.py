@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,7 @@ from . import jsondoc
 from .__about__ import __version__
 from .rules import RULES
 from .sarif import sarif_log
+from .textsafe import csv_cell, escaped
 from .window import Window
 
 SARIF_LEVEL = {
@@ -67,10 +69,25 @@ def to_json(
     return jsondoc.dumps(doc, ("findings",), indent=1)
 
 
+def _text_columns(df: pd.DataFrame, safe: Callable[[Any], Any]) -> pd.DataFrame:
+    """``df`` with ``safe`` applied to every text cell (names come from the API)."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(lambda v: safe(v) if isinstance(v, str) else v)
+    return out
+
+
 def to_csv(df: pd.DataFrame) -> str:
+    """CSV whose text cells no spreadsheet runs as formulas (``textsafe.csv_cell``)."""
     buf = io.StringIO()
-    df.to_csv(buf, index=False)
+    _text_columns(df, csv_cell).to_csv(buf, index=False)
     return buf.getvalue()
+
+
+def printable(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` for a terminal: control characters in text cells escaped."""
+    return _text_columns(df, escaped)
 
 
 def to_table(df: pd.DataFrame) -> str:
@@ -86,7 +103,8 @@ def to_table(df: pd.DataFrame) -> str:
     head = ", ".join(
         f"{counts[s]} {s}" for s in ["critical", "high", "medium", "low", "info"] if s in counts
     )
-    return view.to_string(index=False, max_colwidth=60) + f"\n\n{len(df)} findings: {head}\n"
+    table = printable(view).to_string(index=False, max_colwidth=60)
+    return table + f"\n\n{len(df)} findings: {head}\n"
 
 
 def to_sarif(

@@ -34,7 +34,8 @@ import cloudflare
 from ..errors import CfPostureError
 from ..rawsnapshot import add_observations
 from ..sources.pull import TOKEN_ENV, make_client
-from .checks import checked_plan, escaped
+from ..textsafe import escaped
+from .checks import checked_plan
 
 RECENT = timedelta(days=7)
 FIELDS = ("name", "policies", "status", "condition", "expires_on", "not_before")

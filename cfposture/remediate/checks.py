@@ -11,12 +11,12 @@ edited it. Anything wrong refuses the whole plan with one line, before any reque
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ..errors import CfPostureError
+from ..textsafe import escaped
 
 SCHEMA = Path(__file__).with_name("plan.schema.json")
 
@@ -48,13 +48,6 @@ def request_for(kind: str, path: str, after: dict[str, Any]) -> str:
         groups = sum(len(p["resource_groups"]) for p in after["policies"])
         return f"POST {groups} resource group(s), then PUT {path}"
     return f"PUT {path}"
-
-
-def escaped(text: str) -> str:
-    """``text`` with backslashes, tabs, line breaks and other control characters escaped: safe
-    in a tab-separated line and on a terminal."""
-    out = text.replace("\\", "\\\\")
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", out)
 
 
 def _printable(text: str, limit: int = 160) -> str:

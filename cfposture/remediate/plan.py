@@ -12,6 +12,7 @@ super administrators, members' scope) are listed under ``manual`` with their das
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..baseline import Baseline
 from ..findings import findings
 from ..load import Snapshot
 from ..rawsnapshot import RawSnapshot
+from ..textsafe import md_cell
 from .apply import version
 
 PLAN_VERSION = 1
@@ -305,23 +307,28 @@ def render_plan(plan: dict[str, Any], fmt: str = "markdown") -> str:
         "| # | action | target | request | change | rests on | risk |",
         "|---:|---|---|---|---|---|---|",
     ]
+    # every cell through md_cell: names come from the API and may hold | or line breaks
     for i, a in enumerate(plan["actions"], 1):
         change = json.dumps(a["after"], sort_keys=True) if a["after"] else "deleted"
         if len(change) > 80:
             change = change[:77] + "…"
-        lines.append(
-            f"| {i} | {a['kind']} ({a['rule_id']}) | {a['target']['name']} | {a['request']} |"
-            f" `{change}` | {_rests_on(a.get('evidence'))} | {a['risk']} |"
-        )
+        cells = [i, f"{a['kind']} ({a['rule_id']})", a["target"]["name"], a["request"], change]
+        cells += [_rests_on(a.get("evidence")), a["risk"]]
+        lines.append(_row(cells))
     if plan["manual"]:
         lines += ["", "## Without an API remedy", "", "| rule | severity | who | what to do |"]
         lines.append("|---|---|---|---|")
         for m in plan["manual"]:
-            lines.append(
-                f"| {m['rule_id']} | {m['severity']} | {m['principal']} | {m['recommendation']} |"
-            )
+            lines.append(_row([m["rule_id"], m["severity"], m["principal"], m["recommendation"]]))
     if fmt == "table":
-        return (
-            "\n".join(line.replace("|", " ").strip() for line in lines if "---" not in line) + "\n"
-        )
+        return "\n".join(_plain(line) for line in lines if "---" not in line) + "\n"
     return "\n".join(lines) + "\n"
+
+
+def _row(cells: list[Any]) -> str:
+    return "| " + " | ".join(md_cell(c) for c in cells) + " |"
+
+
+def _plain(line: str) -> str:
+    """A Markdown table row as terminal text: the cell bars become spaces, escaped bars bars."""
+    return re.sub(r"(?<!\\)\|", " ", line).replace("\\|", "|").strip()

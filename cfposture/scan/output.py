@@ -13,6 +13,7 @@ import orjson
 
 from ..formats import FORMATS
 from ..sarif import sarif_log
+from ..textsafe import csv_cell, escaped
 
 # imported after the scan, so only what every format needs is imported here: json (the
 # fallback) and csv where they are used, typing by type checkers alone (see cfposture.cli)
@@ -70,7 +71,7 @@ def as_csv(findings: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
-    w.writerows(findings)
+    w.writerows({k: csv_cell(f.get(k)) for k in COLUMNS} for f in findings)
     return buf.getvalue()
 
 
@@ -88,7 +89,7 @@ def as_table(findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
             extra = f"  {state}" + (f" token {f['token_id']}" if f.get("token_id") else "")
             if f.get("can"):
                 extra += f" — {f.get('token_name')!s} ({f.get('owner')!s}) {f['can']}"
-        lines.append(f"{f['location']}  {tag}  {f['redacted']}{extra}")
+        lines.append(escaped(f"{f['location']}  {tag}  {f['redacted']}{extra}"))
     s = summary
     blobs = bool(s["blobs"]) and not s["files"]  # --git reads blobs, not files
     n = s["blobs"] if blobs else s["files"]
