@@ -8,6 +8,7 @@ has asked the API about it. See :mod:`cfposture.formats` for what is recognised 
 
 from __future__ import annotations
 
+import stat
 import sys
 from operator import itemgetter
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import CfPostureError
 from ..formats import FORMATS, redact, redact_decided
+from ..textsafe import escaped
 from .engine import Engine
 from .files import Excludes, Located, Stats, scan_files, scan_stream
 from .rg import rg_binary, scan_files_rg
@@ -167,6 +169,20 @@ def _found_in_file(
     return sorted(_found(located, values) + _found_runs(path, runs, values), key=itemgetter(0))
 
 
+def _check_named(path: Path) -> None:
+    """A path named on the command line is a file, a folder or a symlink (reported and not
+    followed later); a FIFO, device or socket would block or never end, so it is refused."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return  # iter_files says the path does not exist
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+        raise CfPostureError(
+            f"{escaped(str(path))}: not a regular file or folder (a FIFO, device or socket);"
+            " name files or folders, or pipe into standard input (-)"
+        )
+
+
 def scan(
     paths: list[str | Path],
     *,
@@ -209,6 +225,7 @@ def scan(
         raise CfPostureError("standard input (-) can be named once")
     roots: list[Path] = []
     for r in (Path(p) for p in paths if str(p) != STDIN):
+        _check_named(r)
         if not git and excludes.skips(r.as_posix()):  # a path named here: matched as given
             stats.warn(f"{r}: matches --exclude; not scanned")
         else:

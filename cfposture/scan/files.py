@@ -9,6 +9,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import stat
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ..errors import CfPostureError
+from ..textsafe import escaped
 from .engine import Engine, Hit
 
 TYPE_CHECKING = False  # not typing's: see cfposture.cli
@@ -190,8 +192,13 @@ def is_binary(head: bytes) -> bool:
 
 def scan_file(path: Path, engine: Engine, stats: Stats, shown: str) -> list[Located]:
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+        # O_NONBLOCK: a file swapped for a FIFO since it was listed must not block the scan
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                stats.warn(f"{escaped(shown)}: not a regular file; skipped")
+                return []
+            size = st.st_size
             if size == 0:
                 return []
             if size <= MAP_ABOVE:
@@ -285,8 +292,15 @@ def iter_files(
                 p = Path(dirpath, name)
                 if excludes.skips(rel + name):
                     continue
-                if p.is_symlink():
+                try:
+                    mode = p.lstat().st_mode
+                except OSError:
+                    continue  # gone since the folder was listed
+                if stat.S_ISLNK(mode):
                     stats.symlinks += 1
+                    continue
+                if not stat.S_ISREG(mode):  # a FIFO, socket or device: reading it never ends
+                    stats.warn(f"{escaped(str(p))}: not a regular file; skipped")
                     continue
                 if allowed is not None and p not in allowed:
                     continue

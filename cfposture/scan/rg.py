@@ -118,13 +118,14 @@ def _files(
     assert proc.stdout is not None
     path: bytes | None = None
     hits: list[tuple[int, int, int, bytes]] = []
+    pending: list[bytes] = []  # a path's lines before its NUL: a file name may hold "\n"
     for raw in proc.stdout:
         if path is None:
             head, sep, raw = raw.partition(b"\0")
-            if not sep:  # after the last file
-                tail.append(head)
+            if not sep:
+                pending.append(head)
                 continue
-            path, hits = head, []
+            path, hits, pending = b"".join(pending) + head, [], []
         elif raw == b"\n":
             yield path, hits
             path = None
@@ -137,6 +138,7 @@ def _files(
         hits.append((int(line), int(col), int(off), text))
     if path is not None:
         yield path, hits
+    tail.extend(pending)  # lines after the last file (--stats)
 
 
 def _checked_window(
@@ -167,7 +169,7 @@ def _check_file(
     line; in a file with no cfposture:allow marker)."""
     shown = os.fsdecode(path)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         stats.warn(f"{shown}: cannot read ({e.strerror or e}); skipped")
         return shown, [], []
