@@ -43,17 +43,67 @@ LAYOUT = 1
 
 
 def cache_dir() -> Path | None:
-    """Where entries live, or None when caching is turned off."""
+    """Where entries live, or None when caching is turned off, or when the folder is not
+    the user's alone (``trusted``)."""
     env = os.environ.get("CFPOSTURE_CACHE_DIR")
     if env is not None:
-        return None if env.strip().lower() in ("", "0", "off", "no", "false") else Path(env)
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home directory (a bare cron or container user): no cache
+        if env.strip().lower() in ("", "0", "off", "no", "false"):
             return None
-    return Path(base) / "cfposture"
+        folder = Path(env)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME")
+        if not base:
+            try:
+                base = str(Path.home() / ".cache")
+            except RuntimeError:  # no home directory (a bare cron or container user): no cache
+                return None
+        folder = Path(base) / "cfposture"
+    return folder if trusted(folder) else None
+
+
+def _foreign(st: os.stat_result) -> str | None:
+    """Why a file or folder with this status could hold what another user wrote, or None."""
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return f"it belongs to user id {st.st_uid}, not to you"
+    if st.st_mode & 0o022:
+        return "others may write to it"
+    return None
+
+
+def trusted(folder: Path) -> bool:
+    """Whether ``folder`` may serve as the cache: missing (it is created 0700), or a folder
+    owned by the user that no one else may write to. Anyone who can replace a cached frame
+    decides what the rules see, so a shared or world-writable cache is not used (warned
+    once)."""
+    try:
+        st = folder.stat()
+    except FileNotFoundError:
+        return True
+    except OSError as e:
+        why: str | None = f"it cannot be read ({e.strerror})"
+    else:
+        why = "it is not a folder" if not os.path.isdir(folder) else _foreign(st)
+    if why is None:
+        return True
+    _warn_once(f"not using the cache {folder}: {why}; point CFPOSTURE_CACHE_DIR at a folder"
+               " of your own (chmod 700), or set it to off")  # fmt: skip
+    return False
+
+
+@cache
+def _warn_once(message: str) -> None:
+    log.warning("%s", message)
+
+
+def _read_private(path: Path, read: Any) -> Any:
+    """``read(file)`` for an entry that is the user's alone, else None (with a debug line):
+    a folder can be ours while an entry in it, placed before, is not."""
+    with open(path, "rb") as f:
+        why = _foreign(os.fstat(f.fileno()))
+        if why is not None:
+            log.debug("cache entry %s skipped: %s", path, why)
+            return None
+        return read(f)
 
 
 @cache
@@ -102,7 +152,7 @@ def get(key: str) -> Any | None:
         return None
     path = folder / f"{key}.json"
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
+        entry = _read_private(path, lambda f: json.loads(f.read().decode("utf-8")))
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
@@ -186,7 +236,9 @@ def get_frame(key: str) -> Any | None:
     import pandas as pd
 
     try:
-        df = pd.read_parquet(path)
+        df = _read_private(path, pd.read_parquet)
+        if df is None:
+            return None
     except Exception as e:  # a torn or foreign file: pyarrow raises several kinds
         log.debug("cache frame %s unreadable (%s); recomputing", path, e)
         return None

@@ -119,7 +119,9 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     from .findings import at_or_above, judge
     from .load import load
 
-    snap = load(args.snapshot)
+    # a gate reads nothing from the cache: anyone who could replace a cached frame would
+    # decide the exit code
+    snap = load(args.snapshot, cached=not args.fail_on)
     baseline = load_baseline(args.baseline) if args.baseline else None
     df, window = judge(snap, **_rule_params(args), rules=args.rules, baseline=baseline)
     if baseline:
@@ -588,7 +590,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.baseline:
         params["baseline"] = args.baseline
     index, view = write_report(
-        args.snapshot, Path(args.out), params, workers=args.kernels, progress=not args.quiet
+        args.snapshot,
+        Path(args.out),
+        params,
+        workers=args.kernels,
+        progress=not args.quiet,
+        cached=not args.fail_on,  # a gate rests on the snapshots, not on the cache
     )
     from .findings import at_or_above
 

@@ -105,12 +105,14 @@ def load_created_at(path: PathLike) -> pd.Timestamp:
     return pd.Timestamp(RawSnapshot.open(path).manifest["created_at"])
 
 
-def load(path: PathLike = "sample", *, keep: bool = True) -> Snapshot:
+def load(path: PathLike = "sample", *, keep: bool = True, cached: bool = True) -> Snapshot:
     """Load a snapshot (or a history's latest snapshot, or ``"sample"``) as validated frames.
 
     ``keep=False``: do not store the inventory frames in the cache (a snapshot read once, as
     the trends read an old snapshot before caching what they need of it); its audit events are
     stored either way, since the usage rules of newer snapshots read them again.
+    ``cached=False``: read nothing from the cache, for this snapshot or the older ones its
+    usage rules read (``Snapshot.cached``): what a gate decides rests on the snapshots alone.
 
     Raises ``SnapshotError`` / ``NormalizeError`` with a one-line reason and what to do.
     """
@@ -121,9 +123,9 @@ def load(path: PathLike = "sample", *, keep: bool = True) -> Snapshot:
             f"{target} holds only imported audit logs, no inventory; load the history folder"
             " it sits in (its pulls), and the usage rules will read it from there"
         )
-    audit = audit_events_of(raw)
-    frames = {**_inventory_of(raw, audit, keep), "audit_events": audit}
-    return Snapshot(path=target, manifest=raw.manifest, **frames)
+    audit = audit_events_of(raw, cached=cached)
+    frames = {**_inventory_of(raw, audit, keep, cached), "audit_events": audit}
+    return Snapshot(path=target, manifest=raw.manifest, cached=cached, **frames)
 
 
 INVENTORY = ("accounts", "zones", "tokens", "grants", "members", "oauth_apps")
@@ -131,7 +133,9 @@ INVENTORY = ("accounts", "zones", "tokens", "grants", "members", "oauth_apps")
 the permission catalog is cfposture's, not the snapshot's)."""
 
 
-def _inventory_of(raw: RawSnapshot, audit: pd.DataFrame, keep: bool) -> dict[str, pd.DataFrame]:
+def _inventory_of(
+    raw: RawSnapshot, audit: pd.DataFrame, keep: bool, cached: bool = True
+) -> dict[str, pd.DataFrame]:
     """The inventory frames, normalised once and then kept in ``cfposture.cache`` as Parquet,
     as the audit events are: each notebook an analyst opens loads the same snapshot, and at
     100 enterprise accounts normalising 25k tokens and 100k grants takes ~3 s. Keyed like the
@@ -143,7 +147,7 @@ def _inventory_of(raw: RawSnapshot, audit: pd.DataFrame, keep: bool) -> dict[str
 
     catalog = load_catalog()
     keys = {name: cache.frame_key(name, raw.path) for name in INVENTORY}
-    hits = {name: cache.get_frame(key) for name, key in keys.items()}
+    hits = {name: cache.get_frame(key) if cached else None for name, key in keys.items()}
     if all(hit is not None for hit in hits.values()):
         try:
             frames = {name: validate(FRAMES[name], hit) for name, hit in hits.items()}
@@ -169,14 +173,15 @@ def forget_frames(path: PathLike, kinds: tuple[str, ...] = ("audit_events", *INV
             (folder / f"{key}.parquet").unlink(missing_ok=True)
 
 
-def audit_events_of(raw: RawSnapshot) -> pd.DataFrame:
+def audit_events_of(raw: RawSnapshot, *, cached: bool = True) -> pd.DataFrame:
     """A snapshot's audit events, parsed once and then kept in ``cfposture.cache`` as Parquet.
 
     They are by far the largest input, and they are read again and again: the usage rules read
     every snapshot of their window on every run (``findings``, ``report``), and each notebook
     an analyst opens loads the same snapshot. A snapshot never changes once written, so its
     manifest keys the frame (``cache.frame_key``); what is read back goes through the frame's
-    schema, and anything else is parsed again.
+    schema, and anything else is parsed again. ``cached=False``: parsed from the snapshot
+    whatever the cache holds (this process's own parses are still reused).
     """
     from . import cache
 
@@ -184,7 +189,7 @@ def audit_events_of(raw: RawSnapshot) -> pd.DataFrame:
     held = _read.get(key)
     if held is not None:
         return held
-    hit = cache.get_frame(key)
+    hit = cache.get_frame(key) if cached else None
     if hit is not None:
         try:
             events = validate(AuditEvents, hit)

@@ -138,18 +138,20 @@ def build_view(
     usage_days: int = 90,
     baseline: str = "",
     reuse: bool = False,
+    cached: bool = True,
 ) -> View:
     """The unfiltered view: snapshot, all findings and scores, the history for trends.
 
     ``reuse``: take the snapshot's findings and scores from ``cfposture.cache`` when this code
     already judged it with these parameters (``judged``). Notebooks opened by an analyst do;
     ``cfposture report`` judges afresh, so a gate never rests on a cache, and stores what it
-    judged for the analyst who opens the notebooks on that snapshot next."""
+    judged for the analyst who opens the notebooks on that snapshot next. ``cached=False``:
+    the snapshot's frames too are parsed afresh (``load``)."""
     from .baseline import accepted_risks, apply_baseline, load_baseline
     from .load import history, load
 
     accepted = load_baseline(baseline) if baseline else None  # a bad file fails first
-    snap = load(snapshot)
+    snap = load(snapshot, cached=cached)
     params = rule_params(stale_days, usage_days)
     f, s, window = judged(snap, params, read=reuse)
     extras = {}

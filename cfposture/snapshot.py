@@ -30,6 +30,8 @@ class Snapshot:
     oauth_apps: pd.DataFrame = field(repr=False)
     audit_events: pd.DataFrame = field(repr=False)
     permission_catalog: pd.DataFrame = field(repr=False)
+    cached: bool = field(default=True, repr=False)
+    """Whether frames were read from ``cfposture.cache`` (``load(cached=False)``: not)."""
 
     FRAMES = (
         "accounts",

@@ -90,7 +90,7 @@ def usage_events(snap: Snapshot, days: int) -> tuple[pd.DataFrame, Window]:
                 continue
         elif created >= snap.created_at or created < start:
             continue
-        parts.append(audit_events_of(raw))
+        parts.append(audit_events_of(raw, cached=snap.cached))
         manifests.append(raw.manifest)
         windowed = windowed or bool(raw.manifest.get("audit_window"))
     events = pd.concat(parts, ignore_index=True).drop_duplicates("event_id")
@@ -169,6 +169,7 @@ def exercised(snap: Snapshot, events: pd.DataFrame) -> pd.DataFrame:
     ev.loc[is_token, "principal_type"] = (
         ev.loc[is_token, "token_id"]
         .map(tokens)
+        .astype(object)  # all-missing (no token listed) maps to float NaN
         .fillna("user")
         .map({"user": "user_token", "account": "account_token"})
     )

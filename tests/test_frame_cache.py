@@ -298,3 +298,63 @@ def test_held_frames_stay_within_their_budget_least_recently_used_first():
 
 def cfposture_newest(history: Path) -> Path:
     return loading.history(history)[-1]
+
+
+def _poison(snapshot: Path) -> None:
+    """Replace every cached inventory and audit frame of ``snapshot`` with an empty one of the
+    same columns, as someone who can write the cache folder could."""
+    for kind in ("audit_events", *loading.INVENTORY):
+        path = cache.cache_dir() / f"{cache.frame_key(kind, snapshot)}.parquet"
+        frame = pd.read_parquet(path)
+        frame.iloc[0:0].to_parquet(path, index=False)
+
+
+def test_a_gate_never_rests_on_the_cache(sample_history, cache_in, capsys):
+    """Poisoned frames change what an ungated run shows (the cache is trusted when it is the
+    user's alone), but ``--fail-on`` parses the snapshots and fails as it should."""
+    from cfposture.cli import main
+
+    honest = findings(load(sample_history))
+    _poison(load(sample_history).path)
+    assert findings(load(sample_history)).empty  # what a replaced frame could do
+    assert main(["findings", str(sample_history), "--format", "json", "--fail-on", "high"]) == 1
+    gated = json.loads(capsys.readouterr().out)["findings"]
+    assert len(gated) == len(honest) > 0
+
+
+def test_a_cache_folder_others_may_write_is_not_used(sample_history, cache_in, caplog):
+    load(sample_history)
+    _poison(load(sample_history).path)
+    cache_in.chmod(0o777)
+    try:
+        assert cache.cache_dir() is None
+        assert not findings(load(sample_history)).empty  # parsed again, not poisoned
+        assert "others may write to it" in caplog.text and "CFPOSTURE_CACHE_DIR" in caplog.text
+    finally:
+        cache_in.chmod(0o700)
+
+
+def test_a_cache_folder_or_entry_of_another_user_is_not_used(
+    sample_history, cache_in, monkeypatch, caplog
+):
+    load(sample_history)
+    _poison(load(sample_history).path)
+    real_uid = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: real_uid + 1)
+    assert cache.cache_dir() is None and "not to you" in caplog.text
+    # an entry planted by someone else in a folder that is ours: skipped, entry by entry
+    monkeypatch.setattr(cache, "trusted", lambda folder: True)
+    key = cache.frame_key("tokens", load(sample_history).path)
+    assert cache.get_frame(key) is None
+    assert not findings(load(sample_history)).empty
+
+
+def test_the_reports_gate_judges_the_snapshots_not_the_cache(sample_history, cache_in):
+    """``cfposture report --fail-on`` builds its view with ``cached=False``."""
+    from cfposture.notebook import build_view
+
+    honest = findings(load(sample_history))
+    _poison(load(sample_history).path)
+    assert build_view(str(sample_history)).findings.empty
+    gated = build_view(str(sample_history), cached=False).findings
+    assert len(gated) == len(honest) > 0

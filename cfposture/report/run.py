@@ -212,12 +212,15 @@ def write_report(
     params: dict[str, Any] | None = None,
     workers: int | None = None,
     progress: bool = False,
+    cached: bool = True,
 ) -> tuple[Path, View]:
     """Run all notebooks on ``snapshot`` and write the report into ``out``.
 
     ``workers``: how many kernels run them (default ``kernel_count()``; never more than the
     notebooks). ``progress``: a progress bar on standard error (findings and scores, trends,
     then each page), for people at a terminal: an enterprise snapshot takes a minute.
+    ``cached=False``: the snapshot's frames (and the audit events of the older snapshots its
+    usage rules read) are parsed from the snapshots, not read from the cache, as for a gate.
 
     Returns the index page's path and the view the notebooks charted (snapshot, findings with
     accepted risks marked, usage window), so the caller can gate and warn.
@@ -272,7 +275,7 @@ def write_report(
             todo = pending_trends(where, **args)
             trends = _Trends(todo, rule_params(**view_params), baseline)
             pool.lend(trends.lend)  # a kernel warm before the view judges an older snapshot
-            view = build_view(where, **args)
+            view = build_view(where, **args, cached=cached)
             trends.attach(view)
             # the notebooks that chart no trend need only this; the others wait for the trends
             save_view(view, cache, where, history_path, trends=trends.cached)
