@@ -35,6 +35,7 @@ from ..errors import CfPostureError
 from ..rawsnapshot import add_observations
 from ..sources.pull import TOKEN_ENV, make_client
 from ..textsafe import escaped
+from .against import check_against_snapshot
 from .checks import checked_plan
 
 RECENT = timedelta(days=7)
@@ -254,6 +255,7 @@ def apply_plan(
     if not isinstance(plan, dict) or plan.get("version") != 1:
         raise CfPostureError("not a cfposture plan (version 1); make one with cfposture plan")
     plan = checked_plan(plan, source)  # the whole plan, before any request
+    check_against_snapshot(plan, source)
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         raise CfPostureError(f"set {TOKEN_ENV} to a token that may edit the plan's tokens")

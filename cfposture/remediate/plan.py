@@ -21,6 +21,7 @@ import pandas as pd
 from ..baseline import Baseline
 from ..findings import findings
 from ..load import Snapshot
+from ..merge import manifest_digest
 from ..rawsnapshot import RawSnapshot
 from ..textsafe import md_cell
 from .apply import version
@@ -279,6 +280,8 @@ def build_plan(
     return {
         "version": PLAN_VERSION,
         "snapshot": str(snap.path),
+        # apply checks every action against this snapshot, and this says it is the same one
+        "snapshot_digest": manifest_digest(snap.path),
         "snapshot_created_at": snap.manifest.get("created_at"),
         "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "actions": actions,

@@ -119,9 +119,58 @@ CASES = {
         lambda a: a["after"]["policies"][0]["resources"].update({"https://evil.example": "*"}),
         "resources",
     ),
+    "a group the token does not hold": (
+        "narrow_token",
+        lambda a: a["after"]["policies"][0]["permission_groups"].append(
+            {"id": "1af1fa2adc104452b74a9a3364202f20", "name": "Account Settings Write"}
+        ),
+        "allows Account Settings Write",
+    ),
+    "a scope wider than the token's": (
+        "narrow_token",
+        lambda a: a["after"]["policies"][0].update(resources={"com.cloudflare.api.account.*": "*"}),
+        "on all_accounts",
+    ),
+    "a role the member does not hold": (
+        "narrow_member",
+        lambda a: a["after"]["policies"][0]["permission_groups"].append(
+            {"id": "33666b9c79b9a5273fc7344ff42f953d", "name": "Super Administrator"}
+        ),
+        "which the current grants do not",
+    ),
+    "a token the snapshot does not hold": (
+        "delete_token",
+        lambda a: a["target"].update(
+            id="0" * 32, path=a["target"]["path"].rsplit("/", 1)[0] + "/" + "0" * 32
+        ),
+        "is not in it",
+    ),
+    "a member of another account": (
+        "narrow_member",
+        lambda a: a["target"].update(
+            account_id="f" * 32,
+            path=a["target"]["path"].replace(a["target"]["account_id"], "f" * 32),
+        ),
+        "is not in it",
+    ),
     "a missing guard": ("roll_token", lambda a: a.pop("guard"), "guard"),
     "force as a string": ("roll_token", lambda a: a.update(force="yes"), "force"),
 }
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda p: p.update(snapshot_digest="0" * 64), "is not the one the plan was made from"),
+        (lambda p: p.update(snapshot="/nonexistent"), "is not there to check the plan against"),
+    ],
+)
+def test_a_plan_whose_snapshot_changed_or_is_gone_is_refused(edit, message, plan, tmp_path, capsys):
+    bad = copy.deepcopy(plan)
+    edit(bad)
+    code, requests = _apply(tmp_path, bad, yes=True)
+    err = capsys.readouterr().err
+    assert code == 2 and requests == {} and message in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -140,7 +189,11 @@ def test_a_tampered_plan_is_refused_before_any_request(name, plan, tmp_path, cap
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b"{not json", "is not JSON"),
         (b'{"version": 2, "actions": []}', "not a cfposture plan"),
-        (b'{"version": 1, "snapshot": null, "actions": "all"}', "actions"),
+        (
+            b'{"version": 1, "snapshot": "s", "snapshot_digest": "' + b"0" * 64 + b'",'
+            b' "actions": "all"}',
+            "actions",
+        ),
         (b"[]", "not a cfposture plan"),
     ],
 )
