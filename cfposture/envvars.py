@@ -8,6 +8,8 @@ Set by users:
 * ``CFPOSTURE_CACHE_DIR``: where ``cfposture.cache`` keeps per-snapshot results; ``off`` turns
   the cache off.
 * ``CFPOSTURE_CACHE_MAX_MB``: the space the cached audit-event frames may take (default 2048).
+* ``CFPOSTURE_MAX_FILE_MB``: the most one snapshot or export file may hold once decompressed
+  (default 1024; ``cfposture.bounded``).
 
 Set by ``cfposture report`` for its own kernels (not for users):
 """
