@@ -62,8 +62,6 @@ def test_a_window_that_ends_before_it_starts_is_refused(tmp_path, capsys, monkey
     argv = ["pull", "--since", "2026-02-01", "--before", "2026-01-01", str(tmp_path / "s")]
     assert main(argv) == 2
     assert "--since 2026-02-01T00:00:00Z is not before --before" in capsys.readouterr().err
-    assert main(["pull", "--before", "2999-01-01", str(tmp_path / "s")]) == 2
-    assert "is in the future" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -6,12 +6,12 @@ import pandas as pd
 
 from ..rawsnapshot import RawSnapshot
 from ..schemas import Accounts, Zones, columns, validate
-from ._util import dig, flag, frame, text
+from ._util import dig, flag, frame, item_id, text
 
 
 def account_ids(raw: RawSnapshot) -> list[str]:
     """Every account the snapshot covers: the /accounts list plus per-account files."""
-    ids = [str(a["id"]) for a in raw.items("accounts") if a.get("id")]
+    ids = [item_id(a, f"account {n}") for n, a in enumerate(raw.items("accounts"), start=1)]
     for e in raw.manifest["endpoints"]:
         aid = (e.get("ids") or {}).get("account_id")
         if aid and aid not in ids:
@@ -20,7 +20,7 @@ def account_ids(raw: RawSnapshot) -> list[str]:
 
 
 def accounts(raw: RawSnapshot) -> pd.DataFrame:
-    listed = {str(a["id"]): a for a in raw.items("accounts") if a.get("id")}
+    listed = {item_id(a, "an account"): a for a in raw.items("accounts")}
     rows = []
     for aid in account_ids(raw):
         # The per-account detail is newer than the list item when both are there.
@@ -44,9 +44,9 @@ def zones(raw: RawSnapshot, ids: list[str]) -> pd.DataFrame:
     rows = []
     seen: set[str] = set()
     for aid in ids:
-        for z in raw.items("zones", account_id=aid):
-            zid = text(z.get("id"))
-            if not zid or zid in seen:
+        for n, z in enumerate(raw.items("zones", account_id=aid), start=1):
+            zid = item_id(z, f"account {aid} zone {n}")
+            if zid in seen:
                 continue
             seen.add(zid)
             rows.append(

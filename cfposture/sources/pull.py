@@ -408,8 +408,6 @@ def pull(opts: PullOptions) -> PullResult:
             f"--since {isoformat(opts.since)} is not before --before {isoformat(opts.before)};"
             " give a window that ends after it starts"
         )
-    if opts.before and opts.before > datetime.now(UTC) + timedelta(minutes=5):
-        raise PullError(f"--before {isoformat(opts.before)} is in the future; leave it out for now")
     export = read_export(opts.oauth_export) if opts.oauth_export else None
     client = make_client(opts.api_base, token, opts.timeout, opts.allow_hosts)
     budget = RateBudget(opts.rate_limit, opts.rate_window)

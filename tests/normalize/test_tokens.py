@@ -241,3 +241,8 @@ def test_wrong_types_in_a_token_are_one_line_errors(load_payloads, change, messa
     with pytest.raises(NormalizeError, match=message) as info:
         snap_with(load_payloads, account_tokens=[broken])
     assert "\n" not in str(info.value)
+
+
+def test_an_account_or_zone_without_an_id_is_a_one_line_error(load_payloads):
+    with pytest.raises(NormalizeError, match=r"account .* zone 2 has no id"):
+        snap_with(load_payloads, **{f"zones:{A}": [ZONES[0], {"name": "x.example"}]})
