@@ -261,6 +261,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
             rate_window=args.rate_window_seconds,
             workers=args.workers,
             resume=args.resume,
+            restart=args.restart,
             quiet=args.quiet,
             allow_hosts=tuple(args.allow_host or ()),
         )
@@ -740,7 +741,11 @@ def _args_pull(s: argparse.ArgumentParser) -> None:
         default=4,
         help="concurrent requests (default 4)",
     )
-    s.add_argument("--resume", action="store_true", help="continue an interrupted pull")
+    again = s.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an interrupted pull")
+    again.add_argument(
+        "--restart", action="store_true", help="discard an interrupted pull and start over"
+    )
     s.add_argument("--quiet", action="store_true", help="no progress bar (for schedulers)")
     s.set_defaults(func=_cmd_pull)
 
