@@ -128,7 +128,8 @@ def _cmd_findings(args: argparse.Namespace) -> int:
         _note_baseline(accepted_risks(df, baseline, snap.created_at), args.snapshot, args.baseline)
     _note_window(window, args.rules)
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
-    _write(render(df, args.format, meta, window), args.output)
+    names = dict(zip(snap.accounts["account_id"], snap.accounts["name"], strict=True))
+    _write(render(df, args.format, meta, window, names), args.output)
     if args.fail_on and not at_or_above(df, args.fail_on).empty:
         n = len(at_or_above(df, args.fail_on))
         print(f"cfposture: {n} open finding(s) at or above {args.fail_on}", file=sys.stderr)
@@ -220,7 +221,7 @@ def _note_baseline(risks: Any, snapshot: str = "SNAPSHOT", baseline: str = "FILE
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
-    from .export import printable, to_csv
+    from .export import account_column, printable, to_csv
     from .findings import context
     from .load import load
     from .scoring import scores_from
@@ -234,7 +235,13 @@ def _cmd_scores(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         text = to_csv(df)
     else:
-        view = printable(df.drop(columns=["principal_id", "account_id"]))
+        names = dict(zip(ctx.snap.accounts["account_id"], ctx.snap.accounts["name"], strict=True))
+        view = df.assign(account=account_column(df["account_id"], names))
+        cols = ["principal_type", "principal_name", "account"]
+        view = view[
+            cols + [c for c in df.columns if c not in (*cols, "principal_id", "account_id")]
+        ]
+        view = printable(view)
         text = view.to_string(index=False) + "\n"
     _write(text, args.output)
     return 0
@@ -261,6 +268,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
             rate_window=args.rate_window_seconds,
             workers=args.workers,
             resume=args.resume,
+            restart=args.restart,
             quiet=args.quiet,
             allow_hosts=tuple(args.allow_host or ()),
         )
@@ -486,7 +494,10 @@ def _cmd_apply(args: argparse.Namespace) -> int:
             print(f"{o.outcome:8} {o.action['kind']:13} {name} ({t['id']}): {o.reason}")
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to do"
     mode = "applied" if args.yes else "dry run (add --yes to apply)"
-    print(f"cfposture: {mode}: {summary}; log {log}", file=sys.stderr)
+    # a dry run logs only what it refused or could not check (apply_plan)
+    logged = args.yes or counts.get("refused") or counts.get("failed")
+    where = f"; log {log}" if logged else "; nothing logged"
+    print(f"cfposture: {mode}: {summary}{where}", file=sys.stderr)
     return 1 if counts.get("failed") else 0
 
 
@@ -740,7 +751,11 @@ def _args_pull(s: argparse.ArgumentParser) -> None:
         default=4,
         help="concurrent requests (default 4)",
     )
-    s.add_argument("--resume", action="store_true", help="continue an interrupted pull")
+    again = s.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an interrupted pull")
+    again.add_argument(
+        "--restart", action="store_true", help="discard an interrupted pull and start over"
+    )
     s.add_argument("--quiet", action="store_true", help="no progress bar (for schedulers)")
     s.set_defaults(func=_cmd_pull)
 

@@ -90,15 +90,23 @@ def printable(df: pd.DataFrame) -> pd.DataFrame:
     return _text_columns(df, escaped)
 
 
-def to_table(df: pd.DataFrame) -> str:
+def account_column(account_ids: pd.Series, names: dict[str, str] | None) -> pd.Series:
+    """Accounts as people know them: the name, else the id; "—" for none (user tokens)."""
+    named = account_ids.map(names or {}).fillna(account_ids)
+    return named.astype(object).where(account_ids.notna(), "—").str.slice(0, 28)
+
+
+def to_table(df: pd.DataFrame, account_names: dict[str, str] | None = None) -> str:
+    """Findings for a terminal, one line each; ``account_names``: account id → name."""
     if df.empty:
         return "No findings.\n"
     view = df.assign(
         # enough of the finding id to name it (`cfposture accept` takes a unique start)
         id=df["finding_id"].str.slice(0, 12),
+        account=account_column(df["account_id"], account_names),
         principal=df["principal_name"].fillna(df["principal_id"]).str.slice(0, 36),
         status=df["status"].where(df["status"] != "open", ""),
-    )[["id", "severity", "rule_id", "principal_type", "principal", "title", "status"]]
+    )[["id", "severity", "rule_id", "account", "principal_type", "principal", "title", "status"]]
     counts = df.groupby("severity").size()
     head = ", ".join(
         f"{counts[s]} {s}" for s in ["critical", "high", "medium", "low", "info"] if s in counts
@@ -192,14 +200,19 @@ def window_notification(window: Window) -> dict[str, Any]:
 
 
 def render(
-    df: pd.DataFrame, fmt: str, snapshot: dict[str, Any], window: Window | None = None
+    df: pd.DataFrame,
+    fmt: str,
+    snapshot: dict[str, Any],
+    window: Window | None = None,
+    account_names: dict[str, str] | None = None,
 ) -> str:
     """Findings in ``fmt``. ``window``: the usage window they were judged on, stated in JSON
-    and SARIF (CSV is one row per finding and has nowhere to say it)."""
+    and SARIF (CSV is one row per finding and has nowhere to say it); ``account_names`` for
+    the table."""
     if fmt == "json":
         return to_json(df, snapshot, window)
     if fmt == "csv":
         return to_csv(df)
     if fmt == "sarif":
         return to_sarif(df, snapshot, window)
-    return to_table(df)
+    return to_table(df, account_names)

@@ -78,8 +78,27 @@ class View:
     baseline: Baseline | None = None  # accepted risks applied to the findings (and trends)
 
 
-def _accounts(value: str) -> list[str]:
-    return [a.strip() for a in value.split(",") if a.strip()]
+def chosen_accounts(value: str, accounts: pd.DataFrame) -> list[str]:
+    """The account ids an ``accounts`` parameter names (comma-separated ids or names). An
+    account the snapshot does not hold is a one-line error: pages filtered on nothing would
+    each show something else."""
+    ids = dict(zip(accounts["account_id"], accounts["account_id"], strict=True))
+    ids.update(
+        (name, aid)
+        for aid, name in zip(accounts["account_id"], accounts["name"], strict=True)
+        if isinstance(name, str)
+    )
+    out = []
+    for part in (a.strip() for a in value.split(",")):
+        if not part:
+            continue
+        if part not in ids:
+            known = ", ".join(sorted(n for n in accounts["name"].dropna())) or "none"
+            raise CfPostureError(
+                f"the snapshot holds no account {part!r}; its accounts are: {known}"
+            )
+        out.append(ids[part])
+    return out
 
 
 def setup(
@@ -108,7 +127,12 @@ def setup(
         baseline=baseline,
         reuse=True,
     )
-    filters = {"accounts": _accounts(accounts), "min_severity": min_severity}
+    if min_severity not in SEVERITY_RANK:
+        raise CfPostureError(f"min_severity {min_severity!r} is none of {', '.join(SEVERITY_RANK)}")
+    filters = {
+        "accounts": chosen_accounts(accounts, full.snap.accounts),
+        "min_severity": min_severity,
+    }
     s, keep = full.scores, filters["accounts"]
     if keep:
         s = s[s["account_id"].isin(keep) | s["account_id"].isna()]

@@ -108,6 +108,7 @@ class SnapshotWriter:
         self.state: dict[str, Any] = {}
         self._tmp: Path | None = None
         self._lock = threading.Lock()
+        self.keep_partial = True  # a pull that cannot go on at all sets it False
 
     @property
     def partial_path(self) -> Path:
@@ -125,10 +126,10 @@ class SnapshotWriter:
         self._tmp = self.partial_path
         if self._tmp.exists() and not self.resume:
             raise SnapshotError(
-                f"an interrupted pull left {self._tmp}; add --resume to continue it, or delete"
-                " that folder to start over"
+                f"an interrupted pull left {self._tmp}; add --resume to continue it, or"
+                " --restart to start over"
             )
-        self._tmp.mkdir(exist_ok=True)
+        self._tmp.mkdir(mode=0o700, exist_ok=True)
         journal = self._tmp / JOURNAL
         if journal.exists():
             for line in journal.read_text(encoding="utf-8").splitlines():
@@ -151,7 +152,8 @@ class SnapshotWriter:
         assert self._tmp is not None
         if self.resumable:
             tmp = self._tmp / (RESUME_STATE + ".tmp")
-            tmp.write_text(json.dumps(self.state), encoding="utf-8")
+            with _private(tmp, "w") as f:
+                f.write(json.dumps(self.state))
             os.replace(tmp, self._tmp / RESUME_STATE)
 
     def done(self, key: str, **ids: str) -> bool:
@@ -163,7 +165,7 @@ class SnapshotWriter:
         assert self._tmp is not None
         if exc_type is not None:
             # keep a resumable partial only when it holds something worth resuming
-            if not self.resumable or not self.entries:
+            if not self.resumable or not self.entries or not self.keep_partial:
                 shutil.rmtree(self._tmp, ignore_errors=True)
             return
         try:
@@ -186,12 +188,13 @@ class SnapshotWriter:
         assert self._tmp is not None, "use SnapshotWriter as a context manager"
         rel = _endpoint(key).file(**ids)
         target = self._tmp / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        for folder in reversed(Path(rel).parents[:-1]):  # each one 0700 (parents=True is not)
+            (self._tmp / folder).mkdir(mode=0o700, exist_ok=True)
         part = target.with_name(target.name + ".tmp")
         count = 0
         # no name and mtime=0 in the gzip header: bytes are a pure function of the content.
         with (
-            open(part, "wb") as raw,
+            _private(part) as raw,
             gzip.GzipFile("", "wb", compresslevel, raw, mtime=0) as gz,
         ):
             # in batches: GzipFile.write costs ~10 µs per call, which millions of audit
@@ -235,7 +238,8 @@ class SnapshotWriter:
             self.entries = [e for e in self.entries if e["path"] != entry["path"]]
             self.entries.append(entry)
             if self.resumable:
-                with open(self._tmp / JOURNAL, "a", encoding="utf-8") as f:
+                fd = os.open(self._tmp / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as f:
                     f.write(json.dumps(entry) + "\n")
                     f.flush()
                     os.fsync(f.fileno())
@@ -289,8 +293,15 @@ class SnapshotWriter:
         os.replace(self._tmp, self.dest)
 
 
+def _private(path: Path, mode: str = "wb") -> Any:
+    """``path`` opened for writing, created 0600: snapshots hold members' emails and IP
+    addresses (their folders are 0700)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {}))
+
+
 def _write_json_durably(path: Path, obj: Any) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    with _private(path, "w") as f:
         json.dump(obj, f, indent=1, sort_keys=False)
         f.write("\n")
         f.flush()

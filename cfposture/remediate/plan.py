@@ -19,10 +19,12 @@ from typing import Any
 import pandas as pd
 
 from ..baseline import Baseline
-from ..findings import findings
+from ..errors import SEVERITY_RANK
+from ..findings import judge_in_context
 from ..load import Snapshot
 from ..merge import manifest_digest
 from ..rawsnapshot import RawSnapshot
+from ..scoring import scores_from
 from ..textsafe import md_cell
 from .apply import version
 
@@ -166,7 +168,7 @@ def build_plan(
 ) -> dict[str, Any]:
     """The plan for ``snap``'s open findings (``rules`` narrows which), as a JSON-able dict."""
     now = now or datetime.now(UTC)
-    df = findings(snap, baseline=baseline, **params)
+    df, ctx = judge_in_context(snap, baseline=baseline, **params)
     df = df[df["status"] == "open"]
     if rules:
         df = df[df["rule_id"].isin(rules)]
@@ -277,6 +279,25 @@ def build_plan(
                     "force": False,
                 }
             )
+    # what to do first: the targets of the most severe findings, then the principals that
+    # reach the most; a target's actions stay together, in ORDER (a roll last: a change after
+    # it would make the scan's "observed: scannable" stale)
+    rank = dict(zip(df["finding_id"], df["severity"].map(SEVERITY_RANK), strict=True))
+    worst: dict[str, int] = {}
+    for a in actions:
+        tid = a["target"]["id"]
+        worst[tid] = max(worst.get(tid, 0), rank[a["finding_id"]])
+    reach = scores_from(ctx).groupby("principal_id")["reach"].max().to_dict()
+    actions.sort(
+        key=lambda a: (
+            -worst[a["target"]["id"]],
+            -reach.get(a["target"]["id"], 0),
+            str(a["target"]["name"]),
+            a["target"]["id"],
+            ORDER.index(a["kind"]) if a["kind"] in ORDER else -1,
+        )
+    )
+    manual.sort(key=lambda m: (-SEVERITY_RANK[m["severity"]], str(m["principal"])))
     return {
         "version": PLAN_VERSION,
         "snapshot": str(snap.path),

@@ -103,6 +103,26 @@ def check_parameters(params: dict[str, Any]) -> None:
             f"no notebook takes the parameter(s) {', '.join(unknown)}; the notebooks take: "
             f"{', '.join(sorted(known))}"
         )
+    from ..errors import SEVERITIES
+    from ..rules import RULES
+
+    choices = {
+        "min_severity": SEVERITIES,
+        "severity": ["", *SEVERITIES],
+        "principal_type": ["", "user_token", "account_token", "member", "oauth_app", "account"],
+        "rule": ["", *sorted(RULES)],
+    }
+    for name, allowed in choices.items():
+        if name in params and str(params[name]) not in allowed:
+            shown = ", ".join(repr(a) for a in allowed)
+            raise CfPostureError(f"-p {name} {params[name]!r} is none of: {shown}")
+    for name, kind in (("scan_results", "file"), ("baseline", "file"), ("history_path", "dir")):
+        value = str(params.get(name) or "")
+        exists = Path(value).is_file() if kind == "file" else Path(value).is_dir()
+        if value and not exists:
+            raise CfPostureError(
+                f"-p {name} {value}: no such {'file' if kind == 'file' else 'folder'}"
+            )
 
 
 def _run_one(
@@ -266,7 +286,13 @@ def write_report(
         try:
             from .. import findings, load, scoring  # noqa: F401  (the view's stack, first)
             from ..load import hold_audit_frames
-            from ..notebook import build_view, pending_trends, rule_params, save_view
+            from ..notebook import (
+                build_view,
+                chosen_accounts,
+                pending_trends,
+                rule_params,
+                save_view,
+            )
 
             # the view and the trends read the older snapshots' audit events again and again
             restore.callback(hold_audit_frames, hold_audit_frames(kernels.HELD_AUDIT_MB))
@@ -276,6 +302,11 @@ def write_report(
             trends = _Trends(todo, rule_params(**view_params), baseline)
             pool.lend(trends.lend)  # a kernel warm before the view judges an older snapshot
             view = build_view(where, **args, cached=cached)
+            # accounts by id or name, checked before any notebook runs; the kernels get ids
+            for name in ("accounts", "account"):
+                if nb_params.get(name):
+                    ids = chosen_accounts(str(nb_params[name]), view.snap.accounts)
+                    nb_params[name] = ",".join(ids)
             trends.attach(view)
             # the notebooks that chart no trend need only this; the others wait for the trends
             save_view(view, cache, where, history_path, trends=trends.cached)

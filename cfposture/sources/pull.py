@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import cloudflare
+import httpx
 from tqdm import tqdm
 
 from ..bounded import gunzip, read_file
@@ -102,6 +104,11 @@ CALLS: dict[str, RawCall] = {
 }
 
 
+CONNECT_ATTEMPTS = 3
+"""Tries when the server refuses the connection (or its name does not resolve): a wrong
+--api-base should fail in about a second, not after the retries a flaky answer gets."""
+
+
 class PullError(CfPostureError):
     """The pull cannot go on; what was fetched is kept for ``--resume``."""
 
@@ -129,6 +136,7 @@ class PullOptions:
     rate_window: float = DEFAULT_WINDOW
     workers: int = 4
     resume: bool = False
+    restart: bool = False  # discard an interrupted pull's partial folder and start over
     quiet: bool = False
     allow_hosts: tuple[str, ...] = ()  # --allow-host: API hosts besides Cloudflare's and loopback
     max_attempts: int = 6
@@ -267,11 +275,18 @@ class Puller:
                     if isinstance(e, cloudflare.APIStatusError)
                     else type(e).__name__
                 )
+                # refused, or a name that does not resolve: not worth the full retries
+                unreachable = e.__cause__ if isinstance(e.__cause__, httpx.ConnectError) else None
             except cloudflare.APIStatusError as e:
                 raise PullError(f"{path}: HTTP {e.status_code} {_message(e.body)}") from None
             attempt += 1
             with self._lock:
                 self.retries += 1
+            if unreachable is not None and attempt >= CONNECT_ATTEMPTS:
+                raise PullError(
+                    f"cannot connect to {redact_url(str(self.client.base_url))} ({unreachable});"
+                    " is --api-base right, and the network up?"
+                )
             if attempt >= self.opts.max_attempts:
                 raise PullError(
                     f"{path}: {reason} after {attempt} attempts; what was fetched is "
@@ -414,6 +429,8 @@ def pull(opts: PullOptions) -> PullResult:
     puller = Puller(client, budget, opts)
     source = {"kind": "api", "api_base": redact_url(str(client.base_url))}
     writer = SnapshotWriter(opts.out, source, resumable=True, resume=opts.resume)
+    if opts.restart:
+        _discard(writer.partial_path)
     try:
         with writer as w:
             _bind(w, {"api_base": source["api_base"], "token": fingerprint(token)})
@@ -449,6 +466,16 @@ def pull(opts: PullOptions) -> PullResult:
     )
 
 
+def _discard(partial: Path) -> None:
+    """Remove an interrupted pull's folder (``--restart``): only a real folder named as the
+    writer names it, never what a link points to."""
+    if partial.is_symlink():
+        raise PullError(f"{partial} is a symbolic link, not a partial pull; remove it yourself")
+    if partial.is_dir():
+        shutil.rmtree(partial)
+        log.info("discarded the interrupted pull in %s", partial)
+
+
 def _bind(w: SnapshotWriter, binding: dict[str, str]) -> None:
     """Tie a resumable pull to its server and token (by fingerprint): a resumed pull that
     finished from another server, or with another token, would mix two organisations."""
@@ -457,7 +484,7 @@ def _bind(w: SnapshotWriter, binding: dict[str, str]) -> None:
         what = "server" if bound.get("api_base") != binding["api_base"] else "token"
         raise PullError(
             f"{w.partial_path} was started with another {what}; resume it with the --api-base"
-            " and token it began with, or delete that folder to start over"
+            " and token it began with, or add --restart to start over"
         )
     w.save_state()
 
@@ -568,9 +595,16 @@ def _run(puller: Puller, w: SnapshotWriter, opts: PullOptions, export: list | No
         done(k, items)
     stored = _done_items(w, "accounts", {})
     if stored is None:
+        w.keep_partial = False  # nothing to resume from: the next run starts over anyway
+        denied = next(e for e in w.entries if e["endpoint"] == "accounts")
+        if denied.get("http_status") == 404:
+            raise PullError(
+                f"{redact_url(str(puller.client.base_url))}accounts answered 404: is --api-base"
+                " right? Cloudflare's is https://api.cloudflare.com/client/v4"
+            )
         raise PullError(
-            "the token cannot list accounts (403 on /accounts); it needs "
-            f"{ENDPOINTS['accounts'].needs}: see the README's permissions table"
+            f"the token cannot list accounts ({denied.get('http_status')} on /accounts); it"
+            f" needs {ENDPOINTS['accounts'].needs}: see the README's permissions table"
         )
     listed = [safe_id(a.get("id"), "account id") for a in stored]
     if "accounts" not in w.state:

@@ -47,7 +47,8 @@ def _kinds(plan: dict) -> dict[str, dict]:
 
 def _edit(plan: dict, kind: str, fn) -> dict:
     bad = copy.deepcopy(plan)
-    a = next(a for a in bad["actions"] if a["kind"] == kind)
+    # the same action whatever order the plan lists them in: the lowest target id
+    a = min((a for a in bad["actions"] if a["kind"] == kind), key=lambda a: a["target"]["id"])
     fn(a)
     return bad
 

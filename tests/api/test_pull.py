@@ -408,3 +408,47 @@ def test_resume_refuses_another_server_or_token(tmp_path, monkeypatch):
     ):
         pull(opts(tmp_path / "snap", other, resume=True))
     assert partial.is_dir()  # still there to resume from the right server
+
+
+def test_a_wrong_api_base_says_so_and_leaves_nothing(tmp_path):
+    with (
+        serve("sample") as (_fake, url),
+        pytest.raises(CfPostureError, match=r"answered 404: is --api-base right\?"),
+    ):
+        pull(opts(tmp_path / "snap", url.replace("/client/v4", "/v4")))
+    assert list(tmp_path.iterdir()) == []  # nothing to resume: no partial folder
+
+
+def test_a_refused_connection_fails_after_three_tries(tmp_path, monkeypatch):
+    import cfposture.sources.pull as pulling
+
+    waits: list[float] = []
+    monkeypatch.setattr(pulling.time, "sleep", waits.append)
+    with pytest.raises(CfPostureError, match=r"cannot connect to .*is --api-base right"):
+        pull(opts(tmp_path / "snap", "http://127.0.0.1:9/client/v4"))
+    assert len(waits) == 2 and sum(waits) < 2  # not the full retries a flaky answer gets
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_restart_discards_an_interrupted_pull(tmp_path, sample_snap):
+    down = make_server(AuditDown("sample"))
+    threading.Thread(target=down.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(CfPostureError, match="--resume"):
+            pull(opts(tmp_path / "snap", base_url(down), max_attempts=1))
+    finally:
+        down.shutdown()
+        down.server_close()
+    assert (tmp_path / ".snap.partial").is_dir()
+    with serve("sample") as (_fake, other):
+        result = pull(opts(tmp_path / "snap", other, restart=True))
+    assert_same_frames(cfposture.load(result.path), sample_snap)
+    assert not (tmp_path / ".snap.partial").exists()
+
+
+def test_snapshot_files_are_private(tmp_path):
+    with serve("sample") as (_fake, url):
+        result = pull(opts(tmp_path / "snap", url))
+    for p in [result.path, *result.path.rglob("*")]:
+        want = 0o700 if p.is_dir() else 0o600
+        assert p.stat().st_mode & 0o777 == want, p

@@ -29,7 +29,10 @@ def hist(tmp_path: Path) -> Path:
 
 
 def _actions(plan: dict, kind: str) -> list[dict]:
-    return [a for a in plan["actions"] if a["kind"] == kind]
+    """The plan's actions of one kind by target id (the plan lists them most urgent first)."""
+    return sorted(
+        (a for a in plan["actions"] if a["kind"] == kind), key=lambda a: a["target"]["id"]
+    )
 
 
 def test_plan_apply_pull(
@@ -170,7 +173,7 @@ def test_delete_of_a_recently_used_token_is_refused(fake_api, hist: Path, tmp_pa
     plan_file = tmp_path / "plan.json"
     main(["plan", str(s1), "--out", str(plan_file), "--rules", "CFP-T04", "--quiet"])
     plan = json.loads(plan_file.read_text())
-    target = plan["actions"][0]["target"]
+    target = next(a["target"] for a in plan["actions"] if a["target"]["type"] == "account_token")
     with fake_api(s1) as (fake, base):
         t = fake.state.find_token(target["account_id"], target["id"])
         t["last_used_on"] = "2099-01-01T00:00:00Z"  # "just used" (the fake keeps modified_on)
@@ -201,3 +204,28 @@ def test_a_member_role_without_a_known_id_is_left_to_a_person(hist: Path, monkey
     assert not _actions(plan, "narrow_member")
     unknown = [m for m in plan["manual"] if "is not known" in m["recommendation"]]
     assert len(unknown) == len(_actions(with_ids, "narrow_member"))
+
+
+def test_a_plan_lists_the_most_urgent_actions_first(hist: Path, tmp_path: Path) -> None:
+    """The targets of the most severe findings first, then the principals that reach the
+    most (not token ids); a target's actions together, a roll after its other changes."""
+    from cfposture.errors import SEVERITY_RANK
+
+    plan_file = tmp_path / "plan.json"
+    assert main(["plan", str(hist / "s1"), "--out", str(plan_file), "--quiet"]) == 0
+    plan = json.loads(plan_file.read_text())
+    found = cfposture.findings(cfposture.load(hist / "s1")).set_index("finding_id")
+    reach = cfposture.scores(cfposture.load(hist / "s1")).groupby("principal_id")["reach"].max()
+    worst: dict[str, int] = {}
+    for a in plan["actions"]:
+        sev = SEVERITY_RANK[found.loc[a["finding_id"], "severity"]]
+        worst[a["target"]["id"]] = max(worst.get(a["target"]["id"], 0), sev)
+    targets = list(dict.fromkeys(a["target"]["id"] for a in plan["actions"]))
+    keys = [(-worst[t], -reach.get(t, 0)) for t in targets]
+    assert keys == sorted(keys) and len(set(keys)) > 1
+    assert targets != sorted(targets)
+    runs = [a["target"]["id"] for a in plan["actions"]]
+    assert len(targets) == len([t for i, t in enumerate(runs) if i == 0 or runs[i - 1] != t])
+    for t in targets:  # a roll comes after the target's other changes
+        kinds = [a["kind"] for a in plan["actions"] if a["target"]["id"] == t]
+        assert "roll_token" not in kinds[:-1]

@@ -441,3 +441,37 @@ def test_charts_render_in_headless_chromium_offline(report, name):
             check=True,
         )
     assert shot.stat().st_size > 20_000
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("min_severity", "bogus", "-p min_severity 'bogus' is none of: 'info'"),
+        ("severity", "urgent", "-p severity 'urgent' is none of: ''"),
+        ("rule", "CFP-X99", "-p rule 'CFP-X99' is none of"),
+        ("principal_type", "robot", "-p principal_type 'robot' is none of"),
+        ("scan_results", "/missing.csv", "-p scan_results /missing.csv: no such file"),
+        ("history_path", "/missing", "-p history_path /missing: no such folder"),
+    ],
+)
+def test_a_bad_parameter_value_fails_before_anything_runs(tmp_path, capsys, name, value, message):
+    assert main(["report", "--out", str(tmp_path / "r"), "-p", name, value]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_account_the_snapshot_lacks_fails_before_any_notebook_runs(tmp_path, capsys):
+    code = main(["report", "--out", str(tmp_path / "r"), "-p", "accounts", "nosuchaccount"])
+    err = capsys.readouterr().err
+    assert code == 2 and "the snapshot holds no account 'nosuchaccount'" in err
+    assert "Kestrel" in err  # names the accounts it has
+    assert not list((tmp_path / "r").glob("*.html"))
+
+
+def test_accounts_may_be_named(sample_snap):
+    from cfposture.notebook import chosen_accounts
+
+    first = sample_snap.accounts.iloc[0]
+    assert chosen_accounts(f" {first['name']} ,", sample_snap.accounts) == [first["account_id"]]
+    assert chosen_accounts(first["account_id"], sample_snap.accounts) == [first["account_id"]]
