@@ -77,6 +77,34 @@ class Snapshot:
         ].isin(c["name"])
         return sorted(set(g.loc[~known, "permission_group_name"]))
 
+    @property
+    def coverage_notes(self) -> list[str]:
+        """What this snapshot cannot show, in words a reader acts on: the report's index and
+        ``summary.json`` list them, so a quiet section is never mistaken for a clean one."""
+        notes = []
+        if not any(e.get("endpoint") == "connected_apps" for e in self.manifest["endpoints"]):
+            notes.append(
+                "No connected-apps export: OAuth apps are seen only through the accounts'"
+                " published clients and the audit logs. Export the list (Manage Account ›"
+                " Connected apps) and pull with --oauth-export FILE."
+            )
+        gaps = self.coverage_gaps
+        if not gaps.empty:
+            needs = ", ".join(sorted(set(gaps["needs"].dropna().astype(str))))
+            notes.append(
+                f"{len(gaps)} endpoint(s) refused the token: add {needs} to the pulling token"
+                " (the README's permissions table)."
+            )
+        misses = self.uncatalogued_groups
+        if misses:
+            notes.append(
+                f"{len(misses)} permission group(s) are not in cfposture's catalogue and were"
+                f" weighed by their names: {', '.join(misses[:5])}"
+                + (f" and {len(misses) - 5} more" if len(misses) > 5 else "")
+                + "."
+            )
+        return notes
+
     def _rows(self, name: str) -> int:
         return len(getattr(self, name))
 
@@ -99,6 +127,7 @@ class Snapshot:
             "super_admins": int(self.members["is_super_admin"].sum()),
             "coverage_gaps": len(self.coverage_gaps),
             "groups_judged_by_name": len(self.uncatalogued_groups),
+            "coverage_notes": self.coverage_notes,
         }
 
 

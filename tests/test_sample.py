@@ -112,3 +112,14 @@ def test_sample_ships_a_connected_apps_export_matching_the_latest_snapshot(sampl
 
     items = read_export(sample_dir() / "connected-apps.csv")
     assert items == RawSnapshot.open(sample_snap.path).items("connected_apps")
+
+
+def test_coverage_notes_say_what_a_snapshot_cannot_show(sample_snap, write_snapshot):
+    import cfposture
+
+    notes = sample_snap.coverage_notes
+    assert any("OAuth Client Read" in n for n in notes)  # the sample's one refused endpoint
+    assert not any("connected-apps export" in n for n in notes)  # the sample has one
+    bare = cfposture.load(write_snapshot({"accounts": [{"id": "a" * 32, "name": "A"}]}))
+    assert any("--oauth-export" in n for n in bare.coverage_notes)
+    assert bare.summary()["coverage_notes"] == bare.coverage_notes

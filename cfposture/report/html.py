@@ -24,6 +24,7 @@ from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
 from ..baseline import EXPIRING_DAYS, RISK_STATES
+from ..errors import SEVERITY_RANK
 from ..notebook import changes_line
 from ..palette import SEVERITY_COLORS
 from ..schemas import SEVERITIES
@@ -148,6 +149,82 @@ ul{line-height:1.9}a{color:#1f5fbf}
 """
 
 
+STEPS = {
+    1: ("Review API tokens; reissue legacy ones in the scannable format", "01-api-tokens"),
+    2: ("Review authorized OAuth apps; revoke the ones not used", "02-oauth-apps"),
+    3: ("Narrow member and token permissions to the smallest scope", "03-least-privilege"),
+}
+"""Cloudflare's three checklist steps, each with the page that works through it."""
+
+
+def first_actions(view: View, per_step: int = 3) -> list[dict]:
+    """Per checklist step: its open findings by severity, and the ``per_step`` principals with
+    the most severe findings, the widest reach first (each principal once: its worst
+    finding), with who, where and what to do (``summary.json``, and the index's "What to do
+    first")."""
+    f = view.findings[view.findings["status"] == "open"]
+    names = dict(zip(view.snap.accounts["account_id"], view.snap.accounts["name"], strict=True))
+    reach = view.scores.groupby("principal_id")["reach"].max()
+    out = []
+    for step, (title, page) in STEPS.items():
+        mine = f[f["checklist_step"] == step]
+        # the most severe first, then the principals that reach the most
+        mine = mine.assign(
+            rank=mine["severity"].map(SEVERITY_RANK),
+            reach=mine["principal_id"].map(reach).fillna(0),
+        ).sort_values(["rank", "reach", "principal_name"], ascending=[False, False, True])
+        top = [
+            {
+                "severity": r.severity,
+                "who": r.principal_name or r.principal_id,
+                "account": names.get(r.account_id, r.account_id)
+                if pd.notna(r.account_id)
+                else None,
+                "what": r.title,
+                "do": r.recommendation,
+            }
+            for r in mine.drop_duplicates("principal_id").head(per_step).itertuples()
+        ]
+        counts = mine["severity"].value_counts()
+        out.append(
+            {
+                "step": step,
+                "title": title,
+                "page": page,
+                "open": len(mine),
+                "by_severity": {s: int(counts[s]) for s in SEVERITIES[::-1] if s in counts},
+                "first": top,
+            }
+        )
+    return out
+
+
+def _steps_html(steps: list[dict]) -> str:
+    parts = ["<h2>What to do first</h2>"]
+    for s in steps:
+        sev = ", ".join(f"{n} {k}" for k, n in s["by_severity"].items()) or "nothing open"
+        parts.append(
+            f"<h3>{s['step']} · <a href='{s['page']}.html'>{html.escape(s['title'])}</a></h3>"
+            f"<p class='muted'>{s['open']} open finding(s): {html.escape(sev)}</p>"
+        )
+        if s["first"]:
+            items = "".join(
+                f"<li><b>{html.escape(t['severity'])}</b> · {html.escape(str(t['who']))}"
+                + (f" ({html.escape(str(t['account']))})" if t["account"] else "")
+                + f" — {html.escape(t['what'])}. {html.escape(t['do'])}</li>"
+                for t in s["first"]
+            )
+            parts.append(f"<ol>{items}</ol>")
+    return "\n".join(parts)
+
+
+def _coverage_html(notes: list[str]) -> str:
+    if not notes:
+        return ""
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return f"<h2>What this report cannot see</h2><ul class='coverage'>{items}</ul>"
+
+
 def write_index(dest: Path, view: View, pages: list[Path]) -> Path:
     """The report's front page: headline counts, open findings by severity, the usage window
     (a silent least-privilege section must say why), the accepted risks that need someone
@@ -184,6 +261,8 @@ def write_index(dest: Path, view: View, pages: list[Path]) -> Path:
 <div class="cards">{card_html}</div>
 <h2>Open findings by severity</h2><div class="cards">{sev_html}</div>
 <p id='changes'>{html.escape(changes_line(view))}</p>
+{_steps_html(first_actions(view))}
+{_coverage_html(s["coverage_notes"])}
 {_risks_html(view)}
 {_window_html(window)}
 <h2>Notebooks</h2><ul>{links}</ul>

@@ -514,6 +514,7 @@ def _write_findings(out: Path, view: Any) -> None:
     and summary.json: open findings by severity, accepted ones, the baseline's state."""
     from ..baseline import RISK_STATES
     from ..export import rows, to_csv, to_json, to_sarif
+    from .html import first_actions
 
     snap, df, window = view.snap, view.findings, view.window
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
@@ -532,6 +533,7 @@ def _write_findings(out: Path, view: Any) -> None:
             **{state: int((risks["state"] == state).sum()) for state in RISK_STATES},
         }
     summary["usage_window"] = window.to_dict() if window else None
+    summary["steps"] = first_actions(view)
     prev, changed = view.extras.get("previous"), view.extras.get("changes")
     if prev is not None and changed is not None:
         counts = changed["change"].value_counts()

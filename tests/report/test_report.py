@@ -87,6 +87,22 @@ def test_report_folder_has_everything(report):
     # the sample's history covers the default 90-day usage window, and the report says so
     assert summary["usage_window"]["judged"] is True
     assert "id='usage-window'>Usage judged on 90 days of audit logs" in index
+    # what to do first: the three checklist steps, their counts and first principals by name
+    steps = summary["steps"]
+    assert [s["step"] for s in steps] == [1, 2, 3]
+    open_by_step = json.loads((report / "findings.json").read_text())["findings"]
+    for s in steps:
+        n = sum(
+            1 for f in open_by_step if f["checklist_step"] == s["step"] and f["status"] == "open"
+        )
+        assert s["open"] == n > 0 and sum(s["by_severity"].values()) == n
+        assert f"<a href='{s['page']}.html'>" in index and f"{n} open finding(s)" in index
+        assert len({t["who"] for t in s["first"]}) == len(s["first"]) == 3
+        for t in s["first"]:
+            assert not re.fullmatch(r"[0-9a-f]{32}", str(t["account"] or ""))
+    # the sample's token cannot read one account's OAuth clients: said on the page and in JSON
+    assert any("OAuth Client Read" in n for n in summary["coverage_notes"])
+    assert "What this report cannot see" in index
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "sarif"])
