@@ -13,7 +13,7 @@ import pickle
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -679,14 +679,36 @@ def accepted_risks(view: View) -> pd.DataFrame:
     return pd.DataFrame(columns=RISK_COLUMNS)
 
 
-def table(df: pd.DataFrame, columns: list[str], n: int = 25) -> pd.DataFrame:
-    """The first ``n`` rows of chosen columns, for display."""
-    return df[columns].head(n).reset_index(drop=True)
+def table(view: View, df: pd.DataFrame, columns: list[str], n: int = 25) -> Any:
+    """The first ``n`` rows of chosen columns as people read them: account names for ids,
+    dates for timestamps, "—" for a missing value, no index column; a cut list says how many
+    of how many it shows, and where the rest are."""
+    out = df[columns].head(n).reset_index(drop=True)
+    if "account_id" in out:
+        names = dict(zip(view.snap.accounts["account_id"], view.snap.accounts["name"], strict=True))
+        out["account_id"] = out["account_id"].map(names).fillna(out["account_id"])
+        out = out.rename(columns={"account_id": "account"})
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+            out[c] = out[c].dt.strftime("%Y-%m-%d").where(out[c].notna(), None)
+    styler = out.style.hide(axis="index").format(na_rep="—", precision=1)
+    if len(df) > n:
+        styler = styler.set_caption(f"{n} of {len(df)} shown; all of them: findings.csv")
+    return styler
 
 
 def rule_findings(view: View, *rules: str) -> pd.DataFrame:
     f = view.findings
     return f[f["rule_id"].isin(rules)]
+
+
+def active_scores(view: View) -> pd.DataFrame:
+    """Scores of the principals that can act today: members, and tokens that are active (a
+    disabled or expired token has nothing to narrow, however wide its grants)."""
+    t = view.snap.tokens
+    inactive = set(t.loc[t["status"] != "active", "token_id"])
+    s = view.scores
+    return s[~s["principal_id"].isin(inactive)].reset_index(drop=True)
 
 
 def tokens_to_roll_first(view: View) -> pd.DataFrame:
@@ -695,18 +717,20 @@ def tokens_to_roll_first(view: View) -> pd.DataFrame:
     t = t[(t["status"] == "active") & (t["format"] == "legacy") & t["inventoried"]]
     s = view.scores.set_index("principal_id")
     out = t.assign(exposure=t["token_id"].map(s["exposure"]), lp_gap=t["token_id"].map(s["lp_gap"]))
-    cols = [
-        "name",
-        "owner_type",
-        "account_id",
-        "issued_on",
-        "last_used_on",
-        "expires_on",
-        "ip_allow",
-        "exposure",
-        "lp_gap",
-    ]
-    return out.sort_values("exposure", ascending=False)[cols].reset_index(drop=True)
+    return out.sort_values("exposure", ascending=False)[ROLL_COLUMNS].reset_index(drop=True)
+
+
+ROLL_COLUMNS = [
+    "name",
+    "owner_type",
+    "account_id",
+    "issued_on",
+    "last_used_on",
+    "expires_on",
+    "ip_allow",
+    "exposure",
+    "lp_gap",
+]
 
 
 def narrowed_policies(view: View) -> pd.DataFrame:

@@ -158,3 +158,32 @@ def test_the_explorer_says_what_its_table_holds_and_keeps_the_drill_down_short()
     pick = box.children[3]
     assert pick.value == later and len(pick.options) == 5
     assert nb.explorer(view, drill_limit=3, principal="no-such-principal").children[3].value == ""
+
+
+def test_tables_show_names_dates_and_how_much_they_cut():
+    import cfposture.notebook as nb
+
+    view = nb.build_view("sample")
+    rows = nb.tokens_to_roll_first(view)
+    assert len(rows) > 5
+    html = nb.table(view, rows, nb.ROLL_COLUMNS, 5).to_html()
+    assert f"5 of {len(rows)} shown; all of them: findings.csv" in html
+    assert "Kestrel Outfitters" in html and not re.search(r">[0-9a-f]{32}<", html)
+    assert "NaN" not in html and "NaT" not in html and "&lt;NA&gt;" not in html
+    assert "—" in html  # the tokens without an expiry
+    assert re.search(r">20\d\d-\d\d-\d\d<", html) and "T09:00" not in html
+    assert "row_heading" not in html  # no index column
+    whole = nb.table(view, rows, nb.ROLL_COLUMNS, len(rows)).to_html()
+    assert " of " not in whole.split("<table")[1].split(">")[0] and "<caption" not in whole
+
+
+def test_largest_gaps_leave_out_tokens_that_cannot_act():
+    import cfposture.notebook as nb
+
+    view = nb.build_view("sample")
+    t = view.snap.tokens
+    inactive = set(t.loc[t["status"] != "active", "token_id"])
+    assert inactive & set(view.scores["principal_id"])  # the sample has some, scored
+    kept = nb.active_scores(view)
+    assert not inactive & set(kept["principal_id"])
+    assert set(view.scores["principal_type"]) == set(kept["principal_type"])
