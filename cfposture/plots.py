@@ -313,18 +313,38 @@ def granted_vs_used(scores: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def oauth_idle(apps: pd.DataFrame, as_of: pd.Timestamp) -> go.Figure:
+def oauth_idle(
+    apps: pd.DataFrame, as_of: pd.Timestamp, account_names: dict[str, str] | None = None
+) -> go.Figure:
+    """One bar per connected app: days since its last activity on any account (an app
+    granted on three accounts is idle as long as its most recent use says, not three bars
+    stacked). Each bar is labelled, so an app active today (0 days) still shows."""
     a = apps[apps["source"] != "published_client"].copy()
     a["days idle"] = (
         (as_of - a["last_seen_on"]).dt.days.fillna((as_of - a["granted_on"]).dt.days).fillna(0)
     )
     a["publisher"] = a["verified"].map({True: "verified", False: "unverified"}).fillna("unknown")
-    a = a.sort_values("days idle")
+    names = account_names or {}
+    a["account"] = a["account_id"].map(lambda x: "all accounts" if x == "*" else names.get(x, x))
+    a = (
+        a.groupby("app_id", sort=False)
+        .agg(
+            app_name=("app_name", "first"),
+            days=("days idle", "min"),
+            publisher=("publisher", "first"),
+            accounts=("account", lambda s: ", ".join(sorted({str(x) for x in s.dropna()}))),
+            scopes=("scopes", "first"),
+        )
+        .sort_values("days")
+    )
     traces = [
         go.Bar(
-            x=d["days idle"].tolist(),
+            x=d["days"].tolist(),
             y=d["app_name"].tolist(),
-            customdata=d[["account_id", "scopes"]].astype(object).to_numpy(),
+            text=[f"{int(x)} d" for x in d["days"]],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=d[["accounts", "scopes"]].astype(object).to_numpy(),
             orientation="h",
             name=publisher,
             legendgroup=publisher,
@@ -333,7 +353,7 @@ def oauth_idle(apps: pd.DataFrame, as_of: pd.Timestamp) -> go.Figure:
                 f"publisher={publisher}",
                 "days idle=%{x}",
                 "app=%{y}",
-                "account_id=%{customdata[0]}",
+                "accounts=%{customdata[0]}",
                 "scopes=%{customdata[1]}",
             ),
         )

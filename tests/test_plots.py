@@ -118,13 +118,24 @@ def test_the_heatmap_holds_all_active_exposure(view):
     assert fig.layout.coloraxis.autocolorscale is False
 
 
-def test_the_idle_apps_are_the_connected_ones(view):
+def test_the_idle_apps_are_the_connected_ones_one_bar_each(view):
     apps = view.snap.oauth_apps
-    fig = plots.oauth_idle(apps, view.snap.created_at)
+    names = dict(zip(view.snap.accounts["account_id"], view.snap.accounts["name"], strict=True))
+    fig = plots.oauth_idle(apps, view.snap.created_at, names)
     shown = sorted(n for t in fig.data for n in t.y)
-    assert shown == sorted(apps.loc[apps["source"] != "published_client", "app_name"])
+    connected = apps[apps["source"] != "published_client"]
+    assert shown == sorted(connected.drop_duplicates("app_id")["app_name"])
+    assert len(connected) > len(shown)  # an app granted on several accounts: one bar
     days = [d for t in fig.data for d in t.x]
     assert min(days) >= 0
+    # the most recent use on any account counts, not the sum of the accounts' idle days
+    wrangler = next(d for t in fig.data for d, n in zip(t.x, t.y, strict=True) if n == "Wrangler")
+    seen = connected.loc[connected["app_name"] == "Wrangler", "last_seen_on"]
+    assert len(seen) > 1 and wrangler == (view.snap.created_at - seen).dt.days.min()
+    labels = [x for t in fig.data for x in t.text]
+    assert len(labels) == len(shown) and all(x.endswith(" d") for x in labels)  # 0 d shows too
+    hover = [c[0] for t in fig.data for c in t.customdata]
+    assert any("Kestrel" in h for h in hover) and "all accounts" in hover
 
 
 def test_the_charts_do_not_import_plotly_express():
