@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import CfPostureError
+from ..normalize.grants import pulled_groups
+from ..rawsnapshot import RawSnapshot
 from ..scopes import Scope, member_scopes, token_scopes
 from ..textsafe import escaped
 
@@ -49,7 +51,10 @@ def check_against_snapshot(plan: dict[str, Any], source: str) -> None:
             f" from (its manifest's sha256 differs); {ADVICE}"
         )
     snap = load(where, cached=False)
-    judge = _Judge(snap)
+    # ids → names: the catalogue's, then the pull's own permission-group lists (IAM's roles
+    # included: a role whose id Cloudflare does not publish takes its id from there)
+    pulled = pulled_groups(RawSnapshot.open(where), list(snap.accounts["account_id"]))
+    judge = _Judge(snap, pulled)
     for i, a in enumerate(plan["actions"]):
         try:
             judge.action(a)
@@ -58,7 +63,7 @@ def check_against_snapshot(plan: dict[str, Any], source: str) -> None:
 
 
 class _Judge:
-    def __init__(self, snap: Any) -> None:
+    def __init__(self, snap: Any, pulled: dict[str, str]) -> None:
         from ..narrow import _covers
 
         self.snap = snap
@@ -73,9 +78,12 @@ class _Judge:
         # Administrator manages members), so a new role may not outweigh the one it replaces
         self.weight = cat.groupby("name")["risk_weight"].max().to_dict()
         self.names = dict(zip(cat["permission_group_id"], cat["name"], strict=False))
-        pulled = snap.grants.dropna(subset=["permission_group_id"])
+        for gid, name in pulled.items():
+            self.names.setdefault(gid, name)
+        # and the groups the principals hold today, as normalize named them
+        held = snap.grants.dropna(subset=["permission_group_id"])
         for gid, name in zip(
-            pulled["permission_group_id"], pulled["permission_group_name"], strict=True
+            held["permission_group_id"], held["permission_group_name"], strict=True
         ):
             self.names.setdefault(gid, name)
 
