@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from covering import cover
@@ -174,17 +175,23 @@ def _fix_checksum(path: Path, rel: str) -> None:
     (path / "manifest.json").write_text(json.dumps(m))
 
 
-def test_history_loads_latest_and_lists_oldest_first(tmp_path):
+def _daily_pulls(folder: Path, days: tuple[int, ...], account: Any) -> None:
+    """A history of pulls in ``folder``, one on each of January's ``days``, each listing the
+    account ``account(day)`` returns."""
     from datetime import UTC, datetime
 
-    for day in (3, 1, 2):
+    for day in days:
         with SnapshotWriter(
-            tmp_path / f"s{day}",
+            folder / f"s{day}",
             source={"kind": "test"},
             created_at=datetime(2026, 1, day, tzinfo=UTC),
         ) as w:
-            w.write("accounts", [{"id": f"{day:032d}"}])
-            cover(w, [f"{day:032d}"])
+            w.write("accounts", [account(day)])
+            cover(w, [account(day)["id"]])
+
+
+def test_history_loads_latest_and_lists_oldest_first(tmp_path):
+    _daily_pulls(tmp_path, (3, 1, 2), lambda day: {"id": f"{day:032d}"})
     assert [p.name for p in cfposture.history(tmp_path)] == ["s1", "s2", "s3"]
     assert cfposture.load(tmp_path).accounts["account_id"].tolist() == [f"{3:032d}"]
 
@@ -280,16 +287,7 @@ def test_no_id_writes_outside_the_snapshot_folder(ident):
 
 
 def test_one_broken_snapshot_in_a_history_is_named_and_skipped(tmp_path, caplog):
-    from datetime import UTC, datetime
-
-    for day in (1, 2, 3):
-        with SnapshotWriter(
-            tmp_path / f"s{day}",
-            source={"kind": "test"},
-            created_at=datetime(2026, 1, day, tzinfo=UTC),
-        ) as w:
-            w.write("accounts", [{"id": ACCOUNT, "name": f"day {day}"}])
-            cover(w, [ACCOUNT])
+    _daily_pulls(tmp_path, (1, 2, 3), lambda day: {"id": ACCOUNT, "name": f"day {day}"})
     _rewrite_manifest(tmp_path / "s2", lambda m: m["endpoints"][0].update(file=None))
     assert [p.name for p in cfposture.history(tmp_path)] == ["s1", "s3"]
     assert "skipping s2:" in caplog.text and "no valid 'file'" in caplog.text
