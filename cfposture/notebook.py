@@ -804,6 +804,12 @@ def with_scan(view: View, scan_results: str) -> View:
     from .findings import findings
 
     leaks = pd.read_csv(scan_results, dtype=str)
+    missing = {"token_id", "location"} - set(leaks.columns)
+    if missing:
+        raise CfPostureError(
+            f"{scan_results} has no {', '.join(sorted(missing))} column: write it with"
+            " cfposture scan --verify --format csv"
+        )
     f = findings(view.snap, leaks=leaks, baseline=view.baseline, **view.params)
     filters = view.extras.get("filters")
     return replace(view, findings=_filtered(f, filters) if filters else f)

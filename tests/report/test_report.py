@@ -381,10 +381,14 @@ def test_a_parameter_no_notebook_takes_fails_first(tmp_path, capsys, name, messa
 
 
 def test_failing_notebook_names_cell_and_error(tmp_path, capsys):
-    code = main(["report", "--out", str(tmp_path / "r"), "--quiet", "-p", "min_severity", "bogus"])
+    """Parameters are checked before anything runs; what only a notebook finds out (here, a
+    scan results file that is not one) still ends in one line naming the cell."""
+    bad = tmp_path / "scan.json"
+    bad.write_text("this is not a scan\n")
+    code = main(["report", "--out", str(tmp_path / "r"), "--quiet", "-p", "scan_results", str(bad)])
     err = capsys.readouterr().err
     assert code == 2
-    assert re.search(r"notebook \S+ failed in cell \d+: KeyError", err), err
+    assert re.search(r"notebook 04-leaked-credentials failed in cell \d+: \w+", err), err
     assert err.count("\n") == 1
 
 
