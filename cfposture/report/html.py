@@ -124,7 +124,7 @@ def notebook_html(
     (an exporter is not safe to share between threads)."""
     if isinstance(nb, Path):
         nb = nbformat.read(nb, as_version=4)
-    body, _ = (using or exporter()).from_notebook_node(nb)
+    body, _ = (using or exporter()).from_notebook_node(static(nb))
     # blanked CDN URLs leave <script src=""> behind (it would re-request the page itself), and
     # plotly's notebook renderer always adds MathJax from a CDN (no chart here uses LaTeX):
     # drop every external script so the page never reaches out
@@ -135,6 +135,16 @@ def notebook_html(
     dest.write_text(body, encoding="utf-8")
     log.debug("report: page %s written", dest.name)
     return dest
+
+
+def static(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` without its widget state: a page has no kernel to run widgets, and with the
+    state nbconvert's template adds a script that fetches a widget manager from unpkg.com.
+    Each widget's text fallback stays on the page."""
+    if "widgets" not in nb.metadata:
+        return nb
+    meta = {k: v for k, v in nb.metadata.items() if k != "widgets"}
+    return nbformat.from_dict({**nb, "metadata": meta})
 
 
 STYLE = """

@@ -495,3 +495,14 @@ def test_accounts_may_be_named(sample_snap):
     first = sample_snap.accounts.iloc[0]
     assert chosen_accounts(f" {first['name']} ,", sample_snap.accounts) == [first["account_id"]]
     assert chosen_accounts(first["account_id"], sample_snap.accounts) == [first["account_id"]]
+
+
+def test_no_page_reaches_for_a_widget_manager(report):
+    """explore.html held widget state, for which nbconvert's template fetched a widget
+    manager from unpkg.com: offline, a failed request and an empty area."""
+    for page in report.glob("*.html"):
+        text = page.read_text()
+        assert "unpkg.com" not in text, page.name
+        assert "addWidgetsRenderer" not in text, page.name
+    explore = (report / "explore.html").read_text()
+    assert "open <code>notebooks/explore.ipynb</code> in JupyterLab" in explore
