@@ -128,8 +128,7 @@ def _cmd_findings(args: argparse.Namespace) -> int:
         _note_baseline(accepted_risks(df, baseline, snap.created_at), args.snapshot, args.baseline)
     _note_window(window, args.rules)
     meta = {"path": str(snap.path), "created_at": snap.manifest.get("created_at")}
-    names = dict(zip(snap.accounts["account_id"], snap.accounts["name"], strict=True))
-    _write(render(df, args.format, meta, window, names), args.output)
+    _write(render(df, args.format, meta, window, snap.account_names), args.output)
     if args.fail_on and not at_or_above(df, args.fail_on).empty:
         n = len(at_or_above(df, args.fail_on))
         print(f"cfposture: {n} open finding(s) at or above {args.fail_on}", file=sys.stderr)
@@ -235,8 +234,7 @@ def _cmd_scores(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         text = to_csv(df)
     else:
-        names = dict(zip(ctx.snap.accounts["account_id"], ctx.snap.accounts["name"], strict=True))
-        view = df.assign(account=account_column(df["account_id"], names))
+        view = df.assign(account=account_column(df["account_id"], ctx.snap.account_names))
         cols = ["principal_type", "principal_name", "account"]
         view = view[
             cols + [c for c in df.columns if c not in (*cols, "principal_id", "account_id")]

@@ -679,19 +679,13 @@ def accepted_risks(view: View) -> pd.DataFrame:
     return pd.DataFrame(columns=RISK_COLUMNS)
 
 
-def account_names(view: View) -> dict[str, str]:
-    """Account id → name, for tables and charts (people know accounts by name)."""
-    a = view.snap.accounts
-    return {k: v for k, v in zip(a["account_id"], a["name"], strict=True) if isinstance(v, str)}
-
-
 def table(view: View, df: pd.DataFrame, columns: list[str], n: int = 25) -> Any:
     """The first ``n`` rows of chosen columns as people read them: account names for ids,
     dates for timestamps, "—" for a missing value, no index column; a cut list says how many
     of how many it shows, and where the rest are."""
     out = df[columns].head(n).reset_index(drop=True)
     if "account_id" in out:
-        out["account_id"] = out["account_id"].map(account_names(view)).fillna(out["account_id"])
+        out["account_id"] = out["account_id"].map(view.snap.account_names).fillna(out["account_id"])
         out = out.rename(columns={"account_id": "account"})
     for c in out.columns:
         if isinstance(out[c].dtype, pd.DatetimeTZDtype):

@@ -78,6 +78,12 @@ class Snapshot:
         return sorted(set(g.loc[~known, "permission_group_name"]))
 
     @property
+    def account_names(self) -> dict[str, str]:
+        """Account id → name, for tables and charts: people know accounts by name."""
+        a = self.accounts
+        return {k: v for k, v in zip(a["account_id"], a["name"], strict=True) if isinstance(v, str)}
+
+    @property
     def coverage_notes(self) -> list[str]:
         """What this snapshot cannot show, in words a reader acts on: the report's index and
         ``summary.json`` list them, so a quiet section is never mistaken for a clean one."""

@@ -173,7 +173,7 @@ def first_actions(view: View, per_step: int = 3) -> list[dict]:
     finding), with who, where and what to do (``summary.json``, and the index's "What to do
     first")."""
     f = view.findings[view.findings["status"] == "open"]
-    names = dict(zip(view.snap.accounts["account_id"], view.snap.accounts["name"], strict=True))
+    names = view.snap.account_names
     reach = view.scores.groupby("principal_id")["reach"].max()
     out = []
     for step, (title, page) in STEPS.items():
